@@ -1,0 +1,1 @@
+//! Applications running inside the workers on the stack's API.

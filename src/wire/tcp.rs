@@ -1,0 +1,1 @@
+//! TCP segment layout and options. Being written.
