@@ -6,6 +6,11 @@
 //! `worker` ties them together per core; `control` exports state;
 //! `config` is the TOML schema; `lab` builds veth labs for demo and tests.
 
+pub mod config;
+pub mod daemon;
+pub mod datapath;
+pub mod lab;
 pub mod stack;
 pub mod time;
 pub mod wire;
+pub mod worker;

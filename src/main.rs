@@ -1,1 +1,62 @@
-fn main() {}
+//! The `xskd` binary: the daemon, config checking, the demo lab and probes.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+mod cli;
+
+#[derive(Parser)]
+#[command(
+    name = "xskd",
+    version,
+    about = "Kernel-bypass packet processing daemon (AF_XDP + userspace TCP/IP)"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the daemon on the interface and queues named in the config.
+    Run {
+        #[arg(long, short)]
+        config: PathBuf,
+    },
+    /// Validate a config file and print what it means.
+    CheckConfig { file: PathBuf },
+    /// Build a veth lab, run xskd in it, show ping / arping / UDP echo from
+    /// the kernel peer, print the counters, tear everything down.
+    Demo,
+    /// Client-side checks used by the demo and the tests (run them in the
+    /// peer namespace).
+    #[command(subcommand)]
+    Probe(cli::probe::Probe),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result: Result<()> = match cli.command {
+        Command::Run { config } => cli::run::run(&config),
+        Command::CheckConfig { file } => cli::check_config(&file),
+        Command::Demo => cli::demo::demo(),
+        Command::Probe(p) => cli::probe::probe(p),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xskd: error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

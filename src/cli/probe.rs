@@ -1,0 +1,144 @@
+//! Probes: small kernel-socket clients that check xskd from the peer side.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use clap::Subcommand;
+
+#[derive(Subcommand)]
+#[allow(clippy::enum_variant_names)] // the protocol prefix is the point of the name
+pub enum Probe {
+    /// Send one datagram of each size and require a byte-exact echo.
+    UdpEcho {
+        target: SocketAddr,
+        /// Smallest payload size.
+        #[arg(long, default_value_t = 1)]
+        min: usize,
+        /// Largest payload size.
+        #[arg(long, default_value_t = 1472)]
+        max: usize,
+        /// Size step.
+        #[arg(long, default_value_t = 1)]
+        step: usize,
+        /// Retries per size before giving up (UDP may be lost).
+        #[arg(long, default_value_t = 3)]
+        retries: u32,
+    },
+    /// Send to a closed UDP port and require the kernel to report the ICMP
+    /// port unreachable (ECONNREFUSED on a connected socket).
+    UdpClosed { target: SocketAddr },
+    /// Many UDP flows (distinct source ports) echoing at once; prints how
+    /// many flows got answers.
+    UdpFlows {
+        target: SocketAddr,
+        #[arg(long, default_value_t = 32)]
+        flows: u16,
+    },
+}
+
+pub fn probe(p: Probe) -> Result<()> {
+    match p {
+        Probe::UdpEcho {
+            target,
+            min,
+            max,
+            step,
+            retries,
+        } => udp_echo(target, min, max, step.max(1), retries),
+        Probe::UdpClosed { target } => udp_closed(target),
+        Probe::UdpFlows { target, flows } => udp_flows(target, flows),
+    }
+}
+
+fn pattern(size: usize, salt: usize) -> Vec<u8> {
+    (0..size)
+        .map(|i| ((i * 31 + salt * 7) % 251) as u8)
+        .collect()
+}
+
+fn udp_echo(target: SocketAddr, min: usize, max: usize, step: usize, retries: u32) -> Result<()> {
+    let sock = UdpSocket::bind("0.0.0.0:0").context("binding a UDP socket")?;
+    sock.connect(target)?;
+    sock.set_read_timeout(Some(Duration::from_millis(500)))?;
+    let mut buf = vec![0u8; 65536];
+    let mut count = 0;
+    let started = Instant::now();
+    for size in (min..=max).step_by(step) {
+        let msg = pattern(size, count);
+        let mut ok = false;
+        for _ in 0..=retries {
+            sock.send(&msg)?;
+            match sock.recv(&mut buf) {
+                Ok(n) if buf[..n] == msg[..] => {
+                    ok = true;
+                    break;
+                }
+                Ok(n) => bail!("size {size}: echo differs ({n} bytes back)"),
+                Err(e)
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.kind() == std::io::ErrorKind::TimedOut => {}
+                Err(e) => bail!("size {size}: {e}"),
+            }
+        }
+        if !ok {
+            bail!("size {size}: no echo after {} tries", retries + 1);
+        }
+        count += 1;
+    }
+    println!(
+        "udp-echo {target}: {count} sizes {min}..={max} echoed byte-exact in {:.1} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    );
+    Ok(())
+}
+
+fn udp_closed(target: SocketAddr) -> Result<()> {
+    let sock = UdpSocket::bind("0.0.0.0:0")?;
+    sock.connect(target)?;
+    sock.set_read_timeout(Some(Duration::from_millis(500)))?;
+    let mut buf = [0u8; 64];
+    for _ in 0..5 {
+        sock.send(b"anyone there?")?;
+        match sock.recv(&mut buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                println!(
+                    "udp-closed {target}: ICMP port unreachable received (connection refused)"
+                );
+                return Ok(());
+            }
+            Ok(n) => bail!("{target} answered {n} bytes; expected port unreachable"),
+            Err(_) => {}
+        }
+    }
+    bail!("no ICMP port unreachable from {target}")
+}
+
+fn udp_flows(target: SocketAddr, flows: u16) -> Result<()> {
+    let mut socks = Vec::new();
+    for _ in 0..flows {
+        let s = UdpSocket::bind("0.0.0.0:0")?;
+        s.connect(target)?;
+        s.set_read_timeout(Some(Duration::from_millis(300)))?;
+        socks.push(s);
+    }
+    let mut answered = 0;
+    let mut buf = [0u8; 64];
+    for (i, s) in socks.iter().enumerate() {
+        let msg = format!("flow {i}");
+        for _ in 0..3 {
+            s.send(msg.as_bytes())?;
+            if let Ok(n) = s.recv(&mut buf) {
+                if &buf[..n] == msg.as_bytes() {
+                    answered += 1;
+                    break;
+                }
+            }
+        }
+    }
+    println!("udp-flows {target}: {answered}/{flows} flows answered");
+    if answered != flows as usize {
+        bail!("{} flows got no echo", flows as usize - answered);
+    }
+    Ok(())
+}

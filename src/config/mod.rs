@@ -1,0 +1,214 @@
+//! The TOML configuration: schema (serde), defaults, and validation whose
+//! errors name the key and the fix.
+
+mod validate;
+
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+pub use validate::ConfigError;
+
+/// The whole file. Every section has defaults except `interface.name` and
+/// `address.ipv4`.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub interface: InterfaceConfig,
+    pub address: AddressConfig,
+    #[serde(default)]
+    pub umem: UmemConfig,
+    #[serde(default)]
+    pub worker: WorkerConfig,
+    #[serde(default)]
+    pub services: ServicesConfig,
+    #[serde(default)]
+    pub admin: AdminConfig,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct InterfaceConfig {
+    /// The NIC (or veth) to serve.
+    pub name: String,
+    /// One worker per entry: the NIC rx queue it serves and the core it is pinned to.
+    #[serde(default = "default_queues")]
+    pub queues: Vec<QueueConfig>,
+    #[serde(default)]
+    pub xdp_mode: XdpMode,
+    #[serde(default)]
+    pub zero_copy: ZeroCopy,
+    /// Ask the driver to tell us when it needs a wakeup syscall (XDP_USE_NEED_WAKEUP).
+    #[serde(default = "yes")]
+    pub need_wakeup: bool,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
+    pub queue: u32,
+    /// CPU core to pin this queue's worker to; absent = not pinned.
+    #[serde(default)]
+    pub core: Option<usize>,
+}
+
+fn default_queues() -> Vec<QueueConfig> {
+    vec![QueueConfig {
+        queue: 0,
+        core: None,
+    }]
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum XdpMode {
+    /// Driver mode (XDP_FLAGS_DRV_MODE): the fast path; veth supports it.
+    #[default]
+    Native,
+    /// SKB mode (XDP_FLAGS_SKB_MODE): works on any driver, slower.
+    Generic,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ZeroCopy {
+    /// Try zero-copy, fall back to copy mode when the driver can't.
+    #[default]
+    Auto,
+    On,
+    Off,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddressConfig {
+    /// Our address and prefix, e.g. "198.18.0.1/24".
+    pub ipv4: String,
+    /// Our MAC; absent = the interface's own.
+    #[serde(default)]
+    pub mac: Option<String>,
+    /// Next hop for destinations off our prefix.
+    #[serde(default)]
+    pub gateway: Option<Ipv4Addr>,
+    #[serde(default = "default_mtu")]
+    pub mtu: usize,
+}
+
+fn default_mtu() -> usize {
+    1500
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct UmemConfig {
+    /// Frames per queue's UMEM.
+    pub frame_count: u32,
+    /// Bytes per frame: 2048 or 4096.
+    pub frame_size: u32,
+    pub fill_ring: u32,
+    pub completion_ring: u32,
+    pub rx_ring: u32,
+    pub tx_ring: u32,
+    /// Frames taken off the rx ring per loop iteration.
+    pub batch: u32,
+}
+
+impl Default for UmemConfig {
+    fn default() -> Self {
+        UmemConfig {
+            frame_count: 8192,
+            frame_size: 4096,
+            fill_ring: 2048,
+            completion_ring: 2048,
+            rx_ring: 2048,
+            tx_ring: 2048,
+            batch: 64,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WorkerConfig {
+    pub poll: PollMode,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PollMode {
+    /// Spin on the rings: lowest latency, one core at 100%.
+    #[default]
+    Busy,
+    /// Spin briefly, then back off with short sleeps when idle.
+    Backoff,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServicesConfig {
+    /// UDP echo (RFC 862); 0 = off.
+    pub udp_echo_port: u16,
+}
+
+impl Default for ServicesConfig {
+    fn default() -> Self {
+        ServicesConfig { udp_echo_port: 7 }
+    }
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// Management address on the kernel stack (never the bypass path).
+    pub listen: Option<SocketAddr>,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        AdminConfig {
+            listen: Some(SocketAddr::from(([127, 0, 0, 1], 9100))),
+        }
+    }
+}
+
+/// `address.ipv4` split into its parts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ipv4Cidr {
+    pub addr: Ipv4Addr,
+    pub prefix_len: u8,
+}
+
+impl Config {
+    /// Parse and validate TOML text.
+    pub fn from_toml(text: &str) -> Result<Config, ConfigError> {
+        let config: Config = toml::from_str(text).map_err(ConfigError::from_toml)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Config::from_toml(&text)
+    }
+
+    /// Our address; valid after `validate`.
+    pub fn ipv4(&self) -> Ipv4Cidr {
+        validate::parse_cidr(&self.address.ipv4).expect("validated address.ipv4")
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+/// Parse "aa:bb:cc:dd:ee:ff".
+pub fn parse_mac_str(s: &str) -> Option<[u8; 6]> {
+    validate::parse_mac(s)
+}

@@ -1,0 +1,146 @@
+use super::*;
+
+const MINIMAL: &str = "[interface]\nname = \"veth0\"\n[address]\nipv4 = \"198.18.0.1/24\"\n";
+
+fn with(extra_interface: &str, extra_address: &str, rest: &str) -> String {
+    format!(
+        "[interface]\nname = \"veth0\"\n{extra_interface}\n[address]\nipv4 = \"198.18.0.1/24\"\n{extra_address}\n{rest}"
+    )
+}
+
+fn err_key(text: &str) -> &'static str {
+    Config::from_toml(text)
+        .expect_err("config should be rejected")
+        .key()
+        .expect("error names a key")
+}
+
+#[test]
+fn example_config_in_repo_is_valid() {
+    let text = include_str!("../../config/xskd.toml");
+    let c = Config::from_toml(text).expect("config/xskd.toml must stay valid");
+    assert_eq!(
+        c.interface.queues,
+        vec![QueueConfig {
+            queue: 0,
+            core: Some(1)
+        }]
+    );
+    assert_eq!(c.services.udp_echo_port, 7);
+}
+
+#[test]
+fn minimal_config_gets_defaults() {
+    let c = Config::from_toml(MINIMAL).unwrap();
+    assert_eq!(c.interface.xdp_mode, XdpMode::Native);
+    assert_eq!(c.interface.zero_copy, ZeroCopy::Auto);
+    assert_eq!(c.umem.frame_size, 4096);
+    assert_eq!(
+        c.ipv4(),
+        Ipv4Cidr {
+            addr: Ipv4Addr::new(198, 18, 0, 1),
+            prefix_len: 24
+        }
+    );
+    assert_eq!(c.admin.listen, Some("127.0.0.1:9100".parse().unwrap()));
+}
+
+#[test]
+fn missing_required_key_is_a_syntax_error_naming_it() {
+    let e = Config::from_toml("[interface]\nname = \"veth0\"\n").unwrap_err();
+    assert!(e.to_string().contains("address"), "{e}");
+}
+
+#[test]
+fn unknown_key_is_rejected_with_its_name() {
+    let e = Config::from_toml(&with("colour = \"blue\"", "", "")).unwrap_err();
+    assert!(e.to_string().contains("colour"), "{e}");
+}
+
+#[test]
+fn bad_values_name_their_key() {
+    assert_eq!(
+        err_key(&with("", "", "").replace("198.18.0.1/24", "198.18.0.1")),
+        "address.ipv4"
+    );
+    assert_eq!(
+        err_key(&with("", "", "").replace("198.18.0.1/24", "224.0.0.1/4")),
+        "address.ipv4"
+    );
+    assert_eq!(
+        err_key(&with("", "mac = \"01:00:5e:00:00:01\"", "")),
+        "address.mac"
+    );
+    assert_eq!(err_key(&with("", "mac = \"zz\"", "")), "address.mac");
+    assert_eq!(
+        err_key(&with("", "gateway = \"10.0.0.1\"", "")),
+        "address.gateway"
+    );
+    assert_eq!(err_key(&with("", "mtu = 100", "")), "address.mtu");
+    assert_eq!(err_key(&with("queues = []", "", "")), "interface.queues");
+    assert_eq!(
+        err_key(&with("queues = [{ queue = 1 }, { queue = 1 }]", "", "")),
+        "interface.queues.queue"
+    );
+    assert_eq!(
+        err_key(&with("queues = [{ queue = 64 }]", "", "")),
+        "interface.queues.queue"
+    );
+    assert_eq!(err_key(&MINIMAL.replace("veth0", "")), "interface.name");
+    assert_eq!(
+        err_key(&MINIMAL.replace("veth0", "a-name-that-is-far-too-long")),
+        "interface.name"
+    );
+    assert_eq!(
+        err_key(&with("", "", "[umem]\nframe_size = 3000")),
+        "umem.frame_size"
+    );
+    assert_eq!(
+        err_key(&with("", "", "[umem]\nrx_ring = 1000")),
+        "umem.rx_ring"
+    );
+    assert_eq!(
+        err_key(&with("", "", "[umem]\nframe_count = 100")),
+        "umem.frame_count"
+    );
+    assert_eq!(err_key(&with("", "", "[umem]\nbatch = 0")), "umem.batch");
+    assert_eq!(
+        err_key(&with("", "mtu = 4000", "[umem]\nframe_size = 2048")),
+        "address.mtu"
+    );
+}
+
+#[test]
+fn error_message_says_how_to_fix() {
+    let e = Config::from_toml(&with("", "", "[umem]\nframe_size = 3000")).unwrap_err();
+    let msg = e.to_string();
+    assert!(
+        msg.contains("umem.frame_size") && msg.contains("2048 or 4096"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn enums_parse_lowercase() {
+    let c = Config::from_toml(&with(
+        "xdp_mode = \"generic\"\nzero_copy = \"off\"",
+        "",
+        "[worker]\npoll = \"backoff\"",
+    ))
+    .unwrap();
+    assert_eq!(c.interface.xdp_mode, XdpMode::Generic);
+    assert_eq!(c.interface.zero_copy, ZeroCopy::Off);
+    assert_eq!(c.worker.poll, PollMode::Backoff);
+    assert!(Config::from_toml(&with("xdp_mode = \"turbo\"", "", "")).is_err());
+}
+
+#[test]
+fn mac_parser_accepts_only_six_hex_pairs() {
+    assert_eq!(
+        validate::parse_mac("02:00:00:00:00:0a"),
+        Some([2, 0, 0, 0, 0, 10])
+    );
+    assert_eq!(validate::parse_mac("02:00:00:00:00"), None);
+    assert_eq!(validate::parse_mac("02:00:00:00:00:00:00"), None);
+    assert_eq!(validate::parse_mac("2:00:00:00:00:00"), None);
+}

@@ -1,0 +1,210 @@
+//! Startup and shutdown of the data plane: load and attach the XDP program,
+//! bind one AF_XDP socket per configured queue, run one pinned worker per
+//! socket, and take it all down again on SIGINT/SIGTERM.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use crossbeam::channel::{self, Receiver};
+
+use crate::config::Config;
+use crate::datapath::xdp_prog::{XdpCounters, XdpProgram};
+use crate::datapath::xsk::{XskCounters, XskKernelStats, XskSocket};
+use crate::worker::{self, FrameProcessor, LoopStats, WorkerOptions};
+
+/// What one worker reports: its processor's stats plus its socket's books.
+#[derive(Clone, Debug)]
+pub struct QueueStats<S> {
+    pub processor: S,
+    pub xsk: XskCounters,
+    pub kernel: XskKernelStats,
+    pub frames_free: usize,
+    pub frames_accounted: usize,
+    pub frame_count: usize,
+    pub zero_copy: bool,
+}
+
+/// Sent by a worker to the control thread now and then, and once at exit.
+#[derive(Clone, Debug)]
+pub struct WorkerSnapshot<S> {
+    pub queue: u32,
+    pub stats: QueueStats<S>,
+    pub loops: LoopStats,
+    pub final_report: bool,
+}
+
+/// The data plane, running.
+pub struct DataPlane<S: Clone + Send + 'static> {
+    program: XdpProgram,
+    stop: Arc<AtomicBool>,
+    workers: Vec<thread::JoinHandle<()>>,
+    pub snapshots: Receiver<WorkerSnapshot<S>>,
+}
+
+impl<S: Clone + Send + 'static> DataPlane<S> {
+    /// Bring the data plane up. `make` builds the processor of each queue
+    /// (called on the worker's own thread, after pinning).
+    pub fn start<P, F>(config: &Config, make: F) -> Result<Self>
+    where
+        P: FrameProcessor<Stats = S> + 'static,
+        F: Fn(u32) -> Result<P> + Send + Sync + 'static,
+    {
+        let iface = &config.interface.name;
+        if !crate::datapath::iface::exists(iface) {
+            bail!("interface {iface:?} does not exist (config key interface.name; see `ip link`)");
+        }
+        if let Some(n) = crate::datapath::iface::rx_queue_count(iface) {
+            for q in &config.interface.queues {
+                if q.queue >= n {
+                    bail!(
+                        "interface.queues: queue {} does not exist on {iface}, which has {n} rx queue(s) (see `ethtool -l {iface}`)",
+                        q.queue
+                    );
+                }
+            }
+        }
+        let cores = core_affinity::get_core_ids().map(|c| c.len()).unwrap_or(0);
+        for q in &config.interface.queues {
+            if let Some(core) = q.core {
+                if core >= cores {
+                    bail!("interface.queues: core {core} for queue {} does not exist (this machine has {cores} cores)", q.queue);
+                }
+            }
+        }
+        let mut program =
+            XdpProgram::load_and_attach(iface, config.ipv4().addr, config.interface.xdp_mode)?;
+        let mut sockets = Vec::new();
+        for q in &config.interface.queues {
+            let sock = XskSocket::bind(
+                iface,
+                q.queue,
+                &config.umem,
+                config.interface.xdp_mode,
+                config.interface.zero_copy,
+                config.interface.need_wakeup,
+            )?;
+            program
+                .insert_socket(q.queue, sock.fd())
+                .with_context(|| format!("steering queue {} to its socket", q.queue))?;
+            tracing::info!(
+                queue = q.queue,
+                zero_copy = sock.is_zero_copy(),
+                "AF_XDP socket bound"
+            );
+            sockets.push((*q, sock));
+        }
+
+        let stop = worker::stop_flag();
+        let (snap_tx, snap_rx) = channel::bounded(1024);
+        let make = Arc::new(make);
+        let mut workers = Vec::new();
+        let (ready_tx, ready_rx) = channel::bounded::<Result<(), String>>(sockets.len());
+        for (q, mut sock) in sockets {
+            let stop = stop.clone();
+            let snap_tx = snap_tx.clone();
+            let make = make.clone();
+            let ready_tx = ready_tx.clone();
+            let opts = WorkerOptions {
+                queue: q.queue,
+                batch: config.umem.batch as usize,
+                poll: config.worker.poll,
+                report_every: Duration::from_millis(250),
+            };
+            let handle = thread::Builder::new()
+                .name(format!("xskd-q{}", q.queue))
+                .spawn(move || {
+                    if let Some(core) = q.core {
+                        if !worker::pin_to_core(core) {
+                            tracing::warn!(queue = q.queue, core, "could not pin worker");
+                        }
+                    }
+                    let mut proc = match make(q.queue) {
+                        Ok(p) => p,
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(format!("queue {}: {e:#}", q.queue)));
+                            return;
+                        }
+                    };
+                    let _ = ready_tx.send(Ok(()));
+                    let queue = q.queue;
+                    worker::run(
+                        &mut sock,
+                        &mut proc,
+                        &opts,
+                        &stop,
+                        |sock, proc, loops, final_report| {
+                            let snap = WorkerSnapshot {
+                                queue,
+                                stats: QueueStats {
+                                    processor: proc.stats(),
+                                    xsk: sock.counters(),
+                                    kernel: sock.kernel_stats(),
+                                    frames_free: sock.frames_free(),
+                                    frames_accounted: sock.frames_accounted(),
+                                    frame_count: sock.frame_count(),
+                                    zero_copy: sock.is_zero_copy(),
+                                },
+                                loops,
+                                final_report,
+                            };
+                            if final_report {
+                                let _ = snap_tx.send(snap);
+                            } else {
+                                // Never block the data path on the control plane.
+                                let _ = snap_tx.try_send(snap);
+                            }
+                        },
+                    );
+                })
+                .context("spawning a worker thread")?;
+            workers.push(handle);
+        }
+        drop(ready_tx);
+        let mut dp = DataPlane {
+            program,
+            stop,
+            workers,
+            snapshots: snap_rx,
+        };
+        for _ in 0..dp.workers.len() {
+            match ready_rx.recv() {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => {
+                    dp.shutdown();
+                    bail!("worker failed to start: {e}");
+                }
+                Err(_) => {
+                    dp.shutdown();
+                    bail!("a worker thread exited during startup");
+                }
+            }
+        }
+        Ok(dp)
+    }
+
+    pub fn stop_flag(&self) -> Arc<AtomicBool> {
+        self.stop.clone()
+    }
+
+    pub fn xdp_counters(&self) -> XdpCounters {
+        self.program.counters()
+    }
+
+    /// Stop the workers, wait for them, detach the program.
+    pub fn shutdown(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        for w in self.workers.drain(..) {
+            let _ = w.join();
+        }
+        self.program.detach();
+    }
+}
+
+impl<S: Clone + Send + 'static> Drop for DataPlane<S> {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
