@@ -35,6 +35,21 @@ pub enum Probe {
         #[arg(long, default_value_t = 32)]
         flows: u16,
     },
+    /// Push `count` datagrams through the echo with a bounded window of
+    /// outstanding ones; prints how many came back.
+    UdpBlast {
+        target: SocketAddr,
+        #[arg(long, default_value_t = 100_000)]
+        count: u64,
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+        /// Datagrams in flight at most.
+        #[arg(long, default_value_t = 32)]
+        window: u64,
+        /// Fraction of datagrams that must come back.
+        #[arg(long, default_value_t = 0.99)]
+        min_ratio: f64,
+    },
 }
 
 pub fn probe(p: Probe) -> Result<()> {
@@ -48,6 +63,13 @@ pub fn probe(p: Probe) -> Result<()> {
         } => udp_echo(target, min, max, step.max(1), retries),
         Probe::UdpClosed { target } => udp_closed(target),
         Probe::UdpFlows { target, flows } => udp_flows(target, flows),
+        Probe::UdpBlast {
+            target,
+            count,
+            size,
+            window,
+            min_ratio,
+        } => udp_blast(target, count, size, window.max(1), min_ratio),
     }
 }
 
@@ -139,6 +161,50 @@ fn udp_flows(target: SocketAddr, flows: u16) -> Result<()> {
     println!("udp-flows {target}: {answered}/{flows} flows answered");
     if answered != flows as usize {
         bail!("{} flows got no echo", flows as usize - answered);
+    }
+    Ok(())
+}
+
+fn udp_blast(target: SocketAddr, count: u64, size: usize, window: u64, min_ratio: f64) -> Result<()> {
+    let sock = UdpSocket::bind("0.0.0.0:0")?;
+    sock.connect(target)?;
+    sock.set_read_timeout(Some(Duration::from_millis(20)))?;
+    let msg = pattern(size, 1);
+    let mut buf = vec![0u8; 65536];
+    let (mut sent, mut echoed, mut bad) = (0u64, 0u64, 0u64);
+    let started = Instant::now();
+    // Bounded in time as well as count.
+    let deadline = started + Duration::from_secs(60);
+    let mut idle = 0;
+    while echoed + bad < count && Instant::now() < deadline {
+        while sent < count && sent - echoed - bad < window {
+            sock.send(&msg)?;
+            sent += 1;
+        }
+        match sock.recv(&mut buf) {
+            Ok(n) if buf[..n] == msg[..] => {
+                echoed += 1;
+                idle = 0;
+            }
+            Ok(_) => bad += 1,
+            Err(_) => {
+                // Lost datagrams: reopen the window so the run moves on.
+                idle += 1;
+                if sent == count && idle > 10 {
+                    break;
+                }
+                let lost = sent - echoed - bad;
+                bad += lost;
+            }
+        }
+    }
+    let secs = started.elapsed().as_secs_f64();
+    println!(
+        "udp-blast {target}: sent {sent}, echoed {echoed} ({:.0}/s), lost or bad {bad}",
+        echoed as f64 / secs
+    );
+    if (echoed as f64) < (count as f64) * min_ratio {
+        bail!("only {echoed} of {count} datagrams echoed");
     }
     Ok(())
 }

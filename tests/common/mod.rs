@@ -1,0 +1,105 @@
+//! Shared helpers for the veth-lab integration tests. These tests need root
+//! (network namespaces, XDP, AF_XDP); without it they fail loudly rather
+//! than skip, so CI can never pass them by not running them.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use xskd::lab::{Lab, XskdProcess};
+
+pub const XSKD: &str = env!("CARGO_BIN_EXE_xskd");
+
+pub fn require_root() {
+    let uid = unsafe_free_uid();
+    assert_eq!(uid, 0, "the veth-lab tests need root: run them as root (the README's test command does)");
+}
+
+fn unsafe_free_uid() -> u32 {
+    let out = Command::new("id").arg("-u").output().expect("running id -u");
+    String::from_utf8_lossy(&out.stdout).trim().parse().expect("numeric uid")
+}
+
+/// Config text for tests: back-off polling so parallel tests on two cores
+/// don't starve each other, plus `extra` sections. Each lab has its own
+/// namespace, so the default admin address never clashes.
+pub fn test_config(lab: &Lab, queues: &[(u32, Option<usize>)], extra: &str) -> String {
+    let mut text = lab.config_toml(queues, extra);
+    if !extra.contains("[worker]") {
+        text.push_str("\n[worker]\npoll = \"backoff\"\n");
+    }
+    text
+}
+
+/// A lab with xskd running on one queue.
+pub fn start(tag: &str) -> (Lab, XskdProcess) {
+    start_with(tag, 1, &[(0, None)], "")
+}
+
+pub fn start_with(tag: &str, lab_queues: u32, queues: &[(u32, Option<usize>)], extra: &str) -> (Lab, XskdProcess) {
+    require_root();
+    let lab = Lab::create(tag, lab_queues).expect("building the veth lab");
+    let cfg = test_config(&lab, queues, extra);
+    let path = lab.write_config(&cfg).expect("writing config");
+    let xskd = lab.spawn_xskd(Path::new(XSKD), &path).expect("starting xskd");
+    (lab, xskd)
+}
+
+/// Run in the peer namespace and return the output, asserting success.
+pub fn peer_ok(lab: &Lab, program: &str, args: &[&str]) -> String {
+    let out = peer(lab, program, args);
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+pub fn peer(lab: &Lab, program: &str, args: &[&str]) -> Output {
+    lab.peer_cmd(program).args(args).output().expect("running a peer command")
+}
+
+/// Our probe subcommand run from the peer side.
+pub fn probe_ok(lab: &Lab, args: &[&str]) -> String {
+    let mut full = vec!["probe"];
+    full.extend_from_slice(args);
+    peer_ok(lab, XSKD, &full)
+}
+
+/// Packet loss percentage from ping's summary line.
+pub fn ping_loss(output: &str) -> f64 {
+    let line = output
+        .lines()
+        .find(|l| l.contains("packet loss"))
+        .unwrap_or_else(|| panic!("no summary in ping output:\n{output}"));
+    let pct = line
+        .split(',')
+        .find(|p| p.contains("packet loss"))
+        .and_then(|p| p.trim().split('%').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("unparsable ping summary: {line}"));
+    pct
+}
+
+pub fn mac_of(lab: &Lab) -> String {
+    let out = lab
+        .xskd_ns_cmd("cat")
+        .arg(format!("/sys/class/net/{}/address", lab.if_xskd))
+        .output()
+        .expect("reading the MAC");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Sum of a per-queue counter in a final report.
+pub fn sum_queues(report: &serde_json::Value, pointer: &str) -> u64 {
+    report["queues"]
+        .as_array()
+        .expect("queues array")
+        .iter()
+        .map(|q| q.pointer(pointer).and_then(|v| v.as_u64()).unwrap_or(0))
+        .sum()
+}
