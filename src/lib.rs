@@ -7,6 +7,7 @@
 //! `config` is the TOML schema; `lab` builds veth labs for demo and tests.
 
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod datapath;
 pub mod lab;

@@ -16,7 +16,21 @@ const TARGET_ECHO: &str = "198.18.0.1:7";
 fn ping_answers_every_size_up_to_reassembly_limit() {
     let (lab, xskd) = start("ping");
     for size in ["0", "56", "1472", "4000", "65000"] {
-        let out = peer_ok(&lab, "ping", &["-c", "3", "-i", "0.05", "-W", "2", "-s", size, &XSKD_IP.to_string()]);
+        let out = peer_ok(
+            &lab,
+            "ping",
+            &[
+                "-c",
+                "3",
+                "-i",
+                "0.05",
+                "-W",
+                "2",
+                "-s",
+                size,
+                &XSKD_IP.to_string(),
+            ],
+        );
         assert_eq!(ping_loss(&out), 0.0, "ping -s {size}:\n{out}");
     }
     let report = xskd.stop().unwrap();
@@ -26,7 +40,11 @@ fn ping_answers_every_size_up_to_reassembly_limit() {
 #[test]
 fn flood_ping_loses_nothing() {
     let (lab, xskd) = start("flood");
-    let out = peer_ok(&lab, "ping", &["-f", "-c", "20000", "-W", "2", &XSKD_IP.to_string()]);
+    let out = peer_ok(
+        &lab,
+        "ping",
+        &["-f", "-c", "20000", "-W", "2", &XSKD_IP.to_string()],
+    );
     assert_eq!(ping_loss(&out), 0.0, "{out}");
     xskd.stop().unwrap();
 }
@@ -35,7 +53,19 @@ fn flood_ping_loses_nothing() {
 fn arping_gets_our_mac() {
     let (lab, xskd) = start("arping");
     let mac = mac_of(&lab);
-    let out = peer_ok(&lab, "arping", &["-c", "2", "-w", "5", "-I", &lab.if_peer, &XSKD_IP.to_string()]);
+    let out = peer_ok(
+        &lab,
+        "arping",
+        &[
+            "-c",
+            "2",
+            "-w",
+            "5",
+            "-I",
+            &lab.if_peer,
+            &XSKD_IP.to_string(),
+        ],
+    );
     assert!(
         out.to_lowercase().contains(&mac.to_lowercase()),
         "arping should show {mac}:\n{out}"
@@ -46,10 +76,16 @@ fn arping_gets_our_mac() {
 #[test]
 fn udp_echo_is_byte_exact_for_every_size() {
     let (lab, xskd) = start("udpecho");
-    let out = probe_ok(&lab, &["udp-echo", TARGET_ECHO, "--min", "1", "--max", "1472"]);
+    let out = probe_ok(
+        &lab,
+        &["udp-echo", TARGET_ECHO, "--min", "1", "--max", "1472"],
+    );
     assert!(out.contains("1472 sizes"), "{out}");
     let report = xskd.stop().unwrap();
-    assert!(sum_queues(&report, "/stack/udp_rx_datagrams") >= 1472, "{report:#}");
+    assert!(
+        sum_queues(&report, "/stack/udp_rx_datagrams") >= 1472,
+        "{report:#}"
+    );
 }
 
 #[test]
@@ -57,20 +93,41 @@ fn closed_udp_port_brings_back_port_unreachable() {
     let (lab, xskd) = start("closed");
     probe_ok(&lab, &["udp-closed", "198.18.0.1:9999"]);
     let report = xskd.stop().unwrap();
-    assert!(sum_queues(&report, "/stack/icmp_errors_sent") >= 1, "{report:#}");
+    assert!(
+        sum_queues(&report, "/stack/icmp_errors_sent") >= 1,
+        "{report:#}"
+    );
 }
 
 #[test]
 fn traffic_for_other_addresses_still_reaches_the_kernel() {
     let (lab, xskd) = start("xdppass");
     // The kernel owns 198.18.0.3 on the same interface xskd serves.
-    let out = peer_ok(&lab, "ping", &["-c", "3", "-i", "0.05", "-W", "2", &XSKD_SIDE_KERNEL_IP.to_string()]);
+    let out = peer_ok(
+        &lab,
+        "ping",
+        &[
+            "-c",
+            "3",
+            "-i",
+            "0.05",
+            "-W",
+            "2",
+            &XSKD_SIDE_KERNEL_IP.to_string(),
+        ],
+    );
     assert_eq!(ping_loss(&out), 0.0, "{out}");
     // And xskd keeps answering for its own address meanwhile.
-    probe_ok(&lab, &["udp-echo", TARGET_ECHO, "--min", "100", "--max", "100"]);
+    probe_ok(
+        &lab,
+        &["udp-echo", TARGET_ECHO, "--min", "100", "--max", "100"],
+    );
     let report = xskd.stop().unwrap();
     assert!(report["xdp"]["passed"].as_u64().unwrap() >= 3, "{report:#}");
-    assert!(report["xdp"]["redirected"].as_u64().unwrap() >= 1, "{report:#}");
+    assert!(
+        report["xdp"]["redirected"].as_u64().unwrap() >= 1,
+        "{report:#}"
+    );
 }
 
 #[test]
@@ -91,15 +148,33 @@ fn two_queues_two_workers_both_answer() {
 #[test]
 fn umem_frames_are_never_leaked() {
     let (lab, xskd) = start("noleak");
-    let out = probe_ok(&lab, &["udp-blast", TARGET_ECHO, "--count", "150000", "--size", "64"]);
+    let out = probe_ok(
+        &lab,
+        &[
+            "udp-blast",
+            TARGET_ECHO,
+            "--count",
+            "150000",
+            "--size",
+            "64",
+        ],
+    );
     assert!(out.contains("echoed"), "{out}");
     let report = xskd.stop().unwrap();
     let q = &report["queues"][0];
     let frames = q["frame_count"].as_u64().unwrap();
     assert!(q["rx_frames"].as_u64().unwrap() >= 150_000, "{report:#}");
-    assert_eq!(q["frames_accounted"].as_u64().unwrap(), frames, "{report:#}");
+    assert_eq!(
+        q["frames_accounted"].as_u64().unwrap(),
+        frames,
+        "{report:#}"
+    );
     // Everything not lent to the fill ring is back in the free pool.
-    assert_eq!(q["frames_free"].as_u64().unwrap(), frames - 2048, "{report:#}");
+    assert_eq!(
+        q["frames_free"].as_u64().unwrap(),
+        frames - 2048,
+        "{report:#}"
+    );
 }
 
 #[test]
@@ -109,7 +184,11 @@ fn program_is_detached_on_exit_and_stale_one_replaced_after_a_crash() {
     let cfg = test_config(&lab, &[(0, None)], "");
     let path = lab.write_config(&cfg).unwrap();
     let xdp_attached = |lab: &Lab| {
-        let out = lab.xskd_ns_cmd("ip").args(["link", "show", "dev", &lab.if_xskd]).output().unwrap();
+        let out = lab
+            .xskd_ns_cmd("ip")
+            .args(["link", "show", "dev", &lab.if_xskd])
+            .output()
+            .unwrap();
         String::from_utf8_lossy(&out.stdout).contains("prog/xdp")
     };
     // A crash (SIGKILL) leaves the program behind...
@@ -120,12 +199,23 @@ fn program_is_detached_on_exit_and_stale_one_replaced_after_a_crash() {
     assert!(xdp_attached(&lab), "SIGKILL leaves the program attached");
     // ...and the next start replaces it and serves.
     let again = lab.spawn_xskd(Path::new(XSKD), &path).unwrap();
-    probe_ok(&lab, &["udp-echo", TARGET_ECHO, "--min", "10", "--max", "10"]);
-    assert!(again.stderr.iter().any(|l| l.contains("stale")), "{:?}", again.stderr);
+    probe_ok(
+        &lab,
+        &["udp-echo", TARGET_ECHO, "--min", "10", "--max", "10"],
+    );
+    assert!(
+        again.stderr.iter().any(|l| l.contains("stale")),
+        "{:?}",
+        again.stderr
+    );
     again.stop().unwrap();
     assert!(!xdp_attached(&lab), "a clean exit detaches the program");
     // The kernel side keeps working after we left.
-    let out = peer_ok(&lab, "ping", &["-c", "1", "-W", "2", &XSKD_SIDE_KERNEL_IP.to_string()]);
+    let out = peer_ok(
+        &lab,
+        "ping",
+        &["-c", "1", "-W", "2", &XSKD_SIDE_KERNEL_IP.to_string()],
+    );
     assert_eq!(ping_loss(&out), 0.0);
     let _ = PEER_IP;
 }

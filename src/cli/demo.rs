@@ -21,7 +21,12 @@ impl Steps<'_> {
             bail!("interrupted");
         }
         println!("\n== {what}\n$ {program} {}", args.join(" "));
-        let out = self.lab.peer_cmd(program).args(args).output().with_context(|| format!("running {program}"))?;
+        let out = self
+            .lab
+            .peer_cmd(program)
+            .args(args)
+            .output()
+            .with_context(|| format!("running {program}"))?;
         print!("{}", String::from_utf8_lossy(&out.stdout));
         eprint!("{}", String::from_utf8_lossy(&out.stderr));
         if !out.status.success() {
@@ -38,13 +43,18 @@ pub fn demo() -> Result<()> {
         signal_hook::flag::register(sig, interrupted.clone())?;
     }
     let exe = std::env::current_exe().context("finding our own binary")?;
-    println!("xskd demo: building a veth lab (two network namespaces, one veth pair, 198.18.0.0/24)");
+    println!(
+        "xskd demo: building a veth lab (two network namespaces, one veth pair, 198.18.0.0/24)"
+    );
     let lab = Lab::create("demo", 1)?;
     println!(
         "  xskd side: namespace {} interface {} -> xskd owns {XSKD_IP}, the kernel keeps {XSKD_SIDE_KERNEL_IP}",
         lab.ns_xskd, lab.if_xskd
     );
-    println!("  peer side: namespace {} interface {} -> Linux at 198.18.0.2", lab.ns_peer, lab.if_peer);
+    println!(
+        "  peer side: namespace {} interface {} -> Linux at 198.18.0.2",
+        lab.ns_peer, lab.if_peer
+    );
     let config = lab.config_toml(&[(0, None)], "[worker]\npoll = \"backoff\"\n");
     let path = lab.write_config(&config)?;
     println!("\nconfig ({}):\n{config}", path.display());
@@ -60,10 +70,26 @@ pub fn demo() -> Result<()> {
     let target = format!("{ip}:7");
     let exe_s = exe.to_string_lossy().into_owned();
     let result = (|| -> Result<()> {
-        steps.peer("ARP: who has 198.18.0.1?", "arping", &["-c", "3", "-w", "5", "-I", &lab.if_peer, &ip])?;
-        steps.peer("ICMP echo", "ping", &["-c", "3", "-i", "0.2", "-W", "2", &ip])?;
-        steps.peer("ICMP echo, 4000 bytes (fragmented both ways)", "ping", &["-c", "2", "-W", "2", "-s", "4000", &ip])?;
-        steps.peer("ICMP echo, 65000 bytes", "ping", &["-c", "1", "-W", "2", "-s", "65000", &ip])?;
+        steps.peer(
+            "ARP: who has 198.18.0.1?",
+            "arping",
+            &["-c", "3", "-w", "5", "-I", &lab.if_peer, &ip],
+        )?;
+        steps.peer(
+            "ICMP echo",
+            "ping",
+            &["-c", "3", "-i", "0.2", "-W", "2", &ip],
+        )?;
+        steps.peer(
+            "ICMP echo, 4000 bytes (fragmented both ways)",
+            "ping",
+            &["-c", "2", "-W", "2", "-s", "4000", &ip],
+        )?;
+        steps.peer(
+            "ICMP echo, 65000 bytes",
+            "ping",
+            &["-c", "1", "-W", "2", "-s", "65000", &ip],
+        )?;
         steps.peer(
             "UDP echo (RFC 862) on port 7, every size 1..1472, byte-exact",
             &exe_s,
@@ -77,7 +103,15 @@ pub fn demo() -> Result<()> {
         steps.peer(
             "The kernel still owns 198.18.0.3 on the same interface (XDP_PASS)",
             "ping",
-            &["-c", "2", "-i", "0.2", "-W", "2", &XSKD_SIDE_KERNEL_IP.to_string()],
+            &[
+                "-c",
+                "2",
+                "-i",
+                "0.2",
+                "-W",
+                "2",
+                &XSKD_SIDE_KERNEL_IP.to_string(),
+            ],
         )?;
         Ok(())
     })();

@@ -165,7 +165,13 @@ fn udp_flows(target: SocketAddr, flows: u16) -> Result<()> {
     Ok(())
 }
 
-fn udp_blast(target: SocketAddr, count: u64, size: usize, window: u64, min_ratio: f64) -> Result<()> {
+fn udp_blast(
+    target: SocketAddr,
+    count: u64,
+    size: usize,
+    window: u64,
+    min_ratio: f64,
+) -> Result<()> {
     let sock = UdpSocket::bind("0.0.0.0:0")?;
     sock.connect(target)?;
     sock.set_read_timeout(Some(Duration::from_millis(20)))?;

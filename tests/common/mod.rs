@@ -13,12 +13,21 @@ pub const XSKD: &str = env!("CARGO_BIN_EXE_xskd");
 
 pub fn require_root() {
     let uid = unsafe_free_uid();
-    assert_eq!(uid, 0, "the veth-lab tests need root: run them as root (the README's test command does)");
+    assert_eq!(
+        uid, 0,
+        "the veth-lab tests need root: run them as root (the README's test command does)"
+    );
 }
 
 fn unsafe_free_uid() -> u32 {
-    let out = Command::new("id").arg("-u").output().expect("running id -u");
-    String::from_utf8_lossy(&out.stdout).trim().parse().expect("numeric uid")
+    let out = Command::new("id")
+        .arg("-u")
+        .output()
+        .expect("running id -u");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("numeric uid")
 }
 
 /// Config text for tests: back-off polling so parallel tests on two cores
@@ -37,12 +46,19 @@ pub fn start(tag: &str) -> (Lab, XskdProcess) {
     start_with(tag, 1, &[(0, None)], "")
 }
 
-pub fn start_with(tag: &str, lab_queues: u32, queues: &[(u32, Option<usize>)], extra: &str) -> (Lab, XskdProcess) {
+pub fn start_with(
+    tag: &str,
+    lab_queues: u32,
+    queues: &[(u32, Option<usize>)],
+    extra: &str,
+) -> (Lab, XskdProcess) {
     require_root();
     let lab = Lab::create(tag, lab_queues).expect("building the veth lab");
     let cfg = test_config(&lab, queues, extra);
     let path = lab.write_config(&cfg).expect("writing config");
-    let xskd = lab.spawn_xskd(Path::new(XSKD), &path).expect("starting xskd");
+    let xskd = lab
+        .spawn_xskd(Path::new(XSKD), &path)
+        .expect("starting xskd");
     (lab, xskd)
 }
 
@@ -60,7 +76,10 @@ pub fn peer_ok(lab: &Lab, program: &str, args: &[&str]) -> String {
 }
 
 pub fn peer(lab: &Lab, program: &str, args: &[&str]) -> Output {
-    lab.peer_cmd(program).args(args).output().expect("running a peer command")
+    lab.peer_cmd(program)
+        .args(args)
+        .output()
+        .expect("running a peer command")
 }
 
 /// Our probe subcommand run from the peer side.
