@@ -93,8 +93,8 @@ pub fn ss(admin: SocketAddr, state: Option<&str>, port: Option<u16>) -> Result<(
     let body = get(admin, &format!("/connections?{}", q.join("&")))?;
     let v: serde_json::Value = serde_json::from_str(&body).context("parsing /connections")?;
     println!(
-        "{:<12} {:<6} {:<22} {:<22} {}",
-        "State", "Worker", "Local Address:Port", "Peer Address:Port", "Info"
+        "{:<12} {:<6} {:<22} {:<22} Info",
+        "State", "Worker", "Local Address:Port", "Peer Address:Port"
     );
     for c in v["connections"].as_array().into_iter().flatten() {
         let s = |k: &str| {
