@@ -136,6 +136,17 @@ impl Default for UmemConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct WorkerConfig {
     pub poll: PollMode,
+    /// What the workers run: the protocol stack, or a bare reflector that
+    /// swaps addresses and sends UDP frames straight back (benchmarks).
+    pub processor: ProcessorKind,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ProcessorKind {
+    #[default]
+    Stack,
+    Reflector,
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
