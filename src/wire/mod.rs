@@ -11,12 +11,14 @@ pub mod arp;
 pub mod checksum;
 pub mod error;
 pub mod ethernet;
+pub mod icmp;
 pub mod ipv4;
 pub mod tcp;
 
 pub use arp::{ArpOperation, ArpPacket, ArpRepr, ARP_PACKET_LEN};
 pub use error::{Error, Result};
 pub use ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr, ETHERNET_HEADER_LEN};
+pub use icmp::{icmp_type_is_error, IcmpPacket, IcmpRepr, IcmpUnreachable, ICMP_HEADER_LEN};
 pub use ipv4::{
     options_have_source_route, IpProtocol, Ipv4Packet, Ipv4Repr, IPV4_HEADER_LEN, IPV4_MAX_PACKET,
 };

@@ -19,7 +19,6 @@ pub const PING_FRAME: [u8; 98] = [
 /// Offset of the IPv4 header in [`PING_FRAME`].
 pub const PING_IP: usize = 14;
 /// Offset of the ICMP message in [`PING_FRAME`].
-#[allow(dead_code)] // used by the ICMP tests
 pub const PING_ICMP: usize = 34;
 
 /// `printf 'hello\n' | nc -u 198.18.0.1 7` from 198.18.0.2:53211: IPv4
