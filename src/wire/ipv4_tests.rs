@@ -268,7 +268,7 @@ fn repr_emit_writes_atomic_header() {
 }
 
 #[test]
-#[should_panic]
+#[should_panic(expected = "IPv4 payload_len over 65515")]
 fn repr_emit_oversized_payload_panics() {
     let repr = Ipv4Repr {
         src_addr: Ipv4Addr::UNSPECIFIED,

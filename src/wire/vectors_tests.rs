@@ -24,7 +24,6 @@ pub const PING_ICMP: usize = 34;
 /// `printf 'hello\n' | nc -u 198.18.0.1 7` from 198.18.0.2:53211: IPv4
 /// (ident 0x8d3e, DF, TTL 64, checksum 0x2165), UDP (length 14, checksum
 /// 0x5feb), payload "hello\n".
-#[allow(dead_code)] // used by the UDP tests
 pub const UDP_DATAGRAM: [u8; 34] = [
     0x45, 0x00, 0x00, 0x22, 0x8d, 0x3e, 0x40, 0x00, 0x40, 0x11, 0x21, 0x65, 0xc6, 0x12, 0x00, 0x02,
     0xc6, 0x12, 0x00, 0x01, // end of IPv4 header
@@ -32,5 +31,4 @@ pub const UDP_DATAGRAM: [u8; 34] = [
 ];
 
 /// Offset of the UDP header in [`UDP_DATAGRAM`].
-#[allow(dead_code)] // used by the UDP tests
 pub const UDP_AT: usize = 20;
