@@ -120,7 +120,7 @@ impl Net {
                 //= https://www.rfc-editor.org/rfc/rfc1122#section-2.3.2.1
                 //# (2)  Unicast Poll -- Actively poll the remote host by
                 //#      periodically sending a point-to-point ARP Request
-                //#      to it, and delete the entry if no response is
+                //#      to it, and delete the entry if no ARP Reply is
                 //#      received from N successive polls.
                 let _ = self.send_arp(tx, ArpOperation::Request, mac, mac, hop);
                 Ok(LinkDest::Mac(mac))
@@ -187,8 +187,8 @@ impl Net {
         let (sha, spa) = (arp.source_hardware_addr, arp.source_protocol_addr);
         if spa == our_ip {
             //= https://www.rfc-editor.org/rfc/rfc5227#section-2.4
-            //# At any time, if a host receives an ARP packet (request *or*
-            //# reply) where the 'sender IP address' is (one of) the host's
+            //# At any time, if a host receives an ARP packet (Request *or*
+            //# Reply) where the 'sender IP address' is (one of) the host's
             //# own IP address(es) configured on that interface, but the
             //# 'sender hardware address' does not match any of the host's own
             //# interface addresses, then this is a conflicting ARP packet

@@ -54,6 +54,10 @@ pub struct StackConfig {
     /// ICMP error token bucket.
     pub icmp_rate_per_sec: u32,
     pub icmp_burst: u32,
+    /// First IPv4 identification used for fragmented datagrams. Give each
+    /// worker a different seed (e.g. random, or worker index << 12) so
+    /// workers sharing the address do not reuse IDs towards one peer.
+    pub ident_seed: u16,
 }
 
 impl StackConfig {
@@ -68,6 +72,7 @@ impl StackConfig {
             frag: FragConfig::default(),
             icmp_rate_per_sec: 100,
             icmp_burst: 50,
+            ident_seed: 1,
         }
     }
 

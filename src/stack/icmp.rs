@@ -132,8 +132,8 @@ impl Net {
             }
         }
         //= https://www.rfc-editor.org/rfc/rfc1812#section-4.3.2.8
-        //# a router SHOULD limit the rate at which it generates ICMP error
-        //# messages
+        //# A router SHOULD also be able to limit the rate at which it sends
+        //# other sorts of ICMP error messages
         // Same reason for a host: a flood of closed-port datagrams must not
         // turn into a flood of errors.
         if !self.icmp_bucket.try_take(now) {

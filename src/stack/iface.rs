@@ -127,7 +127,7 @@ impl Stack {
                 pending: PendingTable::new(&config.arp, frame_size),
                 icmp_bucket: TokenBucket::new(config.icmp_rate_per_sec, config.icmp_burst),
                 scratch: vec![0u8; IPV4_MAX_PACKET].into_boxed_slice(),
-                next_ident: 1,
+                next_ident: config.ident_seed,
                 next_sweep: Instant::ZERO,
                 counters: StackCounters::default(),
                 config,
@@ -153,7 +153,7 @@ impl Stack {
         let _ = now;
         let net = &mut self.net;
         let ip = net.config.ipv4;
-        //= https://www.rfc-editor.org/rfc/rfc5227#section-3
+        //= https://www.rfc-editor.org/rfc/rfc5227#section-2.3
         //# Having probed to determine that a desired address may be used
         //# safely, a host implementing this specification MUST then announce
         //# that it is commencing to use this address by broadcasting

@@ -17,7 +17,7 @@ use crate::wire::{
 /// TTL of everything we send.
 //= https://www.rfc-editor.org/rfc/rfc1700
 //# The current recommended default time to live (TTL) for the
-//# Internet Protocol (IP) is 64.
+//# Internet Protocol (IP) [45,105] is 64.
 pub const DEFAULT_TTL: u8 = 64;
 
 /// Largest payload one IPv4 datagram can carry.
@@ -68,11 +68,10 @@ impl Stack {
         match options_have_source_route(packet.options()) {
             Err(_) => return Err(DropReason::Ipv4BadOptions),
             //= https://www.rfc-editor.org/rfc/rfc7126#section-4.3
-            //# Hosts, security gateways, and firewalls SHOULD implement an
-            //# option-specific configuration knob to select whether packets
-            //# with this option are dropped
-            // Default drop, no knob: a source route lets a spoofer pick the
-            // path of our reply.
+            //# The default setting for this knob SHOULD be "drop", and the
+            //# default setting MUST be documented.
+            // Drop, always (no knob yet): a source route lets a spoofer pick
+            // the path of our reply. Documented here and in `Ipv4SourceRoute`.
             Ok(true) => return Err(DropReason::Ipv4SourceRoute),
             Ok(false) => {}
         }
@@ -152,14 +151,10 @@ impl Stack {
         let Stack { reasm, net, .. } = self;
         reasm.expire(now, |e| {
             net.counters.drops.count(DropReason::FragTimeout);
-            //= https://www.rfc-editor.org/rfc/rfc792
-            //# If a host reassembling a fragmented datagram cannot complete
-            //# the reassembly due to missing fragments within its time limit
-            //# it discards the datagram, and it may send a time exceeded
-            //# message.
-            //#
-            //# If fragment zero is not available then no time exceeded need
-            //# be sent at all.
+            //= https://www.rfc-editor.org/rfc/rfc1122#section-3.3.2
+            //# If this timeout expires, the partially-reassembled datagram
+            //# MUST be discarded and an ICMP Time Exceeded message sent to
+            //# the source host (if fragment zero has been received).
             if let Some((header, payload)) = e.first {
                 let d = Datagram {
                     src: e.key.src,
@@ -247,10 +242,12 @@ fn write_headers(
     }
     .emit(&mut packet);
     if let Some(f) = frag {
-        //= https://www.rfc-editor.org/rfc/rfc6864#section-4.1
-        //# The IPv4 ID field of non-atomic datagrams MUST NOT be
-        //# repeated within the maximum datagram lifetime for a given
-        //# source address/destination address/protocol tuple.
+        //= https://www.rfc-editor.org/rfc/rfc6864#section-4.3
+        //# Sources emitting non-atomic datagrams MUST NOT repeat IPv4 ID
+        //# values within one MDL for a given source address/destination
+        //# address/protocol tuple.
+        // One counter per worker, seeded per worker (`ident_seed`) so
+        // workers sharing our address do not collide.
         packet.set_ident(f.ident);
         packet.set_dont_frag(false);
         packet.set_more_frags(f.more);

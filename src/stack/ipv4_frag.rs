@@ -85,11 +85,13 @@ pub struct FragConfig {
 impl Default for FragConfig {
     fn default() -> Self {
         //= https://www.rfc-editor.org/rfc/rfc1122#section-3.3.2
-        //# The IP reassembly timeout value SHOULD be a fixed value, not set
-        //# from the remaining TTL.  It is recommended that the value lie
-        //# between 60 seconds and 120 seconds.
-        // We take Linux's 30 s instead: memory held by an attacker's partial
-        // datagrams matters more to us than very slow paths.
+        //# There MUST be a reassembly timeout.  The reassembly timeout
+        //# value SHOULD be a fixed value, not set from the remaining TTL.
+        //# It is recommended that the value lie between 60 seconds and 120
+        //# seconds.
+        // Fixed, but 30 s (Linux's default) rather than 60-120: memory held
+        // by an attacker's partial datagrams matters more to us than very
+        // slow paths. Configurable.
         FragConfig {
             max_datagrams: 64,
             timeout: Duration::from_secs(30),

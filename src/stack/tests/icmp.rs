@@ -248,3 +248,22 @@ fn icmp_errors_rate_limited_under_a_flood() {
     }
     assert_eq!(out.len(), 1);
 }
+
+#[test]
+fn fragmented_replies_use_distinct_idents_from_the_seed() {
+    let mut c = config();
+    c.ident_seed = 0x4000;
+    let mut s = Stack::new(c);
+    let mut out = Vec::new();
+    s.process_frame(T0, &arp_request(PEER_MAC, PEER_IP, OUR_IP), &mut out);
+    let mut idents = Vec::new();
+    for _ in 0..2 {
+        out.clear();
+        for f in Ip::new(IpProtocol::Icmp).fragments(&echo_request(&data(2000)), 1480) {
+            s.process_frame(T0, &f, &mut out);
+        }
+        let eth = EthernetFrame::new_checked(&out[0][..]).unwrap();
+        idents.push(Ipv4Packet::new_checked(eth.payload()).unwrap().ident());
+    }
+    assert_eq!(idents, vec![0x4000, 0x4001]);
+}
