@@ -4,7 +4,7 @@
 //! reassembly pool can be handed to a UDP service while replies are built:
 //! the reassembler, the UDP port table, and `Net` (everything that sends).
 
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
 use super::arp::send_arp;
@@ -274,6 +274,19 @@ impl Stack {
     /// Frames held waiting for ARP resolution.
     pub fn arp_held_frames(&self) -> usize {
         self.net.pending.held()
+    }
+
+    /// Send a UDP datagram from our address and `src_port` to `dst`
+    /// (fragmented over the MTU). On `Err` the reason has been counted.
+    pub fn send_udp(
+        &mut self,
+        now: Instant,
+        src_port: u16,
+        dst: SocketAddrV4,
+        payload: &[u8],
+        tx: &mut impl TxSink,
+    ) -> Result<(), DropReason> {
+        super::udp::send_udp(&mut self.net, now, src_port, dst, payload, tx)
     }
 
     /// Send an IPv4 payload of `payload_len` bytes written by `fill`, with

@@ -269,8 +269,8 @@ impl Net {
     ) -> Result<(), DropReason> {
         let r = self.send_ipv4_inner(now, dst, protocol, payload_len, fill, tx);
         match r {
-            // Transmit failures were counted by `emit_frame`.
-            Err(DropReason::TxRingFull | DropReason::TxNoFrame) => {}
+            // Transmit failures were counted by `emit_frame` (or below).
+            Err(DropReason::TxRingFull | DropReason::TxNoFrame | DropReason::TxFrameTooBig) => {}
             Err(reason) => self.counters.drops.count(reason),
             Ok(()) => self.counters.ipv4_tx += 1,
         }
@@ -287,6 +287,7 @@ impl Net {
         tx: &mut dyn DynTx,
     ) -> Result<(), DropReason> {
         if payload_len > MAX_IPV4_PAYLOAD {
+            self.counters.drops.count(DropReason::TxFrameTooBig);
             return Err(DropReason::TxFrameTooBig);
         }
         let dest = self.link_dest(now, dst, tx)?;

@@ -111,6 +111,34 @@ impl UdpReply<'_> {
     }
 }
 
+/// Send one UDP datagram from our address (for `Stack::send_udp`).
+pub(crate) fn send_udp(
+    net: &mut Net,
+    now: Instant,
+    src_port: u16,
+    dst: SocketAddrV4,
+    payload: &[u8],
+    tx: &mut dyn DynTx,
+) -> Result<(), DropReason> {
+    let local = SocketAddrV4::new(net.config.ipv4, src_port);
+    let counters_idx = net
+        .counters
+        .udp_ports
+        .iter()
+        .position(|p| p.port == src_port)
+        .unwrap_or(usize::MAX);
+    UdpReply {
+        net,
+        tx,
+        now,
+        local,
+        remote: dst,
+        counters_idx,
+        to_broadcast: false,
+    }
+    .send(payload)
+}
+
 struct Binding {
     port: u16,
     counters_idx: usize,

@@ -191,3 +191,66 @@ fn service_may_reply_several_times() {
     assert_eq!(parse_udp(&reassemble_out(&out[1..], 1500)).2, b"abc");
     assert_eq!(s.counters().udp_port(5555).unwrap().tx_datagrams, 2);
 }
+
+/// A transmit ring that is always full.
+struct FullRing;
+
+impl TxSink for FullRing {
+    fn transmit<F: FnOnce(&mut [u8])>(
+        &mut self,
+        _: usize,
+        _: F,
+    ) -> std::result::Result<(), DropReason> {
+        Err(DropReason::TxRingFull)
+    }
+}
+
+#[test]
+fn full_tx_ring_counted_once_per_frame() {
+    let mut s = echo_stack();
+    let f = Ip::new(IpProtocol::Udp).frame(&udp_bytes(PEER_IP, OUR_IP, 40000, 7, b"x"));
+    s.process_frame(T0, &f, &mut FullRing);
+    assert_eq!(drops(&s, DropReason::TxRingFull), 1);
+    assert_eq!(s.counters().drops.total(), 1);
+    assert_eq!(
+        s.counters().tx_frames,
+        1,
+        "only the ARP reply of learned_stack"
+    );
+    assert_eq!(s.counters().udp_tx_datagrams, 0);
+}
+
+#[test]
+fn send_udp_originates_datagrams_and_refuses_oversize() {
+    let mut s = echo_stack();
+    let mut out = Vec::new();
+    let dst = std::net::SocketAddrV4::new(PEER_IP, 53);
+    s.send_udp(T0, 7, dst, b"query", &mut out).unwrap();
+    let sent = reassemble_out(&out, 1500);
+    assert_eq!(parse_udp(&sent), (7, 53, b"query".to_vec()));
+    assert_eq!(s.counters().udp_port(7).unwrap().tx_datagrams, 1);
+    let big = vec![0u8; MAX_UDP_PAYLOAD + 1];
+    assert_eq!(
+        s.send_udp(T0, 7, dst, &big, &mut out),
+        Err(DropReason::TxFrameTooBig)
+    );
+    assert_eq!(
+        s.send_ipv4(
+            T0,
+            PEER_IP,
+            IpProtocol::Udp,
+            MAX_IPV4_PAYLOAD + 1,
+            |_| {},
+            &mut out
+        ),
+        Err(DropReason::TxFrameTooBig)
+    );
+    assert_eq!(drops(&s, DropReason::TxFrameTooBig), 2);
+    // The largest datagram goes out, in 45 fragments.
+    out.clear();
+    let max = vec![0x5a; MAX_UDP_PAYLOAD];
+    s.send_udp(T0, 7, dst, &max, &mut out).unwrap();
+    let sent = reassemble_out(&out, 1500);
+    assert_eq!(sent.fragments, 45);
+    assert_eq!(parse_udp(&sent).2, max);
+}
