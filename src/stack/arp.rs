@@ -1,6 +1,7 @@
 //! ARP (RFC 826) on top of the cache: answering, learning, resolving.
 
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
 use super::arp_cache::Lookup;
 use super::config::StackConfig;
@@ -12,6 +13,9 @@ use crate::wire::{
     ArpOperation, ArpPacket, ArpRepr, Error, EtherType, EthernetAddress, EthernetFrame,
     EthernetRepr, ARP_PACKET_LEN, ETHERNET_HEADER_LEN,
 };
+
+/// RFC 5227 section 1.1: the least time between two defences of our address.
+pub const DEFEND_INTERVAL: Duration = Duration::from_secs(10);
 
 /// Send one ARP packet from our addresses.
 pub(crate) fn send_arp(
@@ -193,6 +197,25 @@ impl Net {
             //# 'sender hardware address' does not match any of the host's own
             //# interface addresses, then this is a conflicting ARP packet
             if sha != our_mac {
+                //# To resolve the address conflict, a host MUST respond to a
+                //# conflicting ARP packet as described in either (a), (b), or
+                //# (c) below
+                // (c): the operator gave us this address, so we "defend its
+                // address indefinitely", with one announcement per
+                // DEFEND_INTERVAL (10 s) so two defenders cannot loop.
+                if self
+                    .last_defend
+                    .is_none_or(|t| now.saturating_since(t) >= DEFEND_INTERVAL)
+                {
+                    self.last_defend = Some(now);
+                    let _ = self.send_arp(
+                        tx,
+                        ArpOperation::Request,
+                        EthernetAddress::BROADCAST,
+                        EthernetAddress([0; 6]),
+                        our_ip,
+                    );
+                }
                 return Err(DropReason::ArpConflict);
             }
             // Our own announcement, looped back.

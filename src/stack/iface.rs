@@ -104,6 +104,8 @@ pub(crate) struct Net {
     pub(crate) scratch: Box<[u8]>,
     pub(crate) next_ident: u16,
     pub(crate) next_sweep: Instant,
+    /// When we last announced our address against a conflict.
+    pub(crate) last_defend: Option<Instant>,
     pub(crate) counters: StackCounters,
 }
 
@@ -129,6 +131,7 @@ impl Stack {
                 scratch: vec![0u8; IPV4_MAX_PACKET].into_boxed_slice(),
                 next_ident: config.ident_seed,
                 next_sweep: Instant::ZERO,
+                last_defend: None,
                 counters: StackCounters::default(),
                 config,
             },

@@ -185,14 +185,27 @@ fn unsolicited_reply_not_targeting_us_is_not_learned() {
 }
 
 #[test]
-fn sender_claiming_our_ip_is_a_conflict() {
+fn sender_claiming_our_ip_is_a_conflict_and_we_defend_at_most_every_10s() {
     let mut s = stack();
     let mut out = Vec::new();
     s.process_frame(T0, &arp_request(OTHER_MAC, OUR_IP, OUR_IP), &mut out);
-    s.process_frame(T0, &arp_reply(OTHER_MAC, OUR_IP), &mut out);
-    assert!(out.is_empty());
+    s.process_frame(T0 + ms(9_999), &arp_reply(OTHER_MAC, OUR_IP), &mut out);
     assert_eq!(drops(&s, DropReason::ArpConflict), 2);
     assert_eq!(s.arp_cache_len(), 0);
+    // One announcement of our own binding, not one per conflict.
+    assert_eq!(out.len(), 1);
+    let (dst, ann) = parse_arp(&out[0]);
+    assert_eq!(dst, EthernetAddress::BROADCAST);
+    assert_eq!(
+        (
+            ann.source_hardware_addr,
+            ann.source_protocol_addr,
+            ann.target_protocol_addr
+        ),
+        (OUR_MAC, OUR_IP, OUR_IP)
+    );
+    s.process_frame(T0 + ms(10_000), &arp_reply(OTHER_MAC, OUR_IP), &mut out);
+    assert_eq!(out.len(), 2);
 }
 
 #[test]

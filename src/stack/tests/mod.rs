@@ -288,3 +288,9 @@ pub fn ipv4_only(out: &[Vec<u8>]) -> Vec<Vec<u8>> {
 pub fn drops(s: &Stack, r: DropReason) -> u64 {
     s.counters().drops.get(r)
 }
+
+#[test]
+fn stack_can_move_to_its_worker_thread() {
+    fn assert_send<T: Send>() {}
+    assert_send::<Stack>();
+}
