@@ -4,10 +4,13 @@
 //! Both are sized at startup. The cache is a `HashMap` created with twice
 //! the entry bound as capacity and never holding more than the bound, so an
 //! insert never reallocates (hashbrown rehashes in place when tombstones
-//! accumulate and at most half the capacity is in use). Held frames are
-//! copied into a preallocated pool of MTU-sized slots.
+//! accumulate and at most half the capacity is in use). It hashes with
+//! SipHash keyed from the configuration, so no OS randomness is read and an
+//! on-link attacker cannot pick colliding addresses without the key. Held
+//! frames are copied into a preallocated pool of MTU-sized slots.
 
 use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -15,6 +18,17 @@ use super::config::ArpConfig;
 use super::DropReason;
 use crate::time::Instant;
 use crate::wire::EthernetAddress;
+
+/// SipHash-1-3 with a fixed key: deterministic, replayable, and keyed.
+#[derive(Clone, Copy, Debug)]
+struct KeyedSip(u64, u64);
+
+impl BuildHasher for KeyedSip {
+    type Hasher = siphasher::sip::SipHasher13;
+    fn build_hasher(&self) -> Self::Hasher {
+        siphasher::sip::SipHasher13::new_with_keys(self.0, self.1)
+    }
+}
 
 #[derive(Clone, Copy, Debug)]
 struct Entry {
@@ -35,7 +49,7 @@ pub enum Lookup {
 }
 
 pub struct ArpCache {
-    map: HashMap<Ipv4Addr, Entry>,
+    map: HashMap<Ipv4Addr, Entry, KeyedSip>,
     max: usize,
     ttl: Duration,
     probe_interval: Duration,
@@ -44,7 +58,10 @@ pub struct ArpCache {
 impl ArpCache {
     pub fn new(cfg: &ArpConfig) -> Self {
         ArpCache {
-            map: HashMap::with_capacity(cfg.cache_size.saturating_mul(2)),
+            map: HashMap::with_capacity_and_hasher(
+                cfg.cache_size.saturating_mul(2),
+                KeyedSip(cfg.hash_key, cfg.hash_key.rotate_left(32) ^ 0x7873_6b64),
+            ),
             max: cfg.cache_size,
             ttl: cfg.entry_ttl,
             probe_interval: cfg.retry_interval,

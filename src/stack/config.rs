@@ -21,6 +21,8 @@ pub struct ArpConfig {
     pub retry_interval: Duration,
     /// Requests sent for one address before its held frames are dropped.
     pub max_retries: u32,
+    /// Key for the cache's hash; the worker should pass a random value.
+    pub hash_key: u64,
 }
 
 impl Default for ArpConfig {
@@ -37,6 +39,7 @@ impl Default for ArpConfig {
             //# destination.
             retry_interval: Duration::from_secs(1),
             max_retries: 3,
+            hash_key: 0,
         }
     }
 }

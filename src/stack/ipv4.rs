@@ -146,7 +146,7 @@ impl Stack {
         deliver(net, udp, now, &d, tx)
     }
 
-    /// Reassembly timeouts, with RFC 792's optional time exceeded.
+    /// Reassembly timeouts, each with a time exceeded when fragment zero came.
     pub(crate) fn reasm_expire(&mut self, now: Instant, tx: &mut dyn DynTx) {
         let Stack { reasm, net, .. } = self;
         reasm.expire(now, |e| {
