@@ -1,4 +1,16 @@
 //! Protocol state, sans-IO: frames and `now` in, frames out.
+//!
+//! One [`Stack`] per worker. `iface` holds the `Stack` (Ethernet input,
+//! timers) and `Net`, the part that sends; `arp` answers, learns and
+//! resolves on top of `arp_cache` (cache + frames held while resolving);
+//! `ipv4` validates, reassembles (`ipv4_frag`), dispatches and fragments
+//! on output; `icmp` does echo and the errors we send (rate-limited by
+//! `rate_limit`); `udp` dispatches to bound [`UdpService`]s. Every pool is
+//! allocated in `Stack::new`; a frame that goes nowhere is counted under a
+//! [`DropReason`] in [`StackCounters::drops`].
+//!
+//! TCP plugs in at one place: `ipv4::tcp_input`, which today counts
+//! `TcpUnsupported`; segments go out through `Net::send_ipv4`.
 
 mod arp;
 pub mod arp_cache;

@@ -299,3 +299,42 @@ fn full_cache_counts_cache_full_but_still_answers() {
     assert_eq!(drops(&s, DropReason::ArpCacheFull), 1);
     assert_eq!(s.arp_cache_len(), 1);
 }
+
+#[test]
+fn probe_and_off_link_requests_answered_but_not_learned() {
+    let mut s = stack();
+    let mut out = Vec::new();
+    // RFC 5227 probe: sender address 0.0.0.0.
+    s.process_frame(
+        T0,
+        &arp_request(PEER_MAC, Ipv4Addr::UNSPECIFIED, OUR_IP),
+        &mut out,
+    );
+    s.process_frame(
+        T0,
+        &arp_request(OTHER_MAC, Ipv4Addr::new(203, 0, 113, 5), OUR_IP),
+        &mut out,
+    );
+    assert_eq!(out.len(), 2);
+    assert_eq!(s.arp_cache_len(), 0);
+    assert_eq!(s.counters().drops.total(), 0);
+}
+
+#[test]
+fn poll_at_tracks_the_earliest_timer() {
+    let mut s = stack();
+    let mut out = Vec::new();
+    assert_eq!(s.poll_at(), None, "nothing armed");
+    s.process_frame(T0, &arp_request(PEER_MAC, PEER_IP, OUR_IP), &mut out);
+    // The cache sweep is due.
+    assert!(s.poll_at().is_some_and(|t| t <= T0));
+    s.poll(T0, &mut out);
+    assert_eq!(s.poll_at(), Some(T0 + ms(1000)));
+    // A pending resolution at T0 + 500 ms retries at T0 + 1500 ms.
+    let ip3 = Ipv4Addr::new(198, 18, 0, 3);
+    s.send_ipv4(T0 + ms(500), ip3, IpProtocol::Udp, 1, |_| {}, &mut out)
+        .unwrap();
+    assert_eq!(s.poll_at(), Some(T0 + ms(1000)));
+    s.poll(T0 + ms(1000), &mut out);
+    assert_eq!(s.poll_at(), Some(T0 + ms(1500)));
+}
