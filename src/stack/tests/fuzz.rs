@@ -83,3 +83,32 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    #[test]
+    fn ping_fragments_in_any_order_get_the_same_reply(
+        len in 0usize..9000,
+        chunk8 in 1usize..186,
+        keys in proptest::collection::vec(any::<u32>(), 64),
+    ) {
+        let d: Vec<u8> = (0..len).map(|i| (i * 13 + 5) as u8).collect();
+        let msg = echo_request(&d);
+        let mut frags = Ip::new(IpProtocol::Icmp).fragments(&msg, chunk8 * 8);
+        for i in (1..frags.len()).rev() {
+            let j = keys[i % keys.len()] as usize % (i + 1);
+            frags.swap(i, j);
+        }
+        let mut s = learned_stack();
+        let mut out = Vec::new();
+        for f in &frags {
+            s.process_frame(T0, f, &mut out);
+        }
+        let sent = reassemble_out(&out, 1500);
+        let reply = IcmpRepr::parse(&IcmpPacket::new_checked(&sent.payload[..]).unwrap()).unwrap();
+        prop_assert_eq!(reply, IcmpRepr::EchoReply { ident: 0xbeef, seq_no: 7, data: &d });
+        prop_assert_eq!(s.reassembly_in_use(), 0);
+        prop_assert_eq!(s.counters().drops.total(), 0);
+    }
+}
