@@ -1,5 +1,7 @@
 //! ICMP (RFC 792, RFC 1122 3.2.2): echo, and the errors we send.
 
+use std::net::{Ipv4Addr, SocketAddrV4};
+
 use super::iface::{DynTx, Net};
 use super::ipv4::Datagram;
 use super::DropReason;
@@ -25,13 +27,57 @@ pub(crate) enum IcmpError {
 //# datagram exceeding 576 bytes.
 pub const MAX_QUOTE: usize = 576 - IPV4_HEADER_LEN - ICMP_HEADER_LEN;
 
+/// An ICMP error we received, as a transport protocol sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IcmpErrorKind {
+    DstUnreachable(IcmpUnreachable),
+    /// Time exceeded with its code (0 in transit, 1 reassembly).
+    TimeExceeded(u8),
+}
+
+/// A received ICMP error about a datagram we sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct TransportError {
+    pub kind: IcmpErrorKind,
+    pub protocol: IpProtocol,
+    /// Our end of the quoted datagram (source address and port).
+    pub local: SocketAddrV4,
+    /// Its destination.
+    pub remote: SocketAddrV4,
+}
+
+/// Read the datagram an ICMP error quotes: it must be one we sent and
+/// include the 8 bytes that hold the ports.
+fn quoted(our_ip: Ipv4Addr, kind: IcmpErrorKind, invoking: &[u8]) -> Option<TransportError> {
+    if invoking.len() < IPV4_HEADER_LEN {
+        return None;
+    }
+    let ip = Ipv4Packet::new_unchecked(invoking);
+    let hlen = ip.header_len();
+    if ip.version() != 4 || hlen < IPV4_HEADER_LEN || invoking.len() < hlen + 8 {
+        return None;
+    }
+    if ip.src_addr() != our_ip || ip.frag_offset() != 0 {
+        return None;
+    }
+    let port = |at: usize| u16::from_be_bytes([invoking[hlen + at], invoking[hlen + at + 1]]);
+    Some(TransportError {
+        kind,
+        protocol: ip.protocol(),
+        local: SocketAddrV4::new(our_ip, port(0)),
+        remote: SocketAddrV4::new(ip.dst_addr(), port(2)),
+    })
+}
+
 impl Net {
+    /// ICMP input. `Ok(Some(..))` is an error about a datagram we sent, for
+    /// the transport layer.
     pub(crate) fn icmp_input(
         &mut self,
         now: Instant,
         d: &Datagram<'_>,
         tx: &mut dyn DynTx,
-    ) -> Result<(), DropReason> {
+    ) -> Result<Option<TransportError>, DropReason> {
         let packet = IcmpPacket::new_checked(d.payload).map_err(|_| DropReason::IcmpTruncated)?;
         let repr = IcmpRepr::parse(&packet).map_err(|e| match e {
             Error::BadChecksum => DropReason::IcmpBadChecksum,
@@ -75,12 +121,27 @@ impl Net {
                 if sent.is_ok() {
                     self.counters.icmp_echo_replies_tx += 1;
                 }
-                Ok(())
+                Ok(None)
             }
-            IcmpRepr::DstUnreachable { .. } | IcmpRepr::TimeExceeded { .. } => {
-                // TODO(tcp): hand to the transport layer (RFC 1122 3.2.2.1).
+            //= https://www.rfc-editor.org/rfc/rfc1122#section-3.2.2.1
+            //# A Destination Unreachable message that is received MUST be
+            //# reported to the transport layer.
+            IcmpRepr::DstUnreachable { code, invoking } => {
                 self.counters.icmp_errors_rx += 1;
-                Err(DropReason::IcmpIgnored)
+                let kind = IcmpErrorKind::DstUnreachable(code);
+                quoted(self.config.ipv4, kind, invoking)
+                    .map(Some)
+                    .ok_or(DropReason::IcmpIgnored)
+            }
+            //= https://www.rfc-editor.org/rfc/rfc1122#section-3.2.2.4
+            //# An incoming Time Exceeded message MUST be passed to the
+            //# transport layer.
+            IcmpRepr::TimeExceeded { code, invoking } => {
+                self.counters.icmp_errors_rx += 1;
+                let kind = IcmpErrorKind::TimeExceeded(code);
+                quoted(self.config.ipv4, kind, invoking)
+                    .map(Some)
+                    .ok_or(DropReason::IcmpIgnored)
             }
             // Echo replies (we send no requests), redirects (a host with one
             // gateway has nothing to redirect), and everything else.

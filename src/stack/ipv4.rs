@@ -3,7 +3,7 @@
 use std::net::Ipv4Addr;
 
 use super::arp::LinkDest;
-use super::icmp::IcmpError;
+use super::icmp::{IcmpError, TransportError};
 use super::iface::{emit_frame, DynTx, Net, Stack};
 use super::ipv4_frag::{FragKey, Fragment};
 use super::udp::UdpTable;
@@ -179,7 +179,14 @@ fn deliver(
     tx: &mut dyn DynTx,
 ) -> Result<(), DropReason> {
     match d.protocol {
-        IpProtocol::Icmp => net.icmp_input(now, d, tx),
+        IpProtocol::Icmp => match net.icmp_input(now, d, tx)? {
+            None => Ok(()),
+            Some(e) => match e.protocol {
+                IpProtocol::Udp => udp.icmp_error(now, &e),
+                IpProtocol::Tcp => tcp_icmp_error(net, now, &e),
+                _ => Err(DropReason::IcmpIgnored),
+            },
+        },
         IpProtocol::Udp => udp.input(net, now, d, tx),
         IpProtocol::Tcp => tcp_input(net, now, d, tx),
         IpProtocol::Unknown(_) => {
@@ -204,6 +211,12 @@ fn tcp_input(
     _tx: &mut dyn DynTx,
 ) -> Result<(), DropReason> {
     Err(DropReason::TcpUnsupported)
+}
+
+/// The other half of the TCP seam: ICMP errors about segments we sent
+/// (RFC 1122 4.2.3.9, RFC 5927). Ignored until TCP plugs in.
+fn tcp_icmp_error(_net: &mut Net, _now: Instant, _e: &TransportError) -> Result<(), DropReason> {
+    Err(DropReason::IcmpIgnored)
 }
 
 /// How a datagram is cut, if it is.

@@ -9,8 +9,9 @@
 //! allocated in `Stack::new`; a frame that goes nowhere is counted under a
 //! [`DropReason`] in [`StackCounters::drops`].
 //!
-//! TCP plugs in at one place: `ipv4::tcp_input`, which today counts
-//! `TcpUnsupported`; segments go out through `Net::send_ipv4`.
+//! TCP plugs in at one place: `ipv4::tcp_input` (today it counts
+//! `TcpUnsupported`) and `ipv4::tcp_icmp_error` next to it; segments go
+//! out through `Net::send_ipv4`.
 
 mod arp;
 pub mod arp_cache;
@@ -28,7 +29,7 @@ mod udp;
 pub use config::{ArpConfig, FragConfig, StackConfig};
 pub use counters::{StackCounters, UdpPortCounters};
 pub use drop_reason::{DropCounters, DropReason};
-pub use icmp::MAX_QUOTE;
+pub use icmp::{IcmpErrorKind, MAX_QUOTE};
 pub use iface::{Stack, StackError, TxSink, MAX_MTU, MIN_MTU};
 pub use ipv4::{DEFAULT_TTL, MAX_IPV4_PAYLOAD};
 pub use udp::{UdpReply, UdpService, MAX_UDP_PAYLOAD};

@@ -3,7 +3,7 @@
 use std::net::SocketAddrV4;
 
 use super::counters::{StackCounters, UdpPortCounters};
-use super::icmp::IcmpError;
+use super::icmp::{IcmpError, IcmpErrorKind, TransportError};
 use super::iface::{DynTx, Net, StackError};
 use super::ipv4::{Datagram, MAX_IPV4_PAYLOAD};
 use super::DropReason;
@@ -26,6 +26,21 @@ pub trait UdpService {
         payload: &[u8],
         reply: &mut UdpReply<'_>,
     );
+
+    /// An ICMP error arrived about a datagram we sent from `local` to
+    /// `remote`. The default ignores it.
+    //= https://www.rfc-editor.org/rfc/rfc1122#section-4.1.3.3
+    //# UDP MUST pass to the application layer all ICMP error
+    //# messages that it receives from the IP layer.
+    fn on_icmp_error(
+        &mut self,
+        now: Instant,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        error: IcmpErrorKind,
+    ) {
+        let _ = (now, local, remote, error);
+    }
 }
 
 /// Sends datagrams back to the peer of the datagram being handled, from
@@ -176,6 +191,24 @@ impl UdpTable {
                 service,
             },
         );
+        Ok(())
+    }
+
+    /// An ICMP error about a datagram we sent from a bound port.
+    pub(crate) fn icmp_error(
+        &mut self,
+        now: Instant,
+        e: &TransportError,
+    ) -> Result<(), DropReason> {
+        let Ok(i) = self
+            .bindings
+            .binary_search_by_key(&e.local.port(), |b| b.port)
+        else {
+            return Err(DropReason::IcmpIgnored);
+        };
+        self.bindings[i]
+            .service
+            .on_icmp_error(now, e.local, e.remote, e.kind);
         Ok(())
     }
 

@@ -254,3 +254,81 @@ fn send_udp_originates_datagrams_and_refuses_oversize() {
     assert_eq!(sent.fragments, 45);
     assert_eq!(parse_udp(&sent).2, max);
 }
+
+type Seen = std::sync::Arc<std::sync::Mutex<Vec<(SocketAddrV4, SocketAddrV4, IcmpErrorKind)>>>;
+
+/// Records the ICMP errors it is told about.
+struct ErrorRecorder(Seen);
+
+impl UdpService for ErrorRecorder {
+    fn on_datagram(
+        &mut self,
+        _: Instant,
+        _: SocketAddrV4,
+        _: SocketAddrV4,
+        _: &[u8],
+        _: &mut UdpReply<'_>,
+    ) {
+    }
+
+    fn on_icmp_error(
+        &mut self,
+        _now: Instant,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        error: IcmpErrorKind,
+    ) {
+        self.0.lock().unwrap().push((local, remote, error));
+    }
+}
+
+fn icmp_error_about(src: Ipv4Addr, protocol: IpProtocol, sport: u16, dport: u16) -> Vec<u8> {
+    let quoted_ip = Ip {
+        src,
+        dst: PEER_IP,
+        ..Ip::new(protocol)
+    };
+    let quoted = quoted_ip.packet(&udp_bytes(src, PEER_IP, sport, dport, b"query"));
+    let err = icmp_bytes(&IcmpRepr::DstUnreachable {
+        code: IcmpUnreachable::PortUnreachable,
+        invoking: &quoted[..28],
+    });
+    Ip::new(IpProtocol::Icmp).frame(&err)
+}
+
+use std::net::SocketAddrV4;
+
+#[test]
+fn icmp_error_about_our_datagram_reaches_the_service() {
+    let seen = Seen::default();
+    let mut s = learned_stack();
+    s.bind_udp(5353, Box::new(ErrorRecorder(seen.clone())))
+        .unwrap();
+    let mut out = Vec::new();
+    s.process_frame(
+        T0,
+        &icmp_error_about(OUR_IP, IpProtocol::Udp, 5353, 53),
+        &mut out,
+    );
+    assert_eq!(
+        *seen.lock().unwrap(),
+        vec![(
+            SocketAddrV4::new(OUR_IP, 5353),
+            SocketAddrV4::new(PEER_IP, 53),
+            IcmpErrorKind::DstUnreachable(IcmpUnreachable::PortUnreachable)
+        )]
+    );
+    assert_eq!(s.counters().icmp_errors_rx, 1);
+    assert_eq!(s.counters().drops.total(), 0);
+    // Not ours, not bound, or for TCP (not plugged in yet): ignored.
+    for f in [
+        icmp_error_about(PEER_IP, IpProtocol::Udp, 5353, 53),
+        icmp_error_about(OUR_IP, IpProtocol::Udp, 9999, 53),
+        icmp_error_about(OUR_IP, IpProtocol::Tcp, 5353, 53),
+    ] {
+        s.process_frame(T0, &f, &mut out);
+    }
+    assert!(out.is_empty(), "never an error about an error");
+    assert_eq!(seen.lock().unwrap().len(), 1);
+    assert_eq!(drops(&s, DropReason::IcmpIgnored), 3);
+}
