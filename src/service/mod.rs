@@ -1,1 +1,5 @@
 //! Applications running inside the workers on the stack's API.
+
+pub mod udp_echo;
+
+pub use udp_echo::UdpEcho;
