@@ -8,18 +8,33 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
-use xskd::config::Config;
+use xskd::config::{Config, ProcessorKind};
 use xskd::control::admin::AdminServer;
-use xskd::control::state::ControlState;
+use xskd::control::state::{ControlState, StatsExport};
 use xskd::daemon::DataPlane;
+use xskd::worker::FrameProcessor;
 
 use super::processor;
 
 pub fn run(config_path: &Path) -> Result<()> {
     let config =
         Config::load(config_path).with_context(|| format!("loading {}", config_path.display()))?;
-    let setup = processor::Setup::from_config(&config)?;
-    let mut dp = DataPlane::start(&config, move |queue| setup.make(queue))?;
+    match config.worker.processor {
+        ProcessorKind::Stack => {
+            let setup = processor::StackSetup::from_config(&config)?;
+            serve(&config, move |queue| setup.make(queue))
+        }
+        ProcessorKind::Reflector => serve(&config, processor::reflector),
+    }
+}
+
+fn serve<P, F>(config: &Config, make: F) -> Result<()>
+where
+    P: FrameProcessor + 'static,
+    P::Stats: StatsExport,
+    F: Fn(u32) -> Result<P> + Send + Sync + 'static,
+{
+    let mut dp = DataPlane::start(config, make)?;
     let stop = dp.stop_flag();
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;

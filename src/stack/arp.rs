@@ -171,6 +171,34 @@ impl Net {
         });
     }
 
+    /// Remember for sibling workers; bounded, oldest forgotten.
+    fn share(&mut self, ip: Ipv4Addr, mac: EthernetAddress) {
+        if self.arp_shared.len() >= super::iface::ARP_SHARE_QUEUE {
+            self.arp_shared.pop_front();
+        }
+        self.arp_shared.push_back((ip, mac));
+    }
+
+    pub(crate) fn learn_from_sibling(
+        &mut self,
+        now: Instant,
+        ip: Ipv4Addr,
+        mac: EthernetAddress,
+        tx: &mut dyn DynTx,
+    ) {
+        let learnable = mac.is_unicast()
+            && ip != self.config.ipv4
+            && !ip.is_unspecified()
+            && !ip.is_multicast()
+            && !self.config.is_broadcast(ip)
+            && self.config.is_on_link(ip);
+        if !learnable {
+            return;
+        }
+        let solicited = self.pending.is_pending(ip) || self.cache.probing(ip);
+        self.learn(now, ip, mac, solicited, tx);
+    }
+
     pub(crate) fn arp_input(
         &mut self,
         now: Instant,
@@ -243,6 +271,7 @@ impl Net {
                 //# information in the packet and set Merge_flag to true.
                 if learnable {
                     self.learn(now, spa, sha, true, tx);
+                    self.share(spa, sha);
                 }
                 //# Swap hardware and protocol fields, putting the local
                 //# hardware and protocol addresses in the sender fields.
@@ -263,6 +292,11 @@ impl Net {
                 // An unsolicited reply may fill an empty slot but never
                 // replace a live entry: that is how ARP spoofing works.
                 self.learn(now, spa, sha, solicited, tx);
+                // A reply addressed to us may answer a sibling worker's
+                // request (it arrived on our queue, not theirs).
+                if arp.target_protocol_addr == our_ip {
+                    self.share(spa, sha);
+                }
                 Ok(())
             }
         }

@@ -71,6 +71,9 @@ pub enum StackError {
 pub const MIN_MTU: usize = 68;
 /// Largest MTU we accept (jumbo frames); held ARP frames are this big.
 pub const MAX_MTU: usize = 9216;
+/// Learned neighbours kept for siblings between two worker loop turns;
+/// the oldest is forgotten when full (siblings then resolve by themselves).
+pub const ARP_SHARE_QUEUE: usize = 64;
 /// How often expired ARP entries are swept.
 const CACHE_SWEEP: Duration = Duration::from_secs(1);
 
@@ -106,6 +109,8 @@ pub(crate) struct Net {
     pub(crate) next_sweep: Instant,
     /// When we last announced our address against a conflict.
     pub(crate) last_defend: Option<Instant>,
+    /// Neighbours this worker learned from ARP about us, for sibling workers.
+    pub(crate) arp_shared: std::collections::VecDeque<(Ipv4Addr, EthernetAddress)>,
     pub(crate) counters: StackCounters,
 }
 
@@ -132,6 +137,7 @@ impl Stack {
                 next_ident: config.ident_seed,
                 next_sweep: Instant::ZERO,
                 last_defend: None,
+                arp_shared: std::collections::VecDeque::with_capacity(ARP_SHARE_QUEUE),
                 counters: StackCounters::default(),
                 config,
             },
@@ -170,6 +176,31 @@ impl Stack {
             EthernetAddress([0; 6]),
             ip,
         );
+    }
+
+    /// Neighbours learned since the last call, for the other workers of the
+    /// same address. With several NIC queues the ARP reply to one worker's
+    /// request may arrive on another worker's queue: sharing what each
+    /// learns keeps every worker able to resolve.
+    pub fn drain_arp_shared(&mut self, mut f: impl FnMut(Ipv4Addr, EthernetAddress)) {
+        while let Some((ip, mac)) = self.net.arp_shared.pop_front() {
+            f(ip, mac);
+        }
+    }
+
+    /// A neighbour a sibling worker learned from ARP that concerned us. It
+    /// is taken as solicited only if this worker is resolving or probing
+    /// that address; otherwise it may fill an empty slot but never replace
+    /// a live entry, exactly like an unsolicited reply.
+    pub fn learn_arp_from_sibling(
+        &mut self,
+        now: Instant,
+        ip: Ipv4Addr,
+        mac: EthernetAddress,
+        tx: &mut impl TxSink,
+    ) {
+        self.net.learn_from_sibling(now, ip, mac, tx);
+        self.net.counters.arp_cache_size = self.net.cache.len() as u64;
     }
 
     /// Handle one received Ethernet frame.

@@ -338,3 +338,50 @@ fn poll_at_tracks_the_earliest_timer() {
     s.poll(T0 + ms(1000), &mut out);
     assert_eq!(s.poll_at(), Some(T0 + ms(1500)));
 }
+
+#[test]
+fn reply_on_a_sibling_queue_releases_frames_held_by_this_worker() {
+    // Worker A resolves IP3; the reply lands on worker B's queue.
+    let (mut a, mut b) = (stack(), stack());
+    let mut out = Vec::new();
+    a.send_ipv4(T0, IP3, IpProtocol::Udp, 10, |buf| buf.fill(7), &mut out)
+        .unwrap();
+    out.clear();
+    b.process_frame(T0 + ms(1), &arp_reply(OTHER_MAC, IP3), &mut out);
+    let mut shared = Vec::new();
+    b.drain_arp_shared(|ip, mac| shared.push((ip, mac)));
+    assert_eq!(shared, vec![(IP3, OTHER_MAC)]);
+    b.drain_arp_shared(|_, _| panic!("drained once"));
+    for (ip, mac) in shared {
+        a.learn_arp_from_sibling(T0 + ms(2), ip, mac, &mut out);
+    }
+    assert_eq!(out.len(), 1, "the held frame goes out");
+    assert_eq!(reassemble_out(&out, 1500).eth_dst, OTHER_MAC);
+    assert_eq!(a.arp_held_frames(), 0);
+}
+
+#[test]
+fn sibling_news_never_overwrites_a_live_entry_unless_solicited() {
+    let mut s = learned_stack();
+    let mut out = Vec::new();
+    s.learn_arp_from_sibling(T0 + ms(1), PEER_IP, OTHER_MAC, &mut out);
+    assert_eq!(s.arp_lookup(T0 + ms(1), PEER_IP), Some(PEER_MAC));
+    // Nor is a broadcast MAC or an off-link address ever learned.
+    s.learn_arp_from_sibling(T0, IP3, EthernetAddress::BROADCAST, &mut out);
+    s.learn_arp_from_sibling(T0, Ipv4Addr::new(203, 0, 113, 9), OTHER_MAC, &mut out);
+    assert_eq!(s.arp_lookup(T0, IP3), None);
+    assert_eq!(s.arp_cache_len(), 1);
+}
+
+#[test]
+fn shared_queue_is_bounded() {
+    let mut s = stack();
+    let mut out = Vec::new();
+    for i in 0..200u8 {
+        let ip = Ipv4Addr::new(198, 18, 0, 10 + (i % 200));
+        s.process_frame(T0, &arp_request(OTHER_MAC, ip, OUR_IP), &mut out);
+    }
+    let mut n = 0;
+    s.drain_arp_shared(|_, _| n += 1);
+    assert_eq!(n, crate::stack::iface::ARP_SHARE_QUEUE);
+}

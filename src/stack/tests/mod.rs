@@ -7,12 +7,7 @@ mod icmp;
 mod ipv4;
 mod udp;
 
-// The service module is not wired into lib.rs yet; compile it here so the
-// echo service is built and tested with the stack. Once lib.rs has
-// `pub mod service;`, replace this with `use crate::service::udp_echo;`.
-#[allow(clippy::duplicate_mod)]
-#[path = "../../service/udp_echo.rs"]
-mod udp_echo;
+use crate::service::udp_echo;
 
 use std::net::Ipv4Addr;
 use std::time::Duration;
