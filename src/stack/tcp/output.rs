@@ -252,7 +252,7 @@ impl Tcp {
         }
         let seq = t.snd_una;
         let mut r = t.repr(now, seq, if fin { Control::Fin } else { Control::None });
-        r.psh = data > 0 && fin;
+        r.psh = data > 0;
         emit(out, counters, t, &r, 0, data);
     }
 

@@ -3,7 +3,7 @@
 //! CLOSE-WAIT reapers.
 
 use super::config::{CloseReason, State};
-use super::tcb::{Owner, Tcb};
+use super::tcb::Tcb;
 use super::{SegmentSink, Tcp};
 use crate::time::Instant;
 
@@ -31,7 +31,6 @@ impl Tcp {
                     self.counters.close_wait_reaped += 1;
                     if let Some(t) = self.tcb_mut(idx) {
                         t.rst_pending = true;
-                        t.owner = Owner::Orphan;
                         t.state_deadline = None;
                     }
                     self.output(now, idx, out);
