@@ -1,1 +1,4 @@
 //! Applications running inside the workers on the stack's API.
+
+pub mod discard;
+pub mod tcp_echo;

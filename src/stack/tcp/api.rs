@@ -101,13 +101,16 @@ impl Tcp {
     pub fn recv(&mut self, c: ConnId, buf: &mut [u8]) -> Result<usize, TcpApiError> {
         let (_, t) = self.app_tcb(c)?;
         if !t.recv_buf.is_empty() {
-            let before = t.recv_buf.free();
             let n = t.recv_buf.pop(buf);
-            // Window update when the window opens from below one MSS or by
-            // half the buffer (RFC 9293 3.8.6.2.2 receiver SWS avoidance).
+            //= https://www.rfc-editor.org/rfc/rfc9293#section-3.8.6.2.2
+            //# the receiver SHOULD NOT increase RCV.WND until ... the
+            //# reduction satisfies: RCV.BUFF - RCV.USER - RCV.WND >=
+            //# min( Fr * RCV.BUFF, Eff.snd.MSS )
             let mss = usize::from(t.mss);
             let cap = t.recv_buf.capacity();
-            if (before < mss && t.recv_buf.free() >= mss) || t.recv_buf.free() - before >= cap / 2 {
+            let grow = t.recv_buf.free().saturating_sub(t.rcv_wnd as usize);
+            // After the peer's FIN no more data comes: no window updates.
+            if grow >= mss.min(cap / 2) && !t.fin_received {
                 t.ack_pending = true;
                 t.needs_output = true;
             }

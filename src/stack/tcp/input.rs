@@ -465,7 +465,7 @@ impl Tcp {
         //# All incoming segments whose ACK value doesn't satisfy the above
         //# condition MUST be discarded and an ACK sent back.
         let lo = t.snd_una - t.max_snd_wnd;
-        if !between_inclusive(lo, ack, t.snd_nxt) {
+        if !between_inclusive(lo, ack, t.snd_max) {
             self.challenge_ack(now, idx, out);
             return Err(DropReason::TcpAckOutOfWindow);
         }
@@ -535,6 +535,10 @@ impl Tcp {
     fn process_ack(&mut self, now: Instant, idx: u32, repr: &TcpRepr, ack: SeqNumber) {
         let fw2 = self.cfg.fin_wait2_timeout;
         let Some(t) = self.tcb_mut(idx) else { return };
+        if ack.diff(t.snd_nxt) > 0 {
+            // Acknowledges data sent before an RTO rewound SND.NXT.
+            t.snd_nxt = ack;
+        }
         if ack.diff(t.snd_una) > 0 {
             let mut acked = ack - t.snd_una;
             if t.snd_una == t.iss {
@@ -556,7 +560,7 @@ impl Tcp {
             //= https://www.rfc-editor.org/rfc/rfc6298#section-5
             //# (5.3) When an ACK is received that acknowledges new data, restart
             //# the retransmission timer so that it will expire after RTO seconds
-            if t.in_flight() > 0 {
+            if t.outstanding() > 0 {
                 t.rtx_deadline = Some(now + t.rtt.rto());
                 t.unacked_since = Some(now);
             } else {
@@ -578,9 +582,9 @@ impl Tcp {
             t.max_snd_wnd = t.max_snd_wnd.max(wnd);
             t.snd_wl1 = repr.seq;
             t.snd_wl2 = ack;
-            if wnd > 0 && t.in_flight() == 0 {
+            if wnd > 0 && t.outstanding() == 0 {
                 t.rtx_deadline = None;
-            } else if wnd == 0 && t.in_flight() == 0 && !t.send_buf.is_empty() {
+            } else if wnd == 0 && t.outstanding() == 0 && !t.send_buf.is_empty() {
                 // Persist: probe the zero window after an RTO.
                 t.arm_rtx(now);
             }

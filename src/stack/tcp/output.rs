@@ -145,7 +145,7 @@ impl Tcp {
         t.needs_output = false;
         if t.rst_pending {
             t.rst_pending = false;
-            let r = t.repr(now, t.snd_nxt, Control::Rst);
+            let r = t.repr(now, t.snd_max, Control::Rst);
             emit(out, counters, t, &r, 0, 0);
             self.close_conn(idx, Some(super::config::CloseReason::Aborted));
             return;
@@ -168,10 +168,7 @@ impl Tcp {
         }
         let mss = t.payload_mss();
         loop {
-            if t.fin_seq.is_some() {
-                break;
-            }
-            let sent = t.data_in_flight();
+            let sent = t.data_sent();
             let avail = t.send_buf.len().saturating_sub(sent);
             let wnd = t.snd_wnd.min(t.cc.window());
             let mut usable = wnd.saturating_sub(t.in_flight()) as usize;
@@ -199,21 +196,30 @@ impl Tcp {
                 t.fin_seq = Some(t.snd_nxt);
                 t.snd_nxt += 1u32;
             }
+            t.snd_max = t.snd_max.max(t.snd_nxt);
             if t.rtt_probe.is_none() {
                 t.rtt_probe = Some((t.snd_nxt, now));
             }
             t.arm_rtx(now);
         }
-        if t.fin_queued && t.fin_seq.is_none() && t.data_in_flight() == t.send_buf.len() {
+        let fin_due = match t.fin_seq {
+            None => t.fin_queued,
+            // Resend after an RTO rewound SND.NXT onto it.
+            Some(f) => f == t.snd_nxt,
+        };
+        if fin_due && t.data_sent() == t.send_buf.len() {
             let seq = t.snd_nxt;
             let r = t.repr(now, seq, Control::Fin);
             emit(out, counters, t, &r, 0, 0);
             t.fin_seq = Some(seq);
             t.snd_nxt += 1u32;
+            t.snd_max = t.snd_max.max(t.snd_nxt);
             t.arm_rtx(now);
         }
         if t.ack_pending {
-            let r = t.repr(now, t.snd_nxt, Control::None);
+            // SND.MAX, not a rewound SND.NXT: the peer's SND.WL1 must not see
+            // our sequence go backwards or it ignores our window updates.
+            let r = t.repr(now, t.snd_max, Control::None);
             emit(out, counters, t, &r, 0, 0);
         }
     }
@@ -240,20 +246,19 @@ impl Tcp {
             }
             _ => {}
         }
-        let data = t.data_in_flight().min(t.payload_mss());
-        let fin = t.fin_seq.is_some() && data == t.data_in_flight();
-        if data == 0 && !fin {
-            // Nothing outstanding: a zero-window probe is due.
+        if t.outstanding() == 0 {
+            // Nothing outstanding: the timer was the persist timer.
             counters.retrans_segs -= 1;
             t.retransmits -= 1;
-            t.probe_pending = true;
-            t.needs_output = true;
-            return;
         }
-        let seq = t.snd_una;
-        let mut r = t.repr(now, seq, if fin { Control::Fin } else { Control::None });
-        r.psh = data > 0;
-        emit(out, counters, t, &r, 0, data);
+        //= https://www.rfc-editor.org/rfc/rfc6298#section-5
+        //# (5.4) Retransmit the earliest segment that has not been
+        //# acknowledged by the TCP receiver.
+        // Go back to SND.UNA: output() resends from there as the window
+        // allows (issue 4's congestion control limits this to cwnd).
+        t.snd_nxt = t.snd_una;
+        t.probe_pending = true;
+        t.needs_output = true;
     }
 
     /// An ACK for this connection right now (duplicate ACK, challenge ACK,

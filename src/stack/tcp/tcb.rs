@@ -33,6 +33,8 @@ pub(crate) struct Tcb {
     pub iss: SeqNumber,
     pub snd_una: SeqNumber,
     pub snd_nxt: SeqNumber,
+    /// Highest sequence number sent (SND.NXT rewinds on RTO; ACKs up to here are valid).
+    pub snd_max: SeqNumber,
     pub snd_wnd: u32,
     pub max_snd_wnd: u32,
     pub snd_wl1: SeqNumber,
@@ -116,6 +118,7 @@ impl Tcb {
             iss,
             snd_una: iss,
             snd_nxt: iss + 1u32,
+            snd_max: iss + 1u32,
             snd_wnd: 0,
             max_snd_wnd: 0,
             snd_wl1: SeqNumber(0),
@@ -180,21 +183,25 @@ impl Tcb {
         peer.min(cfg.mss)
     }
 
-    /// Bytes the sender has in flight (sequence space, SYN/FIN included).
+    /// Sequence space between SND.UNA and SND.NXT (what the window is charged for).
     pub fn in_flight(&self) -> u32 {
         self.snd_nxt - self.snd_una
     }
 
-    /// Data bytes sent but not acknowledged (excluding SYN and FIN).
-    pub fn data_in_flight(&self) -> usize {
-        let mut n = self.in_flight();
-        if self.snd_una == self.iss {
-            n = n.saturating_sub(1);
-        }
-        if self.fin_seq.is_some() {
-            n = n.saturating_sub(1);
-        }
-        n as usize
+    /// Anything sent and not yet acknowledged (SYN, data or FIN).
+    pub fn outstanding(&self) -> u32 {
+        self.snd_max - self.snd_una
+    }
+
+    /// Bytes at the head of the send buffer covered by [SND.UNA, SND.NXT).
+    pub fn data_sent(&self) -> usize {
+        let start = if self.snd_una == self.iss {
+            self.snd_una + 1u32
+        } else {
+            self.snd_una
+        };
+        let n = self.snd_nxt.diff(start).max(0) as usize;
+        n.min(self.send_buf.len())
     }
 
     pub fn fin_acked(&self) -> bool {

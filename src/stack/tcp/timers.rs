@@ -10,7 +10,7 @@ use crate::time::Instant;
 impl Tcp {
     pub(crate) fn keepalive_deadline(&self, t: &Tcb) -> Option<Instant> {
         let k = self.cfg.keepalive?;
-        if !matches!(t.state, State::Established | State::CloseWait) || t.in_flight() > 0 {
+        if !matches!(t.state, State::Established | State::CloseWait) || t.outstanding() > 0 {
             return None;
         }
         Some(t.last_rx + k.idle + k.interval * t.keepalive_probes)
@@ -25,6 +25,13 @@ impl Tcp {
                 State::FinWait2 => {
                     self.counters.fin_wait2_reaped += 1;
                     self.close_conn(idx, Some(CloseReason::TimedOut));
+                }
+                State::CloseWait if t.outstanding() > 0 || !t.send_buf.is_empty() => {
+                    // Still sending: the application is alive, look again later.
+                    let d = now + self.cfg.close_wait_timeout;
+                    if let Some(t) = self.tcb_mut(idx) {
+                        t.state_deadline = Some(d);
+                    }
                 }
                 State::CloseWait => {
                     // The application never closed: abort (RST) to free memory.
@@ -71,7 +78,7 @@ impl Tcp {
             State::SynReceived => synack_retries,
             _ => limit,
         };
-        let probing = t.in_flight() == 0;
+        let probing = t.outstanding() == 0;
         let timed_out = t.retries >= limit
             || (!probing
                 && t.unacked_since
@@ -101,12 +108,14 @@ impl Tcp {
         //= https://www.rfc-editor.org/rfc/rfc9293#section-3.8.4
         //# Such a segment generally contains SEG.SEQ = SND.NXT-1
         if let Some(t) = self.tcb_mut(idx) {
-            let saved = t.snd_nxt;
+            let (nxt, max) = (t.snd_nxt, t.snd_max);
             t.snd_nxt = t.snd_una - 1;
+            t.snd_max = t.snd_una - 1;
             t.ack_pending = true;
             self.output(now, idx, out);
             if let Some(t) = self.tcb_mut(idx) {
-                t.snd_nxt = saved;
+                t.snd_nxt = nxt;
+                t.snd_max = max;
             }
         }
     }
