@@ -808,8 +808,11 @@ mod stack {
 mod time {
     pub use xskd::time::*;
 }
+// Accessors unused by these tests would warn in this crate only.
+#[allow(dead_code)]
 #[path = "../src/service/discard.rs"]
 mod discard;
+#[allow(dead_code)]
 #[path = "../src/service/tcp_echo.rs"]
 mod tcp_echo;
 
