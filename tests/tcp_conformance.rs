@@ -728,8 +728,10 @@ scripts! {
     bad_flags_dropped,
     challenge_ack_rate_limited,
     close_wait_reaper,
+    close_wait_segment_matrix,
     closed_port_answers_rst,
     closing_and_last_ack_rst,
+    closing_segment_matrix,
     data_retransmit_backoff,
     established_segment_matrix,
     fin_wait2_reaper,
@@ -738,6 +740,7 @@ scripts! {
     half_close_peer_keeps_sending,
     half_close_we_keep_sending,
     keepalive_probes_then_drop,
+    last_ack_segment_matrix,
     listen_segment_matrix,
     lost_final_ack_fin_retransmitted,
     passive_open_handshake_and_close,
@@ -759,6 +762,7 @@ scripts! {
     time_wait_ignores_rst,
     time_wait_reuse_higher_seq,
     time_wait_reuse_timestamp,
+    time_wait_syn_not_newer_gets_ack,
     user_timeout_aborts,
 }
 

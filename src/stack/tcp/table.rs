@@ -112,7 +112,7 @@ impl Tcp {
     }
 
     pub(crate) fn enter_time_wait(&mut self, now: Instant, idx: u32) {
-        let msl2 = self.cfg.msl * 2;
+        let msl2 = self.cfg.msl.saturating_mul(2);
         if let Some(t) = self.tcb_mut(idx) {
             t.state = State::TimeWait;
             t.rtx_deadline = None;

@@ -348,3 +348,125 @@ fn listen_twice_on_a_port_is_addr_in_use() {
     assert_eq!(t.listen(80), Err(TcpApiError::AddrInUse));
     assert_eq!(t.listen(0), Err(TcpApiError::InvalidAddress));
 }
+
+mod fuzz {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A well-formed (checksummed) segment with arbitrary fields, so the
+    /// state machine, not the parser, sees the garbage.
+    fn segment(
+        port: u16,
+        seq: u32,
+        ackn: u32,
+        flags: u16,
+        win: u16,
+        opts: &[u8],
+        payload: &[u8],
+    ) -> Vec<u8> {
+        let mut o = opts.to_vec();
+        o.truncate(40);
+        while o.len() % 4 != 0 {
+            o.push(0);
+        }
+        let hl = 20 + o.len();
+        let mut b = vec![0u8; hl + payload.len()];
+        let mut p = TcpPacket::new_unchecked(&mut b[..]);
+        p.set_src_port(port);
+        p.set_dst_port(80);
+        p.set_seq_number(SeqNumber(seq));
+        p.set_ack_number(SeqNumber(ackn));
+        p.set_header_len_and_flags(hl, flags);
+        p.set_window_len(win);
+        p.options_mut().copy_from_slice(&o);
+        p.payload_mut().copy_from_slice(payload);
+        p.fill_checksum(A, B);
+        b
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+        #[test]
+        fn random_segments_and_calls_never_panic(
+            events in proptest::collection::vec(
+                (
+                    0u8..8,
+                    any::<(u32, u32, u16, u16)>(),
+                    proptest::collection::vec(any::<u8>(), 0..12),
+                    proptest::collection::vec(any::<u8>(), 0..40),
+                    0u64..3000,
+                ),
+                1..60,
+            )
+        ) {
+            let cfg = TcpConfig {
+                syn_queue: 2,
+                accept_queue: 2,
+                max_conns: 4,
+                send_buffer: 256,
+                recv_buffer: 256,
+                keepalive: Some(config::KeepaliveConfig {
+                    idle: Duration::from_secs(1),
+                    interval: Duration::from_secs(1),
+                    count: 2,
+                }),
+                ..TcpConfig::default()
+            };
+            let mut t = server(cfg);
+            let l = t.listen(80).unwrap();
+            let mut now = Instant::from_secs(1);
+            let mut out = Sink::new();
+            let mut conns = Vec::new();
+            // Real handshakes keep some connections synchronized.
+            for port in [1000u16, 1001] {
+                t.on_segment(now, A, B, &syn(port, 80, 7, Some(1460), Some(3)), &mut out).unwrap();
+                let sa = parse(&out.last().unwrap().2, B, A).seq;
+                let _ = t.on_segment(now, A, B, &ack(port, 80, 8, sa.0 + 1), &mut out);
+            }
+            for (kind, (seq, ackn, flags, win), opts, payload, dt) in events {
+                now += Duration::from_millis(dt);
+                match kind {
+                    0..=4 => {
+                        let port = 1000 + u16::from(kind % 3);
+                        let seg = segment(port, seq % 4096, ackn, flags & 0x1ff, win, &opts, &payload);
+                        let _ = t.on_segment(now, A, B, &seg, &mut out);
+                    }
+                    5 => {
+                        if let Some(c) = t.accept(l) {
+                            conns.push(c);
+                        }
+                        for &c in &conns {
+                            let _ = t.send(c, &payload);
+                            let _ = t.recv(c, &mut [0u8; 64]);
+                            let _ = t.readiness(c);
+                        }
+                    }
+                    6 => {
+                        if let Some(c) = conns.pop() {
+                            let _ = match flags % 3 {
+                                0 => t.close(c),
+                                1 => t.shutdown_write(c),
+                                _ => t.abort(c),
+                            };
+                        }
+                    }
+                    _ => {
+                        let _ = t.connect(now, SocketAddrV4::new(A, 80 + (win % 3)), &mut out);
+                    }
+                }
+                t.poll(now, &mut out);
+                if let Some(at) = t.poll_at() {
+                    if at > now && at - now < Duration::from_secs(5) {
+                        now = at;
+                        t.poll(now, &mut out);
+                    }
+                }
+                prop_assert!(t.connections(now).count() <= 4);
+            }
+            for (_, _, seg) in &out {
+                let p = TcpPacket::new_checked(&seg[..]).unwrap();
+                prop_assert!(TcpRepr::parse(&p, B, A).is_ok(), "we emitted an invalid segment");
+            }
+        }
+    }
+}

@@ -15,7 +15,7 @@ impl Tcp {
         repr: &TcpRepr,
         out: &mut impl SegmentSink,
     ) -> Result<(), DropReason> {
-        let msl2 = self.cfg.msl * 2;
+        let msl2 = self.cfg.msl.saturating_mul(2);
         let Some(t) = self.tcb_mut(idx) else {
             return Err(DropReason::TcpStateClosed);
         };

@@ -13,7 +13,8 @@ impl Tcp {
         if !matches!(t.state, State::Established | State::CloseWait) || t.outstanding() > 0 {
             return None;
         }
-        Some(t.last_rx + k.idle + k.interval * t.keepalive_probes)
+        let backoff = k.interval.saturating_mul(t.keepalive_probes);
+        Some(t.last_rx + k.idle.saturating_add(backoff))
     }
 
     pub(crate) fn on_timers(&mut self, now: Instant, idx: u32, out: &mut impl SegmentSink) {
