@@ -253,7 +253,10 @@ impl Tcp {
             .map_or(0, |t| t.send_buf.free())
     }
 
-    pub fn connections(&self, now: Instant) -> impl Iterator<Item = ConnInfo> + '_ {
+    /// Every connection in the table (all states), for the control plane.
+    /// `age` is measured to the last `now` the stack was given.
+    pub fn connections(&self) -> impl Iterator<Item = ConnInfo> + '_ {
+        let now = self.last_now;
         self.slots.iter().enumerate().filter_map(move |(i, s)| {
             let t = s.tcb.as_ref()?;
             Some(ConnInfo {

@@ -100,6 +100,8 @@ pub struct Tcp {
     listeners: Vec<Listener>,
     counters: TcpCounters,
     live: usize,
+    /// The latest `now` seen, for ages in `connections()`.
+    last_now: Instant,
 }
 
 fn splitmix(mut x: u64) -> u64 {
@@ -129,6 +131,7 @@ impl Tcp {
             listeners: Vec::with_capacity(config.max_listeners),
             counters: TcpCounters::default(),
             live: 0,
+            last_now: Instant::ZERO,
             cfg: config,
         }
     }
@@ -157,6 +160,7 @@ impl Tcp {
         out: &mut impl SegmentSink,
     ) -> Result<(), DropReason> {
         self.counters.in_segs += 1;
+        self.last_now = self.last_now.max(now);
         let packet = TcpPacket::new_checked(segment).map_err(drop_reason)?;
         let repr = TcpRepr::parse(&packet, src, dst).map_err(drop_reason)?;
         //= https://www.rfc-editor.org/rfc/rfc1122#section-4.2.3.10
@@ -182,6 +186,7 @@ impl Tcp {
 
     /// Timers and pending output of every connection.
     pub fn poll(&mut self, now: Instant, out: &mut impl SegmentSink) {
+        self.last_now = self.last_now.max(now);
         for idx in 0..self.slots.len() as u32 {
             if self.tcb(idx).is_none() {
                 continue;
