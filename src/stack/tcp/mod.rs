@@ -13,6 +13,7 @@ mod buffer;
 pub mod config;
 pub mod congestion;
 mod input;
+mod listen;
 mod options;
 mod output;
 mod rtt;
