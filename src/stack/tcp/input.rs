@@ -160,6 +160,19 @@ impl Tcp {
         let Some(t) = self.tcb_mut(idx) else {
             return Err(DropReason::TcpStateClosed);
         };
+        if let (true, Some((tsval, _)), false) =
+            (t.ts_ok, repr.timestamp, repr.control == Control::Rst)
+        {
+            //= https://www.rfc-editor.org/rfc/rfc7323#section-5.3
+            //# If SEG.TSval < TS.Recent and the RST bit is off, then the
+            //# segment is not acceptable; follow the steps below for an
+            //# unacceptable segment.
+            if (tsval.wrapping_sub(t.ts_recent) as i32) < 0 && t.state.is_synchronized() {
+                t.ack_pending = true;
+                t.needs_output = true;
+                return Err(DropReason::TcpPawsRejected);
+            }
+        }
         let mut acceptable = segment_acceptable(repr.seq, seg_len, t.rcv_nxt, t.rcv_wnd);
         if !acceptable && t.rcv_wnd == 0 && repr.seq == t.rcv_nxt && repr.control != Control::Rst {
             //# If the RCV.WND is zero, no segments will be acceptable, but
