@@ -28,7 +28,10 @@ impl Tcp {
     pub fn unlisten(&mut self, l: ListenerId) -> Result<(), TcpApiError> {
         let i = self.listener_index(l.0).ok_or(TcpApiError::InvalidHandle)?;
         self.listeners.swap_remove(i);
-        for s in self.slots.iter_mut() {
+        for idx in 0..self.slots.len() as u32 {
+            let Some(s) = self.slots.get_mut(idx as usize) else {
+                continue;
+            };
             if let Some(t) = s.tcb.as_mut() {
                 if t.owner == Owner::Listener(l) {
                     t.owner = Owner::Orphan;
@@ -36,6 +39,7 @@ impl Tcp {
                     t.needs_output = true;
                 }
             }
+            self.touch(idx);
         }
         Ok(())
     }
@@ -58,7 +62,7 @@ impl Tcp {
     }
 
     /// Active open to `remote` from a random ephemeral port; the SYN goes out now.
-    pub fn connect(
+    fn connect_inner(
         &mut self,
         now: Instant,
         remote: SocketAddrV4,
@@ -98,7 +102,7 @@ impl Tcp {
 
     /// Read in-order data. `Ok(0)` is EOF (the peer's FIN, buffer drained);
     /// `WouldBlock` means nothing yet.
-    pub fn recv(&mut self, c: ConnId, buf: &mut [u8]) -> Result<usize, TcpApiError> {
+    fn recv_inner(&mut self, c: ConnId, buf: &mut [u8]) -> Result<usize, TcpApiError> {
         let (_, t) = self.app_tcb(c)?;
         if !t.recv_buf.is_empty() {
             let n = t.recv_buf.pop(buf);
@@ -129,7 +133,7 @@ impl Tcp {
     }
 
     /// Queue data; returns how much fit in the send buffer.
-    pub fn send(&mut self, c: ConnId, data: &[u8]) -> Result<usize, TcpApiError> {
+    fn send_inner(&mut self, c: ConnId, data: &[u8]) -> Result<usize, TcpApiError> {
         let (_, t) = self.app_tcb(c)?;
         if let Some(r) = t.close_reason {
             return Err(r.as_error());
@@ -153,7 +157,7 @@ impl Tcp {
     }
 
     /// Half-close: FIN after the queued data.
-    pub fn shutdown_write(&mut self, c: ConnId) -> Result<(), TcpApiError> {
+    fn shutdown_write_inner(&mut self, c: ConnId) -> Result<(), TcpApiError> {
         let (idx, t) = self.app_tcb(c)?;
         Self::queue_fin(t);
         if t.state == State::SynSent {
@@ -185,7 +189,7 @@ impl Tcp {
 
     /// The application is done with the handle. The protocol finishes the
     /// close; unread data makes it an abort (RFC 9293 3.10.4, RFC 2525 2.17).
-    pub fn close(&mut self, c: ConnId) -> Result<(), TcpApiError> {
+    fn close_inner(&mut self, c: ConnId) -> Result<(), TcpApiError> {
         let fw2 = self.cfg.fin_wait2_timeout;
         let (idx, t) = self.app_tcb(c)?;
         match t.state {
@@ -207,7 +211,7 @@ impl Tcp {
     }
 
     /// Reset the connection (RST on the next poll) and release the handle.
-    pub fn abort(&mut self, c: ConnId) -> Result<(), TcpApiError> {
+    fn abort_inner(&mut self, c: ConnId) -> Result<(), TcpApiError> {
         let (idx, t) = self.app_tcb(c)?;
         match t.state {
             State::Closed | State::TimeWait => {}
@@ -286,5 +290,60 @@ impl Tcp {
                 age: now.saturating_since(t.created),
             })
         })
+    }
+}
+
+/// The entry points: each runs the operation, then `touch`es the connection
+/// so its output is queued and its timers are known to `poll`.
+impl Tcp {
+    /// Active open to `remote` from a random ephemeral port; the SYN goes out now.
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        remote: SocketAddrV4,
+        out: &mut impl SegmentSink,
+    ) -> Result<ConnId, TcpApiError> {
+        let r = self.connect_inner(now, remote, out);
+        if let Ok(c) = r {
+            self.touch(c.index);
+        }
+        r
+    }
+
+    /// Read in-order data. `Ok(0)` is EOF (the peer's FIN, buffer drained);
+    /// `WouldBlock` means nothing yet.
+    pub fn recv(&mut self, c: ConnId, buf: &mut [u8]) -> Result<usize, TcpApiError> {
+        let r = self.recv_inner(c, buf);
+        self.touch(c.index);
+        r
+    }
+
+    /// Queue data; returns how much fit in the send buffer (`WouldBlock` if none).
+    pub fn send(&mut self, c: ConnId, data: &[u8]) -> Result<usize, TcpApiError> {
+        let r = self.send_inner(c, data);
+        self.touch(c.index);
+        r
+    }
+
+    /// Half-close: FIN after the queued data.
+    pub fn shutdown_write(&mut self, c: ConnId) -> Result<(), TcpApiError> {
+        let r = self.shutdown_write_inner(c);
+        self.touch(c.index);
+        r
+    }
+
+    /// The application is done with the handle. The protocol finishes the
+    /// close; unread data makes it an abort (RFC 9293 3.10.4, RFC 2525 2.17).
+    pub fn close(&mut self, c: ConnId) -> Result<(), TcpApiError> {
+        let r = self.close_inner(c);
+        self.touch(c.index);
+        r
+    }
+
+    /// Reset the connection (RST on the next poll) and release the handle.
+    pub fn abort(&mut self, c: ConnId) -> Result<(), TcpApiError> {
+        let r = self.abort_inner(c);
+        self.touch(c.index);
+        r
     }
 }

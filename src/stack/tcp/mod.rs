@@ -103,6 +103,11 @@ pub struct Tcp {
     live: usize,
     /// The latest `now` seen, for ages in `connections()`.
     last_now: Instant,
+    /// Connections with output to send at the next `poll` (each at most once).
+    pending: Vec<u32>,
+    /// No connection timer is due before this (a lower bound kept by
+    /// `touch`); `poll` scans the table only when it passes.
+    next_timer: Option<Instant>,
 }
 
 fn splitmix(mut x: u64) -> u64 {
@@ -133,6 +138,8 @@ impl Tcp {
             counters: TcpCounters::default(),
             live: 0,
             last_now: Instant::ZERO,
+            pending: Vec::with_capacity(max),
+            next_timer: None,
             cfg: config,
         }
     }
@@ -153,6 +160,24 @@ impl Tcp {
     /// `dst`. `Err` means the segment was dropped (a RST or ACK may still
     /// have been sent in answer); the caller counts the reason.
     pub fn on_segment(
+        &mut self,
+        now: Instant,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        segment: &[u8],
+        out: &mut impl SegmentSink,
+    ) -> Result<(), DropReason> {
+        let r = self.on_segment_inner(now, src, dst, segment, out);
+        if let [sp0, sp1, dp0, dp1, ..] = *segment {
+            let remote = SocketAddrV4::new(src, u16::from_be_bytes([sp0, sp1]));
+            if let Some(&idx) = self.index.get(&(u16::from_be_bytes([dp0, dp1]), remote)) {
+                self.touch(idx);
+            }
+        }
+        r
+    }
+
+    fn on_segment_inner(
         &mut self,
         now: Instant,
         src: Ipv4Addr,
@@ -188,24 +213,66 @@ impl Tcp {
     /// Timers and pending output of every connection.
     pub fn poll(&mut self, now: Instant, out: &mut impl SegmentSink) {
         self.last_now = self.last_now.max(now);
-        for idx in 0..self.slots.len() as u32 {
-            if self.tcb(idx).is_none() {
-                continue;
-            }
-            self.on_timers(now, idx, out);
-            if self.tcb(idx).is_some() {
-                self.output(now, idx, out);
+        if self.next_timer.is_some_and(|t| t <= now) {
+            // Some timer is due: one pass over the table, which also
+            // recomputes the next bound. (Issue 4 may bring a timer wheel.)
+            self.next_timer = None;
+            for idx in 0..self.slots.len() as u32 {
+                let Some(t) = self.tcb(idx) else { continue };
+                if t.timer_deadline(self.keepalive_deadline(t))
+                    .is_some_and(|d| d <= now)
+                {
+                    self.on_timers(now, idx, out);
+                }
+                if self.tcb(idx).is_some_and(|t| t.needs_output) {
+                    self.output(now, idx, out);
+                }
+                self.touch(idx);
             }
         }
+        let mut i = 0;
+        while i < self.pending.len() {
+            let idx = self.pending[i];
+            i += 1;
+            let Some(t) = self.tcb_mut(idx) else { continue };
+            t.queued = false;
+            self.output(now, idx, out);
+            self.note_timer(idx);
+        }
+        self.pending.clear();
     }
 
     /// When `poll` should next run; `Instant::ZERO` means now (output pending).
     pub fn poll_at(&self) -> Option<Instant> {
-        self.slots
-            .iter()
-            .filter_map(|s| s.tcb.as_ref())
-            .filter_map(|t| t.next_deadline(self.keepalive_deadline(t)))
-            .min()
+        if self.pending.is_empty() {
+            self.next_timer
+        } else {
+            Some(Instant::ZERO)
+        }
+    }
+
+    /// After anything changed a connection: queue its output and lower the
+    /// timer bound to its deadlines.
+    pub(crate) fn touch(&mut self, idx: u32) {
+        self.note_timer(idx);
+        let Some(t) = self
+            .slots
+            .get_mut(idx as usize)
+            .and_then(|s| s.tcb.as_mut())
+        else {
+            return;
+        };
+        if t.needs_output && !t.queued {
+            t.queued = true;
+            self.pending.push(idx);
+        }
+    }
+
+    fn note_timer(&mut self, idx: u32) {
+        let Some(t) = self.tcb(idx) else { return };
+        if let Some(d) = t.timer_deadline(self.keepalive_deadline(t)) {
+            self.next_timer = Some(self.next_timer.map_or(d, |n| n.min(d)));
+        }
     }
 }
 

@@ -83,6 +83,8 @@ pub(crate) struct Tcb {
     pub needs_output: bool,
     /// Send a one-byte probe into a zero window on the next output.
     pub probe_pending: bool,
+    /// In `Tcp::pending`.
+    pub queued: bool,
 
     /// Challenge ACK rate limit: (window start, sent in window).
     pub challenge: (Instant, u32),
@@ -151,6 +153,7 @@ impl Tcb {
             rst_pending: false,
             needs_output: true,
             probe_pending: false,
+            queued: false,
             challenge: (now, 0),
             state_deadline: None,
             keepalive_probes: 0,
@@ -240,11 +243,8 @@ impl Tcb {
         }
     }
 
-    /// The earliest instant this connection needs `poll`.
-    pub fn next_deadline(&self, keepalive: Option<Instant>) -> Option<Instant> {
-        if self.needs_output {
-            return Some(Instant::ZERO);
-        }
+    /// The earliest timer of this connection.
+    pub fn timer_deadline(&self, keepalive: Option<Instant>) -> Option<Instant> {
         [self.rtx_deadline, self.state_deadline, keepalive]
             .into_iter()
             .flatten()
