@@ -115,6 +115,7 @@ scripts! {
     time_wait_reuse_timestamp,
     time_wait_syn_not_newer_gets_ack,
     user_timeout_aborts,
+    zero_window_probe,
 }
 
 #[test]

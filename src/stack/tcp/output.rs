@@ -202,6 +202,11 @@ impl Tcp {
             }
             t.arm_rtx(now);
         }
+        if t.outstanding() == 0 && t.data_sent() < t.send_buf.len() {
+            // Data waits behind a zero window: the persist timer (the RTO
+            // timer with nothing outstanding) will probe it.
+            t.arm_rtx(now);
+        }
         let fin_due = match t.fin_seq {
             None => t.fin_queued,
             // Resend after an RTO rewound SND.NXT onto it.
