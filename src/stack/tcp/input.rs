@@ -186,8 +186,14 @@ impl Tcp {
             }
             //# If an incoming segment is not acceptable, an acknowledgment
             //# should be sent in reply (unless the RST bit is set)
-            t.ack_pending = true;
-            t.needs_output = true;
+            if repr.payload.is_empty() && repr.control == Control::None {
+                // A bare ACK out of window answered by an ACK can loop
+                // between two confused peers (an "ACK war"): throttle it.
+                self.challenge_ack(now, idx, out);
+            } else {
+                t.ack_pending = true;
+                t.needs_output = true;
+            }
             return Err(DropReason::TcpOutOfWindow);
         }
         t.last_rx = now;
