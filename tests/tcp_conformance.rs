@@ -93,6 +93,7 @@ scripts! {
     listen_segment_matrix,
     lost_final_ack_fin_retransmitted,
     options_parsed_defensively,
+    out_of_order_kept_with_sack,
     passive_open_handshake_and_close,
     paws_old_timestamp_dropped,
     retransmitted_syn_gets_synack,

@@ -292,7 +292,14 @@ impl Runner {
                 TcpOption::WindowScale(w) => format!("wscale {w}"),
                 TcpOption::SackPermitted => "sackOK".into(),
                 TcpOption::Timestamp { tsval, tsecr } => format!("TS val {tsval} ecr {tsecr}"),
-                TcpOption::SackRange(_) => "sack".into(),
+                TcpOption::SackRange(blocks) => {
+                    let b: Vec<String> = blocks
+                        .iter()
+                        .flatten()
+                        .map(|(l, r)| format!("{}:{}", l.0, r.0))
+                        .collect();
+                    format!("sack {}", b.join(" "))
+                }
                 TcpOption::Unknown { kind, .. } => format!("kind{kind}"),
             });
         }

@@ -58,6 +58,26 @@ impl RingBuffer {
         n
     }
 
+    /// Write into free space `offset` bytes past the end without making it
+    /// readable (out-of-order data); returns the bytes written.
+    pub fn write_at(&mut self, offset: usize, data: &[u8]) -> usize {
+        if offset >= self.free() {
+            return 0;
+        }
+        let n = data.len().min(self.free() - offset);
+        let cap = self.capacity();
+        let start = (self.head + self.len + offset) % cap;
+        let first = n.min(cap - start);
+        self.buf[start..start + first].copy_from_slice(&data[..first]);
+        self.buf[..n - first].copy_from_slice(&data[first..n]);
+        n
+    }
+
+    /// Make `n` bytes written by `write_at` readable.
+    pub fn commit(&mut self, n: usize) {
+        self.len += n.min(self.free());
+    }
+
     pub fn consume(&mut self, n: usize) -> usize {
         let n = n.min(self.len);
         if n > 0 {

@@ -426,11 +426,22 @@ impl Tcp {
                         fin_in_order = false;
                         result = Err(DropReason::TcpRecvBufferFull);
                     }
+                    let more = t.reassembly.advance(&mut t.recv_buf, t.rcv_nxt);
+                    if more > 0 {
+                        t.rcv_nxt += more;
+                        t.bytes_in += u64::from(more);
+                        // The FIN (if any) sits before the data just joined.
+                        fin_in_order = false;
+                    }
                 } else if (off as i32) < 0 {
-                    // A hole before this segment: issue 4 brings reassembly.
-                    out_of_order = true;
+                    // A hole before this segment: keep it if the bounded
+                    // store has room; the duplicate ACK tells the peer.
                     fin_in_order = false;
-                    result = Err(DropReason::TcpReassemblyFull);
+                    let (nxt, seq) = (t.rcv_nxt, repr.seq);
+                    if !t.reassembly.insert(&mut t.recv_buf, nxt, seq, repr.payload) {
+                        out_of_order = true;
+                        result = Err(DropReason::TcpReassemblyFull);
+                    }
                 } else {
                     fin_in_order = fin_in_order && end == t.rcv_nxt;
                 }

@@ -16,6 +16,7 @@ mod input;
 mod listen;
 mod options;
 mod output;
+mod reassembly;
 mod rtt;
 pub mod seq;
 mod syncookies;

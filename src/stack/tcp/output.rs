@@ -95,6 +95,13 @@ impl Tcb {
         if self.ts_ok {
             r.timestamp = Some((self.ts_val(now), self.ts_recent));
         }
+        if self.sack_ok && !self.reassembly.is_empty() {
+            //= https://www.rfc-editor.org/rfc/rfc2018#section-4
+            //# If sent at all, SACK options SHOULD be included in all ACKs
+            //# which do not ACK the highest sequence number in the data
+            //# receiver's queue.
+            r.sack_ranges = self.reassembly.ranges();
+        }
         self.ack_pending = false;
         r
     }

@@ -64,6 +64,7 @@ pub(crate) struct Tcb {
     /// Sequence number of our FIN once sent.
     pub fin_seq: Option<SeqNumber>,
     pub fin_received: bool,
+    pub reassembly: super::reassembly::Reassembly,
 
     pub rtt: RttEstimator,
     pub rtx_deadline: Option<Instant>,
@@ -141,6 +142,7 @@ impl Tcb {
             fin_queued: false,
             fin_seq: None,
             fin_received: false,
+            reassembly: super::reassembly::Reassembly::default(),
             rtt: RttEstimator::new(cfg.rto_initial, cfg.rto_min, cfg.rto_max),
             rtx_deadline: None,
             backoff: 0,
