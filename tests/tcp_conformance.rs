@@ -72,15 +72,18 @@ macro_rules! scripts {
 }
 
 scripts! {
+    abort_sends_rst,
     ack_outside_window_dropped,
     active_open_and_close,
     bad_flags_dropped,
     challenge_ack_rate_limited,
     close_wait_reaper,
     close_wait_segment_matrix,
+    close_with_unread_data_sends_rst,
     closed_port_answers_rst,
     closing_and_last_ack_rst,
     closing_segment_matrix,
+    data_after_close_gets_rst,
     data_retransmit_backoff,
     established_segment_matrix,
     fin_wait2_reaper,
@@ -115,6 +118,7 @@ scripts! {
     time_wait_reuse_higher_seq,
     time_wait_reuse_timestamp,
     time_wait_syn_not_newer_gets_ack,
+    unlisten_resets_queued_connections,
     user_timeout_aborts,
     zero_window_probe,
 }
