@@ -87,6 +87,7 @@ scripts! {
     data_retransmit_backoff,
     established_segment_matrix,
     fin_wait2_reaper,
+    fin_wait2_timeout_refreshed_by_peer,
     fin_wait_rst,
     fin_wait_segment_matrix,
     half_close_peer_keeps_sending,

@@ -190,7 +190,6 @@ impl Tcp {
     /// The application is done with the handle. The protocol finishes the
     /// close; unread data makes it an abort (RFC 9293 3.10.4, RFC 2525 2.17).
     fn close_inner(&mut self, c: ConnId) -> Result<(), TcpApiError> {
-        let fw2 = self.cfg.fin_wait2_timeout;
         let (idx, t) = self.app_tcb(c)?;
         match t.state {
             State::Closed => {}
@@ -200,9 +199,6 @@ impl Tcp {
             _ if !t.recv_buf.is_empty() => {
                 t.rst_pending = true;
                 t.needs_output = true;
-            }
-            State::FinWait2 => {
-                t.state_deadline = Some(t.last_rx.max(t.created) + fw2);
             }
             _ => Self::queue_fin(t),
         }

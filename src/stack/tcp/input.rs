@@ -132,6 +132,7 @@ impl Tcp {
         repr: &TcpRepr,
         out: &mut impl SegmentSink,
     ) -> Result<(), DropReason> {
+        let fw2 = self.cfg.fin_wait2_timeout;
         let Some(t) = self.tcb_mut(idx) else {
             return Err(DropReason::TcpStateClosed);
         };
@@ -198,6 +199,9 @@ impl Tcp {
         }
         t.last_rx = now;
         t.keepalive_probes = 0;
+        if t.state == State::FinWait2 {
+            t.state_deadline = Some(now + fw2);
+        }
         if repr.control == Control::Rst {
             //= https://www.rfc-editor.org/rfc/rfc5961#section-3.2
             //# 1) If the RST bit is set and the sequence number is outside the
@@ -367,10 +371,12 @@ impl Tcp {
         let fin_acked = t.fin_acked();
         match t.state {
             State::FinWait1 if fin_acked => {
+                // Reaped after fin_wait2_timeout without a segment from the
+                // peer (refreshed on each one), owner or orphan alike: a
+                // half-closed peer that keeps talking is left alone, a
+                // vanished one does not pin the slot.
                 t.state = State::FinWait2;
-                if t.owner == Owner::Orphan {
-                    t.state_deadline = Some(now + fw2);
-                }
+                t.state_deadline = Some(now + fw2);
             }
             State::Closing if fin_acked => self.enter_time_wait(now, idx),
             State::LastAck if fin_acked => self.close_conn(idx, None),
