@@ -116,6 +116,7 @@ scripts! {
     synack_backoff_gives_up,
     time_wait_fin_retransmit_restarts_timer,
     time_wait_ignores_rst,
+    time_wait_overflow_closes_directly,
     time_wait_reuse_higher_seq,
     time_wait_reuse_timestamp,
     time_wait_syn_not_newer_gets_ack,

@@ -200,6 +200,7 @@ impl Runner {
             "syn_queue" => c.syn_queue = num(v)?,
             "accept_queue" => c.accept_queue = num(v)?,
             "max_conns" => c.max_conns = num(v)?,
+            "max_time_wait" => c.max_time_wait = num(v)?,
             "msl" => c.msl = parse_secs(v)?,
             "fin_wait2_timeout" => c.fin_wait2_timeout = parse_secs(v)?,
             "close_wait_timeout" => c.close_wait_timeout = parse_secs(v)?,

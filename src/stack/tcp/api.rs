@@ -85,7 +85,8 @@ impl Tcp {
             .ok_or(TcpApiError::NoPortsAvailable)?;
         let local = SocketAddrV4::new(self.local_ip, port);
         let iss = syncookies::isn(&self.isn_key, now, local, remote);
-        let mut t = Tcb::new(&self.cfg, now, local, remote, iss, Owner::App);
+        let bufs = self.take_buffers();
+        let mut t = Tcb::new(&self.cfg, now, local, remote, iss, Owner::App, bufs);
         t.state = State::SynSent;
         t.rcv_wscale = 0;
         let idx = self.insert(t).ok_or(TcpApiError::TableFull)?;

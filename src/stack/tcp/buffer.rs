@@ -16,6 +16,20 @@ impl RingBuffer {
         }
     }
 
+    /// A ring with no storage (allocates nothing).
+    pub fn empty() -> Self {
+        RingBuffer {
+            buf: Vec::new().into_boxed_slice(),
+            head: 0,
+            len: 0,
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.head = 0;
+        self.len = 0;
+    }
+
     pub fn capacity(&self) -> usize {
         self.buf.len()
     }

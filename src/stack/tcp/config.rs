@@ -44,6 +44,9 @@ pub struct TcpConfig {
     /// Connections (all states) per worker.
     pub max_conns: usize,
     pub max_listeners: usize,
+    /// Connections in TIME-WAIT (they count against `max_conns`). Past
+    /// this, a closing connection skips TIME-WAIT (Linux `tcp_max_tw_buckets`).
+    pub max_time_wait: usize,
     pub msl: Duration,
     /// Orphaned FIN-WAIT-2 connections are dropped after this.
     pub fin_wait2_timeout: Duration,
@@ -82,6 +85,7 @@ impl Default for TcpConfig {
             accept_queue: 128,
             max_conns: 4096,
             max_listeners: 64,
+            max_time_wait: 2048,
             msl: Duration::from_secs(30),
             fin_wait2_timeout: Duration::from_secs(60),
             close_wait_timeout: Duration::from_secs(300),
@@ -276,6 +280,7 @@ pub struct TcpCounters {
     pub close_wait_reaped: u64,
     pub time_wait_reused: u64,
     pub time_wait_rst_ignored: u64,
+    pub time_wait_overflow: u64,
     pub out_of_order_dropped: u64,
     pub listen_overflows: u64,
     pub listen_drops: u64,

@@ -17,6 +17,18 @@ pub trait CongestionControl: std::fmt::Debug {
     fn on_dup_ack(&mut self, _now: Instant) {}
 }
 
+/// No congestion window at all: flow control only. Zero-sized.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Unlimited;
+
+impl CongestionControl for Unlimited {
+    fn window(&self) -> u32 {
+        u32::MAX
+    }
+    fn on_ack(&mut self, _now: Instant, _acked: u32, _rtt: Option<Duration>) {}
+    fn on_rto(&mut self, _now: Instant) {}
+}
+
 /// A fixed window: flow control only.
 #[derive(Debug, Clone, Copy)]
 pub struct FixedWindow(pub u32);

@@ -116,7 +116,8 @@ impl Tcp {
             return Err(reason);
         }
         let iss = syncookies::isn(&self.isn_key, now, local, remote);
-        let mut t = Tcb::new(&self.cfg, now, local, remote, iss, Owner::Listener(l));
+        let bufs = self.take_buffers();
+        let mut t = Tcb::new(&self.cfg, now, local, remote, iss, Owner::Listener(l), bufs);
         t.state = State::SynReceived;
         t.irs = repr.seq;
         t.rcv_nxt = repr.seq + 1u32;
@@ -214,7 +215,16 @@ impl Tcp {
             return Err(DropReason::TcpConnTableFull);
         }
         let l = ListenerId(local.port());
-        let mut t = Tcb::new(&self.cfg, now, local, remote, cookie, Owner::Listener(l));
+        let bufs = self.take_buffers();
+        let mut t = Tcb::new(
+            &self.cfg,
+            now,
+            local,
+            remote,
+            cookie,
+            Owner::Listener(l),
+            bufs,
+        );
         t.state = State::Established;
         t.passive = true;
         t.irs = peer_isn;

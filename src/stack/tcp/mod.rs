@@ -35,7 +35,7 @@ pub use config::{
     CloseReason, ConnId, ConnInfo, KeepaliveConfig, ListenerId, Readiness, State, TcpApiError,
     TcpConfig, TcpCounters,
 };
-pub use congestion::{CongestionControl, FixedWindow};
+pub use congestion::{CongestionControl, FixedWindow, Unlimited};
 pub use seq::SeqNumber;
 
 use crate::stack::DropReason;
@@ -109,6 +109,9 @@ pub struct Tcp {
     /// No connection timer is due before this (a lower bound kept by
     /// `touch`); `poll` scans the table only when it passes.
     next_timer: Option<Instant>,
+    /// Buffers of freed connections, reused so steady state allocates nothing.
+    spare: Vec<(buffer::RingBuffer, buffer::RingBuffer)>,
+    time_wait_count: usize,
 }
 
 fn splitmix(mut x: u64) -> u64 {
@@ -141,6 +144,8 @@ impl Tcp {
             last_now: Instant::ZERO,
             pending: Vec::with_capacity(max),
             next_timer: None,
+            spare: Vec::with_capacity(max),
+            time_wait_count: 0,
             cfg: config,
         }
     }

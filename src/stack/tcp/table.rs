@@ -3,6 +3,7 @@
 
 use std::net::SocketAddrV4;
 
+use super::buffer::RingBuffer;
 use super::config::{CloseReason, ConnId, ListenerId, State};
 use super::tcb::{Owner, Tcb};
 use super::{Listener, Slot, Tcp};
@@ -59,15 +60,42 @@ impl Tcp {
         Some(idx)
     }
 
+    /// Send and receive rings for a new connection: recycled if possible.
+    pub(crate) fn take_buffers(&mut self) -> (RingBuffer, RingBuffer) {
+        match self.spare.pop() {
+            Some((mut s, mut r)) => {
+                s.clear();
+                r.clear();
+                (s, r)
+            }
+            None => (
+                RingBuffer::new(self.cfg.send_buffer),
+                RingBuffer::new(self.cfg.recv_buffer),
+            ),
+        }
+    }
+
+    fn recycle(&mut self, t: &mut Tcb) {
+        let s = std::mem::replace(&mut t.send_buf, RingBuffer::empty());
+        let r = std::mem::replace(&mut t.recv_buf, RingBuffer::empty());
+        if s.capacity() == self.cfg.send_buffer
+            && r.capacity() == self.cfg.recv_buffer
+            && self.spare.len() < self.cfg.max_conns
+        {
+            self.spare.push((s, r));
+        }
+    }
+
     fn free_slot(&mut self, idx: u32) {
         let s = &mut self.slots[idx as usize];
-        if let Some(t) = s.tcb.take() {
+        if let Some(mut t) = s.tcb.take() {
             if self.index.get(&(t.local.port(), t.remote)) == Some(&idx) {
                 self.index.remove(&(t.local.port(), t.remote));
             }
             s.generation = s.generation.wrapping_add(1);
             self.free.push(idx);
             self.live -= 1;
+            self.recycle(&mut t);
         }
     }
 
@@ -76,6 +104,10 @@ impl Tcp {
     pub(crate) fn close_conn(&mut self, idx: u32, reason: Option<CloseReason>) {
         let Some(t) = self.tcb_mut(idx) else { return };
         let was = t.state;
+        if was == State::TimeWait {
+            self.time_wait_count = self.time_wait_count.saturating_sub(1);
+        }
+        let Some(t) = self.tcb_mut(idx) else { return };
         t.state = State::Closed;
         t.close_reason = t.close_reason.or(reason);
         t.rtx_deadline = None;
@@ -102,17 +134,38 @@ impl Tcp {
     pub(crate) fn release(&mut self, idx: u32) {
         match self.tcb(idx).map(|t| t.state) {
             Some(State::Closed) => self.free_slot(idx),
-            Some(_) => {
-                if let Some(t) = self.tcb_mut(idx) {
+            Some(state) => {
+                let mut taken = self.slots[idx as usize].tcb.take();
+                if let Some(t) = taken.as_mut() {
                     t.owner = Owner::Orphan;
+                    if state == State::TimeWait {
+                        self.recycle(t);
+                    }
                 }
+                self.slots[idx as usize].tcb = taken;
             }
             None => {}
         }
     }
 
     pub(crate) fn enter_time_wait(&mut self, now: Instant, idx: u32) {
-        let msl2 = self.cfg.msl.saturating_mul(2);
+        let mut msl2 = self.cfg.msl.saturating_mul(2);
+        if self.time_wait_count >= self.cfg.max_time_wait {
+            // Too many: this one closes at the next poll (after its last
+            // ACK goes out) rather than refuse newcomers.
+            self.counters.time_wait_overflow += 1;
+            msl2 = std::time::Duration::ZERO;
+        }
+        self.time_wait_count += 1;
+        let orphan = self.tcb(idx).is_some_and(|t| t.owner != Owner::App);
+        if orphan {
+            // Nobody will read: the rings go back to the pool now.
+            let mut bufs = self.slots[idx as usize].tcb.take();
+            if let Some(t) = bufs.as_mut() {
+                self.recycle(t);
+            }
+            self.slots[idx as usize].tcb = bufs;
+        }
         if let Some(t) = self.tcb_mut(idx) {
             t.state = State::TimeWait;
             t.rtx_deadline = None;

@@ -4,7 +4,7 @@ use std::net::SocketAddrV4;
 
 use super::buffer::RingBuffer;
 use super::config::{CloseReason, ListenerId, State, TcpConfig};
-use super::congestion::{CongestionControl, FixedWindow};
+use super::congestion::{CongestionControl, Unlimited};
 use super::rtt::RttEstimator;
 use super::seq::SeqNumber;
 use crate::time::Instant;
@@ -110,6 +110,7 @@ impl Tcb {
         remote: SocketAddrV4,
         iss: SeqNumber,
         owner: Owner,
+        (send_buf, recv_buf): (RingBuffer, RingBuffer),
     ) -> Tcb {
         Tcb {
             state: State::Closed,
@@ -137,8 +138,8 @@ impl Tcb {
             ts_ok: false,
             ts_recent: 0,
             ts_offset: 0,
-            send_buf: RingBuffer::new(cfg.send_buffer),
-            recv_buf: RingBuffer::new(cfg.recv_buffer),
+            send_buf,
+            recv_buf,
             fin_queued: false,
             fin_seq: None,
             fin_received: false,
@@ -149,7 +150,8 @@ impl Tcb {
             retries: 0,
             rtt_probe: None,
             unacked_since: None,
-            cc: Box::new(FixedWindow(u32::MAX)),
+            // A zero-sized type: boxing it allocates nothing.
+            cc: Box::new(Unlimited),
             syn_pending: true,
             ack_pending: false,
             rst_pending: false,
@@ -215,6 +217,10 @@ impl Tcb {
 
     /// The window field for a non-SYN segment, recording what we advertise.
     pub fn window_field(&mut self) -> u16 {
+        if self.state == State::TimeWait {
+            // Buffers may be gone; repeat the last advertisement.
+            return (self.rcv_wnd >> self.rcv_wscale).min(0xffff) as u16;
+        }
         let free = self.recv_buf.free() as u32;
         let w = (free >> self.rcv_wscale).min(0xffff);
         self.rcv_wnd = w << self.rcv_wscale;

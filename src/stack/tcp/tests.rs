@@ -470,3 +470,18 @@ mod fuzz {
         }
     }
 }
+
+#[test]
+fn freed_connection_buffers_are_recycled_not_reallocated() {
+    let mut t = Tcp::new(TcpConfig::default(), A, [1; 32], 1);
+    let mut out = Sink::new();
+    let c = t
+        .connect(Instant::ZERO, SocketAddrV4::new(B, 80), &mut out)
+        .unwrap();
+    assert_eq!(t.spare.len(), 0);
+    t.close(c).unwrap();
+    assert_eq!(t.spare.len(), 1);
+    t.connect(Instant::ZERO, SocketAddrV4::new(B, 80), &mut out)
+        .unwrap();
+    assert_eq!(t.spare.len(), 0, "the new connection took the spare rings");
+}
