@@ -3,15 +3,17 @@
 
 use anyhow::{bail, Context, Result};
 use xskd::config::Config;
+use xskd::service::discard::Discard;
+use xskd::service::tcp_echo::TcpEcho;
 use xskd::service::UdpEcho;
 use xskd::stack::{Stack, StackConfig};
 use xskd::wire::EthernetAddress;
-use xskd::worker::node::Node;
+use xskd::worker::node::{Node, TcpApp};
 use xskd::worker::reflector::Reflector;
 
 pub struct StackSetup {
     base: StackConfig,
-    udp_echo_port: u16,
+    services: xskd::config::ServicesConfig,
 }
 
 impl StackSetup {
@@ -32,7 +34,7 @@ impl StackSetup {
         base.mtu = config.address.mtu;
         Ok(StackSetup {
             base,
-            udp_echo_port: config.services.udp_echo_port,
+            services: config.services.clone(),
         })
     }
 
@@ -43,15 +45,29 @@ impl StackSetup {
         // Distinct IPv4 ident ranges per worker (RFC 6864: unique per
         // source/destination/protocol while a datagram may be in flight).
         cfg.ident_seed = ((queue as u16) << 12) | (rand::random::<u16>() & 0x0fff);
+        cfg.tcp_secret = rand::random();
+        cfg.tcp_seed = rand::random();
         let mut stack = Stack::new(cfg);
-        let mut services = Vec::new();
-        if self.udp_echo_port != 0 {
+        let sv = &self.services;
+        let mut udp = Vec::new();
+        if sv.udp_echo_port != 0 {
             stack
-                .bind_udp(self.udp_echo_port, Box::new(UdpEcho::new()))
+                .bind_udp(sv.udp_echo_port, Box::new(UdpEcho::new()))
                 .context("services.udp_echo_port")?;
-            services.push((self.udp_echo_port, "udp_echo"));
+            udp.push((sv.udp_echo_port, "udp_echo"));
         }
-        Ok(Node::new(stack, services))
+        let mut tcp = Vec::new();
+        if sv.tcp_echo_port != 0 {
+            let echo = TcpEcho::new(stack.tcp_mut(), sv.tcp_echo_port)
+                .context("services.tcp_echo_port")?;
+            tcp.push(TcpApp::Echo(echo));
+        }
+        if sv.discard_port != 0 {
+            let d =
+                Discard::new(stack.tcp_mut(), sv.discard_port).context("services.discard_port")?;
+            tcp.push(TcpApp::Discard(d));
+        }
+        Ok(Node::new(stack, udp, tcp))
     }
 }
 

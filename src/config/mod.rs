@@ -164,11 +164,19 @@ pub enum PollMode {
 pub struct ServicesConfig {
     /// UDP echo (RFC 862); 0 = off.
     pub udp_echo_port: u16,
+    /// TCP echo (RFC 862); 0 = off.
+    pub tcp_echo_port: u16,
+    /// TCP discard (RFC 863); 0 = off.
+    pub discard_port: u16,
 }
 
 impl Default for ServicesConfig {
     fn default() -> Self {
-        ServicesConfig { udp_echo_port: 7 }
+        ServicesConfig {
+            udp_echo_port: 7,
+            tcp_echo_port: 7,
+            discard_port: 9,
+        }
     }
 }
 

@@ -61,6 +61,13 @@ pub struct StackConfig {
     /// worker a different seed (e.g. random, or worker index << 12) so
     /// workers sharing the address do not reuse IDs towards one peer.
     pub ident_seed: u16,
+    /// TCP settings; `mss` is clamped to what the MTU carries.
+    pub tcp: super::tcp::TcpConfig,
+    /// Keys TCP ISNs (RFC 6528) and SYN cookies (RFC 4987): the worker
+    /// draws it at start; tests pass a fixed one to replay runs.
+    pub tcp_secret: [u8; 32],
+    /// Seeds the ephemeral port search (RFC 6056).
+    pub tcp_seed: u64,
 }
 
 impl StackConfig {
@@ -76,6 +83,9 @@ impl StackConfig {
             icmp_rate_per_sec: 100,
             icmp_burst: 50,
             ident_seed: 1,
+            tcp: super::tcp::TcpConfig::default(),
+            tcp_secret: [0; 32],
+            tcp_seed: 0,
         }
     }
 

@@ -13,6 +13,7 @@ use super::config::StackConfig;
 use super::counters::StackCounters;
 use super::ipv4_frag::Reassembler;
 use super::rate_limit::TokenBucket;
+use super::tcp::Tcp;
 use super::udp::{UdpService, UdpTable};
 use super::DropReason;
 use crate::time::Instant;
@@ -117,6 +118,7 @@ pub(crate) struct Net {
 pub struct Stack {
     pub(crate) reasm: Reassembler,
     pub(crate) udp: UdpTable,
+    pub(crate) tcp: Tcp,
     pub(crate) net: Net,
 }
 
@@ -126,9 +128,15 @@ impl Stack {
     pub fn new(mut config: StackConfig) -> Self {
         config.mtu = config.mtu.clamp(MIN_MTU, MAX_MTU);
         let frame_size = ETHERNET_HEADER_LEN + config.mtu;
+        // The largest segment whose IPv4 packet fits the MTU (20 + 20 bytes
+        // of headers), so TCP never needs IP fragmentation.
+        let mss_limit = u16::try_from(config.mtu.saturating_sub(40)).unwrap_or(u16::MAX);
+        let mut tcp_cfg = config.tcp.clone();
+        tcp_cfg.mss = tcp_cfg.mss.min(mss_limit);
         Stack {
             reasm: Reassembler::new(&config.frag),
             udp: UdpTable::default(),
+            tcp: Tcp::new(tcp_cfg, config.ipv4, config.tcp_secret, config.tcp_seed),
             net: Net {
                 cache: ArpCache::new(&config.arp),
                 pending: PendingTable::new(&config.arp, frame_size),
@@ -176,6 +184,15 @@ impl Stack {
             EthernetAddress([0; 6]),
             ip,
         );
+    }
+
+    /// The TCP layer, for services: listen, accept, read, write, close.
+    pub fn tcp(&self) -> &Tcp {
+        &self.tcp
+    }
+
+    pub fn tcp_mut(&mut self) -> &mut Tcp {
+        &mut self.tcp
     }
 
     /// Neighbours learned since the last call, for the other workers of the
@@ -275,16 +292,23 @@ impl Stack {
             *next_sweep = now + CACHE_SWEEP;
         }
         self.reasm_expire(now, tx);
+        let Stack { tcp, net, .. } = self;
+        tcp.poll(now, &mut NetSegments { net, now, tx });
         self.net.counters.arp_cache_size = self.net.cache.len() as u64;
     }
 
     /// The next timer deadline, if any timer is armed.
     pub fn poll_at(&self) -> Option<Instant> {
         let sweep = (!self.net.cache.is_empty()).then_some(self.net.next_sweep);
-        [self.net.pending.poll_at(), self.reasm.poll_at(), sweep]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.net.pending.poll_at(),
+            self.reasm.poll_at(),
+            sweep,
+            self.tcp.poll_at(),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     pub fn counters(&self) -> &StackCounters {
@@ -348,6 +372,38 @@ impl Stack {
                 }
             },
             tx,
+        )
+    }
+}
+
+/// TCP's segments go out through IPv4 (ARP resolution and holding
+/// included). `send_ipv4` counts its own failures, so TCP must not.
+pub(crate) struct NetSegments<'a> {
+    pub(crate) net: &'a mut Net,
+    pub(crate) now: Instant,
+    pub(crate) tx: &'a mut dyn DynTx,
+}
+
+impl super::tcp::SegmentSink for NetSegments<'_> {
+    fn send_segment<F: FnOnce(&mut [u8])>(
+        &mut self,
+        _src: std::net::SocketAddrV4,
+        dst: std::net::SocketAddrV4,
+        len: usize,
+        fill: F,
+    ) -> Result<(), DropReason> {
+        let mut fill = Some(fill);
+        self.net.send_ipv4(
+            self.now,
+            *dst.ip(),
+            IpProtocol::Tcp,
+            len,
+            &mut |b| {
+                if let Some(f) = fill.take() {
+                    f(b)
+                }
+            },
+            self.tx,
         )
     }
 }

@@ -4,8 +4,10 @@ use std::net::Ipv4Addr;
 
 use super::arp::LinkDest;
 use super::icmp::{IcmpError, TransportError};
+use super::iface::NetSegments;
 use super::iface::{emit_frame, DynTx, Net, Stack};
 use super::ipv4_frag::{FragKey, Fragment};
+use super::tcp::Tcp;
 use super::udp::UdpTable;
 use super::DropReason;
 use crate::time::Instant;
@@ -115,7 +117,7 @@ impl Stack {
                 header,
                 payload: packet.payload(),
             };
-            return deliver(&mut self.net, &mut self.udp, now, &d, tx);
+            return deliver(&mut self.net, &mut self.udp, &mut self.tcp, now, &d, tx);
         }
         self.net.counters.ipv4_fragments_rx += 1;
         let frag = Fragment {
@@ -130,7 +132,12 @@ impl Stack {
             header,
             payload: packet.payload(),
         };
-        let Stack { reasm, udp, net } = self;
+        let Stack {
+            reasm,
+            udp,
+            tcp,
+            net,
+        } = self;
         let Some(done) = reasm.add(now, frag)? else {
             return Ok(());
         };
@@ -143,7 +150,7 @@ impl Stack {
             header: done.header,
             payload: done.payload,
         };
-        deliver(net, udp, now, &d, tx)
+        deliver(net, udp, tcp, now, &d, tx)
     }
 
     /// Reassembly timeouts, each with a time exceeded when fragment zero came.
@@ -174,6 +181,7 @@ impl Stack {
 fn deliver(
     net: &mut Net,
     udp: &mut UdpTable,
+    tcp: &mut Tcp,
     now: Instant,
     d: &Datagram<'_>,
     tx: &mut dyn DynTx,
@@ -188,7 +196,7 @@ fn deliver(
             },
         },
         IpProtocol::Udp => udp.input(net, now, d, tx),
-        IpProtocol::Tcp => tcp_input(net, now, d, tx),
+        IpProtocol::Tcp => tcp_input(net, tcp, now, d, tx),
         IpProtocol::Unknown(_) => {
             //= https://www.rfc-editor.org/rfc/rfc1122#section-3.2.2.1
             //# A host SHOULD generate Destination Unreachable messages with
@@ -201,16 +209,28 @@ fn deliver(
     }
 }
 
-/// THE TCP SEAM: TCP segments for us arrive here. The TCP layer
-/// (src/stack/tcp) plugs in by replacing this body; it sends with
-/// `Net::send_ipv4`.
+/// TCP segments for us; TCP answers through IPv4 (`NetSegments`).
 fn tcp_input(
-    _net: &mut Net,
-    _now: Instant,
-    _d: &Datagram<'_>,
-    _tx: &mut dyn DynTx,
+    net: &mut Net,
+    tcp: &mut Tcp,
+    now: Instant,
+    d: &Datagram<'_>,
+    tx: &mut dyn DynTx,
 ) -> Result<(), DropReason> {
-    Err(DropReason::TcpUnsupported)
+    //= https://www.rfc-editor.org/rfc/rfc1122#section-4.2.3.10
+    //# A TCP implementation MUST silently discard an incoming SYN segment
+    //# that is addressed to a broadcast or multicast address.
+    // Nor does any other segment to a broadcast address belong to a connection.
+    if d.broadcast {
+        return Err(DropReason::TcpBadSourceAddr);
+    }
+    tcp.on_segment(
+        now,
+        d.src,
+        d.dst,
+        d.payload,
+        &mut NetSegments { net, now, tx },
+    )
 }
 
 /// The other half of the TCP seam: ICMP errors about segments we sent

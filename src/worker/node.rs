@@ -5,21 +5,63 @@ use serde_json::json;
 use super::{FrameProcessor, SharedEvent};
 use crate::control::metrics::MetricSet;
 use crate::control::state::StatsExport;
+use crate::control::state::MAX_CONNECTION_ROWS;
 use crate::datapath::TxSink;
+use crate::service::discard::Discard;
+use crate::service::tcp_echo::TcpEcho;
+use crate::stack::tcp::{ConnInfo, State, Tcp, TcpCounters};
 use crate::stack::{DropReason, Stack, StackCounters};
 use crate::time::Instant;
+
+/// A TCP application run to completion inside the worker.
+pub enum TcpApp {
+    Echo(TcpEcho),
+    Discard(Discard),
+}
+
+impl TcpApp {
+    fn poll(&mut self, now: Instant, tcp: &mut Tcp) {
+        match self {
+            TcpApp::Echo(s) => s.poll(now, tcp),
+            TcpApp::Discard(s) => s.poll(now, tcp),
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            TcpApp::Echo(_) => "tcp_echo",
+            TcpApp::Discard(_) => "discard",
+        }
+    }
+
+    fn port(&self) -> u16 {
+        match self {
+            TcpApp::Echo(s) => s.port(),
+            TcpApp::Discard(s) => s.port(),
+        }
+    }
+}
 
 pub struct Node {
     stack: Stack,
     /// Service name per bound UDP port, for the `service` label.
     udp_services: Vec<(u16, &'static str)>,
+    tcp_apps: Vec<TcpApp>,
+    /// Frames arrived since the applications last ran.
+    apps_due: bool,
 }
 
 impl Node {
-    pub fn new(stack: Stack, udp_services: Vec<(u16, &'static str)>) -> Self {
+    pub fn new(
+        stack: Stack,
+        udp_services: Vec<(u16, &'static str)>,
+        tcp_apps: Vec<TcpApp>,
+    ) -> Self {
         Node {
             stack,
             udp_services,
+            tcp_apps,
+            apps_due: true,
         }
     }
 
@@ -31,6 +73,12 @@ impl Node {
 #[derive(Clone, Debug)]
 pub struct NodeStats {
     pub stack: StackCounters,
+    pub tcp: TcpCounters,
+    /// Connection rows, capped per worker.
+    pub connections: Vec<ConnInfo>,
+    /// Connections by state, before the cap.
+    pub tcp_states: Vec<(&'static str, u64)>,
+    pub tcp_apps: Vec<(u16, &'static str)>,
     pub arp_cache_entries: usize,
     pub arp_held_frames: usize,
     pub reassembly_in_use: usize,
@@ -46,13 +94,24 @@ impl FrameProcessor for Node {
 
     fn process_frame(&mut self, now: Instant, frame: &[u8], tx: &mut impl TxSink) {
         self.stack.process_frame(now, frame, tx);
+        self.apps_due = true;
     }
 
     fn poll(&mut self, now: Instant, tx: &mut impl TxSink) {
+        // Applications first, so what they write goes out in this turn.
+        if self.apps_due {
+            self.apps_due = false;
+            for app in &mut self.tcp_apps {
+                app.poll(now, self.stack.tcp_mut());
+            }
+        }
         self.stack.poll(now, tx);
     }
 
     fn poll_at(&self) -> Option<Instant> {
+        if self.apps_due && !self.tcp_apps.is_empty() {
+            return Some(Instant::ZERO);
+        }
         self.stack.poll_at()
     }
 
@@ -70,8 +129,24 @@ impl FrameProcessor for Node {
     }
 
     fn stats(&self) -> NodeStats {
+        let tcp = self.stack.tcp();
+        let mut states: Vec<(&'static str, u64)> = Vec::new();
+        let mut connections = Vec::new();
+        for c in tcp.connections() {
+            match states.iter_mut().find(|(s, _)| *s == c.state.as_str()) {
+                Some(e) => e.1 += 1,
+                None => states.push((c.state.as_str(), 1)),
+            }
+            if connections.len() < MAX_CONNECTION_ROWS {
+                connections.push(c);
+            }
+        }
         NodeStats {
             stack: self.stack.counters().clone(),
+            tcp: tcp.counters().clone(),
+            connections,
+            tcp_states: states,
+            tcp_apps: self.tcp_apps.iter().map(|a| (a.port(), a.name())).collect(),
             arp_cache_entries: self.stack.arp_cache_len(),
             arp_held_frames: self.stack.arp_held_frames(),
             reassembly_in_use: self.stack.reassembly_in_use(),
@@ -79,6 +154,19 @@ impl FrameProcessor for Node {
         }
     }
 }
+
+const ALL_STATES: [State; 10] = [
+    State::SynSent,
+    State::SynReceived,
+    State::Established,
+    State::FinWait1,
+    State::FinWait2,
+    State::CloseWait,
+    State::Closing,
+    State::LastAck,
+    State::TimeWait,
+    State::Listen,
+];
 
 impl NodeStats {
     fn service(&self, port: u16) -> &'static str {
@@ -221,6 +309,137 @@ impl StatsExport for NodeStats {
                 p.tx_datagrams,
             );
         }
+        let t = &self.tcp;
+        m.counter(
+            "tcp_active_opens_total",
+            "TCP active opens (connect).",
+            l,
+            t.active_opens,
+        );
+        m.counter(
+            "tcp_passive_opens_total",
+            "TCP passive opens (accepted SYNs).",
+            l,
+            t.passive_opens,
+        );
+        m.counter(
+            "tcp_attempt_fails_total",
+            "TCP opens that failed.",
+            l,
+            t.attempt_fails,
+        );
+        m.counter(
+            "tcp_estab_resets_total",
+            "Established TCP connections reset.",
+            l,
+            t.estab_resets,
+        );
+        m.counter(
+            "tcp_segments_received_total",
+            "TCP segments received.",
+            l,
+            t.in_segs,
+        );
+        m.counter(
+            "tcp_segments_sent_total",
+            "TCP segments sent.",
+            l,
+            t.out_segs,
+        );
+        m.counter(
+            "tcp_retransmitted_segments_total",
+            "TCP segments retransmitted.",
+            l,
+            t.retrans_segs,
+        );
+        m.counter("tcp_resets_sent_total", "TCP RSTs sent.", l, t.out_rsts);
+        m.counter(
+            "tcp_resets_received_total",
+            "TCP RSTs received.",
+            l,
+            t.in_rsts,
+        );
+        m.counter(
+            "tcp_syncookies_sent_total",
+            "SYN cookies sent (SYN queue full).",
+            l,
+            t.syncookies_sent,
+        );
+        m.counter(
+            "tcp_syncookies_validated_total",
+            "SYN cookies that built a connection.",
+            l,
+            t.syncookies_validated,
+        );
+        m.counter(
+            "tcp_syncookies_failed_total",
+            "ACKs with a bad SYN cookie.",
+            l,
+            t.syncookies_failed,
+        );
+        m.counter(
+            "tcp_challenge_acks_total",
+            "RFC 5961 challenge ACKs sent.",
+            l,
+            t.challenge_acks,
+        );
+        m.counter(
+            "tcp_challenge_acks_suppressed_total",
+            "Challenge ACKs withheld by the per-connection limit.",
+            l,
+            t.challenge_acks_suppressed,
+        );
+        m.counter(
+            "tcp_timeouts_total",
+            "Connections dropped by retransmission timeout.",
+            l,
+            t.timeouts,
+        );
+        m.counter(
+            "tcp_keepalive_drops_total",
+            "Connections dropped by keepalive.",
+            l,
+            t.keepalive_drops,
+        );
+        m.counter(
+            "tcp_fin_wait2_reaped_total",
+            "FIN-WAIT-2 connections reaped.",
+            l,
+            t.fin_wait2_reaped,
+        );
+        m.counter(
+            "tcp_close_wait_reaped_total",
+            "CLOSE-WAIT connections reaped.",
+            l,
+            t.close_wait_reaped,
+        );
+        m.counter(
+            "tcp_time_wait_reused_total",
+            "TIME-WAIT connections reused by a new SYN.",
+            l,
+            t.time_wait_reused,
+        );
+        m.counter(
+            "tcp_listen_overflows_total",
+            "Listener queue overflows.",
+            l,
+            t.listen_overflows,
+        );
+        for st in ALL_STATES {
+            let n = self
+                .tcp_states
+                .iter()
+                .find(|(s, _)| *s == st.as_str())
+                .map_or(0, |e| e.1);
+            let mut ll = l.to_vec();
+            ll.push(("state", st.as_str()));
+            m.gauge(
+                "tcp_connections",
+                "TCP connections by state.",
+                &ll,
+                n as f64,
+            );
+        }
         // Every reason, zeros included, so dashboards see the full set.
         for &r in DropReason::ALL {
             let mut ll = l.to_vec();
@@ -261,7 +480,59 @@ impl StatsExport for NodeStats {
             "icmp_errors_sent": c.icmp_errors_tx,
             "udp_rx_datagrams": c.udp_rx_datagrams,
             "udp_tx_datagrams": c.udp_tx_datagrams,
+            "tcp": {
+                "active_opens": self.tcp.active_opens,
+                "passive_opens": self.tcp.passive_opens,
+                "estab_resets": self.tcp.estab_resets,
+                "in_segs": self.tcp.in_segs,
+                "out_segs": self.tcp.out_segs,
+                "retrans_segs": self.tcp.retrans_segs,
+                "out_rsts": self.tcp.out_rsts,
+                "in_rsts": self.tcp.in_rsts,
+                "syncookies_sent": self.tcp.syncookies_sent,
+                "syncookies_validated": self.tcp.syncookies_validated,
+                "challenge_acks": self.tcp.challenge_acks,
+                "states": self.tcp_states.iter().map(|(s, n)| (s.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
+            },
             "drops": drops,
         })
+    }
+
+    fn connections(&self) -> Vec<serde_json::Value> {
+        let service = |port: u16| {
+            self.tcp_apps
+                .iter()
+                .find(|(p, _)| *p == port)
+                .map_or("", |(_, n)| n)
+        };
+        self.connections
+            .iter()
+            .map(|c| {
+                json!({
+                    "local_addr": c.local.ip().to_string(),
+                    "local_port": c.local.port(),
+                    "remote_addr": c.remote.ip().to_string(),
+                    "remote_port": c.remote.port(),
+                    "state": c.state.as_str(),
+                    "snd_una": c.snd_una,
+                    "snd_nxt": c.snd_nxt,
+                    "rcv_nxt": c.rcv_nxt,
+                    "snd_wnd": c.snd_wnd,
+                    "rcv_wnd": c.rcv_wnd,
+                    "snd_wscale": c.snd_wscale,
+                    "rcv_wscale": c.rcv_wscale,
+                    "mss": c.mss,
+                    "srtt_us": c.srtt.map(|d| d.as_micros() as u64),
+                    "rto_ms": c.rto.as_millis() as u64,
+                    "bytes_in": c.bytes_in,
+                    "bytes_out": c.bytes_out,
+                    "segs_in": c.segs_in,
+                    "segs_out": c.segs_out,
+                    "retransmits": c.retransmits,
+                    "age_ms": c.age.as_millis() as u64,
+                    "service": service(c.local.port()),
+                })
+            })
+            .collect()
     }
 }
