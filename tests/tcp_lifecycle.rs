@@ -9,8 +9,7 @@ use common::*;
 
 /// Lines of `ss -tan` in the peer namespace for connections to xskd.
 fn peer_ss(lab: &xskd::lab::Lab) -> String {
-    let out = peer_ok(lab, "ss", &["-tanH", "dst", "198.18.0.1"]);
-    out
+    peer_ok(lab, "ss", &["-tanH", "dst", "198.18.0.1"])
 }
 
 #[test]
