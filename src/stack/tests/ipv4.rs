@@ -168,11 +168,84 @@ fn ttl_zero_and_one_accepted_as_final_destination() {
     assert_eq!(drops(&s, DropReason::Ipv4TtlExpired), 0);
 }
 
+fn syn_segment(dst_port: u16, corrupt: bool) -> Vec<u8> {
+    syn_segment_to(OUR_IP, dst_port, corrupt)
+}
+
+fn syn_segment_to(dst: Ipv4Addr, dst_port: u16, corrupt: bool) -> Vec<u8> {
+    use crate::wire::tcp::{Control, SeqNumber, TcpPacket, TcpRepr};
+    let repr = TcpRepr {
+        src_port: 40000,
+        dst_port,
+        seq: SeqNumber(1000),
+        ack: None,
+        control: Control::Syn,
+        psh: false,
+        window_len: 65535,
+        mss: Some(1460),
+        window_scale: None,
+        sack_permitted: false,
+        sack_ranges: [None; 4],
+        timestamp: None,
+        payload: &[],
+    };
+    let mut b = vec![0u8; repr.buffer_len()];
+    repr.emit(&mut TcpPacket::new_unchecked(&mut b[..]), PEER_IP, dst);
+    if corrupt {
+        b[16] ^= 0xff;
+    }
+    b
+}
+
 #[test]
-fn tcp_goes_to_the_tcp_seam() {
+fn tcp_syn_to_closed_port_answered_with_rst_through_ipv4() {
+    use crate::wire::tcp::{TcpPacket, TcpRepr};
     let mut s = learned_stack();
-    assert!(feed(&mut s, &Ip::new(IpProtocol::Tcp).frame(&[0; 20])).is_empty());
-    assert_eq!(drops(&s, DropReason::TcpUnsupported), 1);
+    let out = feed(
+        &mut s,
+        &Ip::new(IpProtocol::Tcp).frame(&syn_segment(81, false)),
+    );
+    let sent = reassemble_out(&out, 1500);
+    assert_eq!(
+        (sent.eth_dst, sent.dst, sent.protocol),
+        (PEER_MAC, PEER_IP, IpProtocol::Tcp)
+    );
+    let seg = TcpRepr::parse(
+        &TcpPacket::new_checked(&sent.payload[..]).unwrap(),
+        OUR_IP,
+        PEER_IP,
+    )
+    .unwrap();
+    //= https://www.rfc-editor.org/rfc/rfc9293#section-3.10.7.1
+    //# If the ACK bit is off, sequence number zero is used,
+    //# <SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>
+    assert_eq!(seg.control, crate::wire::tcp::Control::Rst);
+    assert_eq!(seg.ack.map(|a| a.0), Some(1001));
+    assert_eq!((seg.src_port, seg.dst_port), (81, 40000));
+}
+
+#[test]
+fn tcp_bad_checksum_and_broadcast_destination_are_dropped_silently() {
+    let mut s = learned_stack();
+    assert!(feed(
+        &mut s,
+        &Ip::new(IpProtocol::Tcp).frame(&syn_segment(81, true))
+    )
+    .is_empty());
+    assert_eq!(drops(&s, DropReason::TcpBadChecksum), 1);
+    let bcast = Ip {
+        dst: Ipv4Addr::new(198, 18, 0, 255),
+        ..Ip::new(IpProtocol::Tcp)
+    };
+    let frame = eth_frame(
+        EthernetAddress::BROADCAST,
+        PEER_MAC,
+        EtherType::Ipv4,
+        &bcast.packet(&syn_segment_to(bcast.dst, 81, false)),
+    );
+    assert!(feed(&mut s, &frame).is_empty(), "no RST to a broadcast SYN");
+    // IPv4 takes broadcast only for ICMP and UDP, so TCP never sees it.
+    assert_eq!(drops(&s, DropReason::Ipv4NotForUs), 1);
 }
 
 fn frag_ip(ident: u16) -> Ip {
