@@ -236,6 +236,15 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> EthernetFrame<T> {
     }
 }
 
+impl<'a, T: AsRef<[u8]> + ?Sized> EthernetFrame<&'a T> {
+    /// The payload, borrowed for the buffer's lifetime rather than the
+    /// view's, so the view can be dropped while the payload lives on.
+    pub fn into_payload(self) -> &'a [u8] {
+        let whole: &'a [u8] = self.buffer.as_ref();
+        &whole[field::PAYLOAD..]
+    }
+}
+
 impl<T: AsRef<[u8]>> AsRef<[u8]> for EthernetFrame<T> {
     fn as_ref(&self) -> &[u8] {
         self.buffer.as_ref()

@@ -184,3 +184,11 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn frame_into_payload_outlives_view() {
+    let payload = EthernetFrame::new_checked(&FRAME[..])
+        .unwrap()
+        .into_payload();
+    assert_eq!(payload, &[0x45, 0x00]);
+}

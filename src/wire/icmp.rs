@@ -3,9 +3,10 @@
 //! stack can count it and, per RFC 1122 3.2.2, otherwise ignore it.
 
 use core::ops::Range;
+use std::net::Ipv4Addr;
 
 use super::checksum;
-use super::{read_u16, write_u16, Error, Result};
+use super::{read_u16, write_u16, Error, IpProtocol, Result, IPV4_HEADER_LEN};
 
 mod field {
     use super::Range;
@@ -213,6 +214,14 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> IcmpPacket<T> {
     }
 }
 
+impl<'a, T: AsRef<[u8]> + ?Sized> IcmpPacket<&'a T> {
+    /// [`IcmpPacket::data`], borrowed for the buffer's lifetime.
+    pub fn into_data(self) -> &'a [u8] {
+        let whole: &'a [u8] = self.buffer.as_ref();
+        &whole[field::DATA..]
+    }
+}
+
 impl<T: AsRef<[u8]>> AsRef<[u8]> for IcmpPacket<T> {
     fn as_ref(&self) -> &[u8] {
         self.buffer.as_ref()
@@ -341,6 +350,82 @@ impl<'a> IcmpRepr<'a> {
             IcmpRepr::DstUnreachable { .. } | IcmpRepr::TimeExceeded { .. } => true,
             IcmpRepr::Other { msg_type, .. } => icmp_type_is_error(*msg_type),
             IcmpRepr::EchoRequest { .. } | IcmpRepr::EchoReply { .. } => false,
+        }
+    }
+}
+
+/// Most bytes of the offending datagram an ICMP error quotes, so that the
+/// whole error (IPv4 header, ICMP header, quote) stays within 576 bytes.
+pub const ICMP_ERROR_MAX_INVOKING: usize = 576 - IPV4_HEADER_LEN - ICMP_HEADER_LEN;
+
+/// The leading part of `datagram` (an IPv4 packet, header included, up to
+/// its total length) to quote as the `invoking` bytes of an ICMP error.
+pub fn icmp_error_invoking(datagram: &[u8]) -> &[u8] {
+    //= https://www.rfc-editor.org/rfc/rfc1812#section-4.3.2.3
+    //# The ICMP datagram SHOULD contain as much of the original datagram as
+    //# possible without the length of the ICMP datagram exceeding 576 bytes.
+    &datagram[..datagram.len().min(ICMP_ERROR_MAX_INVOKING)]
+}
+
+/// The datagram quoted by a received ICMP error, enough to find the socket
+/// it concerns. Its total length and checksum are not checked: the quote is
+/// truncated by design.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IcmpInvoking<'a> {
+    pub src_addr: Ipv4Addr,
+    pub dst_addr: Ipv4Addr,
+    pub protocol: IpProtocol,
+    /// The quoted bytes after the IP header: at least 8.
+    pub payload: &'a [u8],
+}
+
+impl<'a> IcmpInvoking<'a> {
+    /// Parse the `invoking` bytes of a `DstUnreachable` or `TimeExceeded`:
+    /// `Truncated` if shorter than a header plus 8 bytes, `BadVersion`,
+    /// `BadHeaderLen` as for [`crate::wire::Ipv4Packet`].
+    pub fn parse(invoking: &'a [u8]) -> Result<Self> {
+        if invoking.len() < IPV4_HEADER_LEN {
+            return Err(Error::Truncated);
+        }
+        let ip = super::Ipv4Packet::new_unchecked(invoking);
+        if ip.version() != 4 {
+            return Err(Error::BadVersion);
+        }
+        let header_len = ip.header_len();
+        if header_len < IPV4_HEADER_LEN || header_len > invoking.len() {
+            return Err(Error::BadHeaderLen);
+        }
+        // Quote up to the total length when it is shorter than the quote
+        // (a tiny datagram quoted with trailing bytes), else all of it.
+        let total = usize::from(ip.total_len());
+        let end = if total >= header_len && total < invoking.len() {
+            total
+        } else {
+            invoking.len()
+        };
+        let payload = &invoking[header_len..end];
+        //= https://www.rfc-editor.org/rfc/rfc792
+        //# The internet header plus the first 64 bits of the original
+        //# datagram's data.  This data is used by the host to match the
+        //# message to the appropriate process.
+        if payload.len() < 8 {
+            return Err(Error::Truncated);
+        }
+        Ok(IcmpInvoking {
+            src_addr: ip.src_addr(),
+            dst_addr: ip.dst_addr(),
+            protocol: ip.protocol(),
+            payload,
+        })
+    }
+
+    /// (source, destination) ports of a quoted TCP or UDP header.
+    pub fn ports(&self) -> Option<(u16, u16)> {
+        match self.protocol {
+            IpProtocol::Tcp | IpProtocol::Udp => {
+                Some((read_u16(self.payload, 0..2), read_u16(self.payload, 2..4)))
+            }
+            IpProtocol::Icmp | IpProtocol::Unknown(_) => None,
         }
     }
 }

@@ -1,5 +1,6 @@
 use super::*;
 use crate::wire::vectors::{PING_FRAME, PING_ICMP, UDP_DATAGRAM};
+use crate::wire::IPV4_HEADER_LEN;
 use proptest::prelude::*;
 
 fn ping() -> &'static [u8] {
@@ -299,6 +300,84 @@ proptest! {
                 prop_assert_eq!(e, Error::Truncated);
                 prop_assert!(IcmpRepr::parse(&IcmpPacket::new_unchecked(&data[..])).is_err());
             }
+        }
+    }
+}
+
+#[test]
+fn invoking_udp_quote_yields_addresses_and_ports() {
+    let inv = IcmpInvoking::parse(&UDP_DATAGRAM[..28]).unwrap();
+    assert_eq!(inv.src_addr, Ipv4Addr::new(198, 18, 0, 2));
+    assert_eq!(inv.dst_addr, Ipv4Addr::new(198, 18, 0, 1));
+    assert_eq!(inv.protocol, IpProtocol::Udp);
+    assert_eq!(inv.payload, &UDP_DATAGRAM[20..28]);
+    assert_eq!(inv.ports(), Some((53211, 7)));
+    // The whole datagram quoted: payload runs to the total length.
+    let whole = IcmpInvoking::parse(&UDP_DATAGRAM).unwrap();
+    assert_eq!(whole.payload.len(), 14);
+}
+
+#[test]
+fn invoking_every_truncation_is_truncated() {
+    for len in 0..28 {
+        assert_eq!(
+            IcmpInvoking::parse(&UDP_DATAGRAM[..len]),
+            Err(Error::Truncated),
+            "len {len}"
+        );
+    }
+}
+
+#[test]
+fn invoking_bad_version_and_ihl_are_rejected() {
+    let mut b = UDP_DATAGRAM;
+    b[0] = 0x65;
+    assert_eq!(IcmpInvoking::parse(&b), Err(Error::BadVersion));
+    b[0] = 0x44;
+    assert_eq!(IcmpInvoking::parse(&b), Err(Error::BadHeaderLen));
+    b[0] = 0x4f;
+    assert_eq!(IcmpInvoking::parse(&b), Err(Error::BadHeaderLen));
+}
+
+#[test]
+fn invoking_icmp_quote_has_no_ports() {
+    let inv = IcmpInvoking::parse(&PING_FRAME[14..]).unwrap();
+    assert_eq!(inv.protocol, IpProtocol::Icmp);
+    assert_eq!(inv.ports(), None);
+}
+
+#[test]
+fn error_invoking_is_capped_to_fit_576() {
+    let big = [0u8; 1500];
+    assert_eq!(icmp_error_invoking(&big).len(), 548);
+    assert_eq!(icmp_error_invoking(&UDP_DATAGRAM).len(), UDP_DATAGRAM.len());
+    let repr = IcmpRepr::DstUnreachable {
+        code: IcmpUnreachable::PortUnreachable,
+        invoking: icmp_error_invoking(&big),
+    };
+    assert_eq!(IPV4_HEADER_LEN + repr.buffer_len(), 576);
+}
+
+#[test]
+fn packet_into_data_outlives_view() {
+    let data = {
+        let p = IcmpPacket::new_checked(ping()).unwrap();
+        p.into_data()
+    };
+    assert_eq!(data, &ping()[8..]);
+}
+
+proptest! {
+    #[test]
+    fn invoking_arbitrary_bytes_never_panics(
+        mut data in proptest::collection::vec(any::<u8>(), 0..80),
+    ) {
+        if let Some(b) = data.first_mut() {
+            *b = 0x40 | (*b & 0x0f);
+        }
+        if let Ok(inv) = IcmpInvoking::parse(&data) {
+            prop_assert!(inv.payload.len() >= 8);
+            let _ = inv.ports();
         }
     }
 }

@@ -339,6 +339,15 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     }
 }
 
+impl<'a, T: AsRef<[u8]> + ?Sized> Ipv4Packet<&'a T> {
+    /// [`Ipv4Packet::payload`], borrowed for the buffer's lifetime.
+    pub fn into_payload(self) -> &'a [u8] {
+        let r = self.payload_range();
+        let whole: &'a [u8] = self.buffer.as_ref();
+        &whole[r]
+    }
+}
+
 impl<T: AsRef<[u8]>> AsRef<[u8]> for Ipv4Packet<T> {
     fn as_ref(&self) -> &[u8] {
         self.buffer.as_ref()

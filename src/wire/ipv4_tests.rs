@@ -400,3 +400,11 @@ proptest! {
         let _ = options_have_source_route(&data);
     }
 }
+
+#[test]
+fn packet_into_payload_outlives_view_and_trims_padding() {
+    let mut padded = ping_ip().to_vec();
+    padded.extend_from_slice(&[0; 4]);
+    let payload = Ipv4Packet::new_checked(&padded[..]).unwrap().into_payload();
+    assert_eq!(payload, &ping_ip()[20..]);
+}

@@ -19,7 +19,10 @@ pub mod udp;
 pub use arp::{ArpOperation, ArpPacket, ArpRepr, ARP_PACKET_LEN};
 pub use error::{Error, Result};
 pub use ethernet::{EtherType, EthernetAddress, EthernetFrame, EthernetRepr, ETHERNET_HEADER_LEN};
-pub use icmp::{icmp_type_is_error, IcmpPacket, IcmpRepr, IcmpUnreachable, ICMP_HEADER_LEN};
+pub use icmp::{
+    icmp_error_invoking, icmp_type_is_error, IcmpInvoking, IcmpPacket, IcmpRepr, IcmpUnreachable,
+    ICMP_ERROR_MAX_INVOKING, ICMP_HEADER_LEN,
+};
 pub use ipv4::{
     options_have_source_route, IpProtocol, Ipv4Packet, Ipv4Repr, IPV4_HEADER_LEN, IPV4_MAX_PACKET,
 };

@@ -149,6 +149,15 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {
     }
 }
 
+impl<'a, T: AsRef<[u8]> + ?Sized> UdpPacket<&'a T> {
+    /// [`UdpPacket::payload`], borrowed for the buffer's lifetime.
+    pub fn into_payload(self) -> &'a [u8] {
+        let end = self.end();
+        let whole: &'a [u8] = self.buffer.as_ref();
+        &whole[field::PAYLOAD.min(end)..end]
+    }
+}
+
 impl<T: AsRef<[u8]>> AsRef<[u8]> for UdpPacket<T> {
     fn as_ref(&self) -> &[u8] {
         self.buffer.as_ref()

@@ -249,3 +249,9 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn packet_into_payload_outlives_view() {
+    let payload = UdpPacket::new_checked(udp()).unwrap().into_payload();
+    assert_eq!(payload, b"hello\n");
+}
