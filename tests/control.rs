@@ -91,6 +91,16 @@ fn metrics_are_valid_prometheus_text_and_move_with_traffic() {
     assert!(text.contains("xskd_xsk_rx_fill_ring_empty_descs_total"));
     assert!(text.contains("xskd_umem_free_frames"));
     assert!(text.contains("xskd_tcp_connections{queue=\"0\",state=\"TIME-WAIT\",worker=\"0\"}"));
+    // Latency: the per-worker histogram and the merged quantiles.
+    assert!(metric(&text, &format!("xskd_udp_echo_turnaround_seconds_count{q}")) >= 50.0);
+    assert!(text.contains(
+        "xskd_udp_echo_turnaround_seconds_bucket{queue=\"0\",worker=\"0\",le=\"0.000001\"}"
+    ));
+    let p99 = metric(
+        &text,
+        "xskd_udp_echo_turnaround_merged_seconds{quantile=\"0.99\"}",
+    );
+    assert!(p99 > 0.0 && p99 < 1.0, "p99 {p99}");
     // No label carries a per-connection value (bounded cardinality).
     assert!(
         !text.contains("198.18.0.2"),

@@ -19,6 +19,11 @@ pub trait StatsExport: Clone + Send + 'static {
     fn export_metrics(&self, set: &mut MetricSet, labels: &[(&str, &str)]);
     /// Detailed JSON for the exit report.
     fn to_json(&self) -> serde_json::Value;
+    /// Latency histograms in nanoseconds: (metric name, help, histogram).
+    fn histograms(&self) -> Vec<(&'static str, &'static str, &hdrhistogram::Histogram<u64>)> {
+        Vec::new()
+    }
+
     /// Connection rows (JSON objects) for `/connections`.
     fn connections(&self) -> Vec<serde_json::Value> {
         Vec::new()
@@ -30,6 +35,11 @@ pub struct ControlState<S> {
     pub xdp: XdpCounters,
     pub workers: usize,
     pub version: &'static str,
+}
+
+/// A latency histogram in nanoseconds from 1 ns to 60 s, 3 significant digits.
+pub fn new_latency_histogram() -> hdrhistogram::Histogram<u64> {
+    hdrhistogram::Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("static bounds are valid")
 }
 
 /// Cap on rows in one `/connections` answer (the total is always given).
@@ -198,6 +208,24 @@ impl<S: StatsExport> ControlState<S> {
                 ratio,
             );
             st.processor.export_metrics(&mut m, l);
+            for (name, help, h) in st.processor.histograms() {
+                m.histogram_ns(name, help, l, h);
+            }
+        }
+        // Quantiles of every worker merged: the latency of the daemon.
+        let mut merged: BTreeMap<&'static str, (&'static str, hdrhistogram::Histogram<u64>)> =
+            BTreeMap::new();
+        for s in self.latest.values() {
+            for (name, help, h) in s.stats.processor.histograms() {
+                let e = merged
+                    .entry(name)
+                    .or_insert_with(|| (help, new_latency_histogram()));
+                let _ = e.1.add(h);
+            }
+        }
+        for (name, (help, h)) in &merged {
+            let sname = format!("{}_merged_seconds", name.trim_end_matches("_seconds"));
+            m.summary_ns(&sname, help, &[], h);
         }
         m
     }

@@ -5,13 +5,14 @@ use serde_json::json;
 use super::{FrameProcessor, SharedEvent};
 use crate::control::metrics::MetricSet;
 use crate::control::state::StatsExport;
-use crate::control::state::MAX_CONNECTION_ROWS;
+use crate::control::state::{new_latency_histogram, MAX_CONNECTION_ROWS};
 use crate::datapath::TxSink;
 use crate::service::discard::Discard;
 use crate::service::tcp_echo::TcpEcho;
 use crate::stack::tcp::{ConnInfo, State, Tcp, TcpCounters};
 use crate::stack::{DropReason, Stack, StackCounters};
 use crate::time::Instant;
+use hdrhistogram::Histogram;
 
 /// A TCP application run to completion inside the worker.
 pub enum TcpApp {
@@ -49,6 +50,9 @@ pub struct Node {
     tcp_apps: Vec<TcpApp>,
     /// Frames arrived since the applications last ran.
     apps_due: bool,
+    udp_echo_port: Option<u16>,
+    /// Rx-ring pickup to reply queued, for UDP echo datagrams (ns).
+    udp_echo_turnaround: Histogram<u64>,
 }
 
 impl Node {
@@ -59,9 +63,14 @@ impl Node {
     ) -> Self {
         Node {
             stack,
+            udp_echo_port: udp_services
+                .iter()
+                .find(|(_, n)| *n == "udp_echo")
+                .map(|(p, _)| *p),
             udp_services,
             tcp_apps,
             apps_due: true,
+            udp_echo_turnaround: new_latency_histogram(),
         }
     }
 
@@ -79,6 +88,7 @@ pub struct NodeStats {
     /// Connections by state, before the cap.
     pub tcp_states: Vec<(&'static str, u64)>,
     pub tcp_apps: Vec<(u16, &'static str)>,
+    pub udp_echo_turnaround: Histogram<u64>,
     pub arp_cache_entries: usize,
     pub arp_held_frames: usize,
     pub reassembly_in_use: usize,
@@ -93,8 +103,15 @@ impl FrameProcessor for Node {
     }
 
     fn process_frame(&mut self, now: Instant, frame: &[u8], tx: &mut impl TxSink) {
+        let echo = self.udp_echo_port.is_some_and(|p| is_udp_to(frame, p));
+        let sent_before = self.stack.counters().udp_tx_datagrams;
         self.stack.process_frame(now, frame, tx);
         self.apps_due = true;
+        if echo && self.stack.counters().udp_tx_datagrams > sent_before {
+            // `now` is when this batch came off the rx ring.
+            let ns = Instant::monotonic().saturating_since(now).as_nanos() as u64;
+            let _ = self.udp_echo_turnaround.record(ns.max(1));
+        }
     }
 
     fn poll(&mut self, now: Instant, tx: &mut impl TxSink) {
@@ -147,11 +164,21 @@ impl FrameProcessor for Node {
             connections,
             tcp_states: states,
             tcp_apps: self.tcp_apps.iter().map(|a| (a.port(), a.name())).collect(),
+            udp_echo_turnaround: self.udp_echo_turnaround.clone(),
             arp_cache_entries: self.stack.arp_cache_len(),
             arp_held_frames: self.stack.arp_held_frames(),
             reassembly_in_use: self.stack.reassembly_in_use(),
             udp_services: self.udp_services.clone(),
         }
+    }
+}
+
+/// Is `frame` an untagged Ethernet/IPv4/UDP frame to destination `port`?
+/// A cheap look for the histogram only; the stack does the real parsing.
+fn is_udp_to(frame: &[u8], port: u16) -> bool {
+    frame.len() >= 14 + 20 + 8 && frame[12..14] == [0x08, 0x00] && frame[14 + 9] == 17 && {
+        let ihl = usize::from(frame[14] & 0x0f) * 4;
+        frame.len() >= 14 + ihl + 4 && frame[14 + ihl + 2..14 + ihl + 4] == port.to_be_bytes()
     }
 }
 
@@ -496,6 +523,14 @@ impl StatsExport for NodeStats {
             },
             "drops": drops,
         })
+    }
+
+    fn histograms(&self) -> Vec<(&'static str, &'static str, &Histogram<u64>)> {
+        vec![(
+            "udp_echo_turnaround_seconds",
+            "UDP echo: rx-ring pickup to reply queued on the tx ring.",
+            &self.udp_echo_turnaround,
+        )]
     }
 
     fn connections(&self) -> Vec<serde_json::Value> {
