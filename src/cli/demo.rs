@@ -15,6 +15,21 @@ struct Steps<'a> {
 }
 
 impl Steps<'_> {
+    /// Run a command in xskd's namespace (the admin endpoint lives there).
+    fn xskd_ns(&mut self, what: &str, program: &str, args: &[&str]) -> Result<()> {
+        if self.interrupted.load(Ordering::Relaxed) {
+            bail!("interrupted");
+        }
+        println!("\n== {what}\n$ {program} {}", args.join(" "));
+        let out = self.lab.xskd_ns_cmd(program).args(args).output()?;
+        print!("{}", String::from_utf8_lossy(&out.stdout));
+        if !out.status.success() {
+            self.failures += 1;
+            println!("!! {what}: FAILED ({})", out.status);
+        }
+        Ok(())
+    }
+
     /// Run a command in the peer namespace, show its output, note failures.
     fn peer(&mut self, what: &str, program: &str, args: &[&str]) -> Result<()> {
         if self.interrupted.load(Ordering::Relaxed) {
@@ -99,6 +114,26 @@ pub fn demo() -> Result<()> {
             "UDP to a closed port: ICMP port unreachable",
             &exe_s,
             &["probe", "udp-closed", &format!("{ip}:9")],
+        )?;
+        steps.peer(
+            "TCP echo (RFC 862): 3 connections x 1 MB from the kernel's TCP, half-close, byte-exact",
+            &exe_s,
+            &["probe", "tcp-echo", &target, "--bytes", "1000000", "--connections", "3"],
+        )?;
+        steps.peer(
+            "TCP to a closed port: refused with RST",
+            "sh",
+            &["-c", &format!("if nc -z -w 2 {ip} 81; then exit 1; else echo 'connection refused'; fi")],
+        )?;
+        steps.peer(
+            "The kernel's view: the client (active closer) holds TIME-WAIT",
+            "ss",
+            &["-tan", "dst", &ip],
+        )?;
+        steps.xskd_ns(
+            "Prometheus metrics from the admin endpoint (a few lines)",
+            "sh",
+            &["-c", "curl -s http://127.0.0.1:9100/metrics | grep -E '^xskd_(icmp_echo_replies|udp_rx_datagrams|tcp_passive_opens|xdp_redirected)_total|^xskd_udp_echo_turnaround_merged_seconds'"],
         )?;
         steps.peer(
             "The kernel still owns 198.18.0.3 on the same interface (XDP_PASS)",
