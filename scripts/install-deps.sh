@@ -4,7 +4,8 @@
 set -euo pipefail
 
 PKGS=(clang llvm libelf-dev zlib1g-dev libpcap-dev pkg-config m4 make gcc
-      iproute2 iputils-ping arping ethtool curl socat netcat-openbsd prometheus)
+      iproute2 iputils-ping arping ethtool curl socat netcat-openbsd prometheus
+      python3-scapy hping3 nmap tshark wrk)
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "xskd: run this as root (it installs packages and builds network namespaces)" >&2
