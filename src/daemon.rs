@@ -42,6 +42,8 @@ pub struct DataPlane<S: Clone + Send + 'static> {
     stop: Arc<AtomicBool>,
     workers: Vec<thread::JoinHandle<()>>,
     pub snapshots: Receiver<WorkerSnapshot<S>>,
+    /// One command queue per worker, in `interface.queues` order.
+    pub commands: Vec<channel::Sender<worker::ControlCommand>>,
 }
 
 impl<S: Clone + Send + 'static> DataPlane<S> {
@@ -101,6 +103,7 @@ impl<S: Clone + Send + 'static> DataPlane<S> {
         let (snap_tx, snap_rx) = channel::bounded(1024);
         let make = Arc::new(make);
         let mut workers = Vec::new();
+        let mut commands = Vec::new();
         let mut meshes = worker::Mesh::connect(sockets.len()).into_iter();
         let (ready_tx, ready_rx) = channel::bounded::<Result<(), String>>(sockets.len());
         for (q, mut sock) in sockets {
@@ -113,6 +116,9 @@ impl<S: Clone + Send + 'static> DataPlane<S> {
             } else {
                 worker::Mesh::alone()
             };
+            let (cmd_tx, cmd_rx) = channel::bounded(64);
+            commands.push(cmd_tx);
+            let mesh = mesh.with_commands(cmd_rx);
             let opts = WorkerOptions {
                 queue: q.queue,
                 batch: config.umem.batch as usize,
@@ -175,6 +181,7 @@ impl<S: Clone + Send + 'static> DataPlane<S> {
             stop,
             workers,
             snapshots: snap_rx,
+            commands,
         };
         for _ in 0..dp.workers.len() {
             match ready_rx.recv() {

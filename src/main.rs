@@ -48,6 +48,17 @@ enum Command {
         #[arg(long)]
         port: Option<u16>,
     },
+    /// Ask the running daemon to connect out over the bypass stack: send a
+    /// message, half-close, print the answer (JSON).
+    TcpProbe {
+        target: std::net::SocketAddrV4,
+        #[arg(long, default_value = "")]
+        send: String,
+        #[arg(long, default_value_t = 5000)]
+        timeout_ms: u64,
+        #[arg(long, default_value = "127.0.0.1:9100")]
+        admin: std::net::SocketAddr,
+    },
     /// Client-side checks used by the demo and the tests (run them in the
     /// peer namespace).
     #[command(subcommand)]
@@ -69,6 +80,12 @@ fn main() -> ExitCode {
         Command::Demo => cli::demo::demo(),
         Command::Probe(p) => cli::probe::probe(p),
         Command::Stats { admin } => cli::admin_client::stats(admin),
+        Command::TcpProbe {
+            target,
+            send,
+            timeout_ms,
+            admin,
+        } => cli::admin_client::tcp_probe(admin, target, &send, timeout_ms),
         Command::Ss { admin, state, port } => cli::admin_client::ss(admin, state.as_deref(), port),
     };
     match result {

@@ -123,7 +123,10 @@ pub fn demo() -> Result<()> {
         steps.peer(
             "TCP to a closed port: refused with RST",
             "sh",
-            &["-c", &format!("if nc -z -w 2 {ip} 81; then exit 1; else echo 'connection refused'; fi")],
+            &[
+                "-c",
+                &format!("if nc -z -w 2 {ip} 81; then exit 1; else echo 'connection refused'; fi"),
+            ],
         )?;
         steps.peer(
             "The kernel's view: the client (active closer) holds TIME-WAIT",

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use xskd::config::{Config, ProcessorKind};
 use xskd::control::admin::AdminServer;
-use xskd::control::state::{ControlState, StatsExport};
+use xskd::control::state::{Control, ControlState, StatsExport};
 use xskd::daemon::DataPlane;
 use xskd::worker::FrameProcessor;
 
@@ -39,9 +39,13 @@ where
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
     }
-    let state = Arc::new(Mutex::new(ControlState::new(config.interface.queues.len())));
+    let control = Arc::new(Control {
+        state: Mutex::new(ControlState::new(config.interface.queues.len())),
+        commands: dp.commands.clone(),
+    });
+    let state = &control.state;
     let admin = match config.admin.listen {
-        Some(addr) => Some(AdminServer::start(addr, state.clone())?),
+        Some(addr) => Some(AdminServer::start(addr, control.clone())?),
         None => None,
     };
     let cidr = config.ipv4();

@@ -4,7 +4,11 @@
 //! it under a mutex that is never on the packet path.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddrV4;
 use std::sync::Mutex;
+use std::time::Duration;
+
+use crossbeam::channel::Sender;
 
 use serde_json::json;
 
@@ -12,6 +16,7 @@ use super::admin::AdminSource;
 use super::metrics::MetricSet;
 use crate::daemon::WorkerSnapshot;
 use crate::datapath::xdp_prog::XdpCounters;
+use crate::worker::ControlCommand;
 
 /// Worker statistics the control plane can export.
 pub trait StatsExport: Clone + Send + 'static {
@@ -308,20 +313,100 @@ impl<S: StatsExport> ControlState<S> {
     }
 }
 
-impl<S: StatsExport> AdminSource for Mutex<ControlState<S>> {
+/// What the admin endpoint serves from: the control state (behind a mutex
+/// only the control and admin threads take) and the workers' command queues.
+pub struct Control<S> {
+    pub state: Mutex<ControlState<S>>,
+    pub commands: Vec<Sender<ControlCommand>>,
+}
+
+/// Longest an operator probe may run.
+const MAX_PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl<S: StatsExport> Control<S> {
+    /// `/actions/tcp-probe?target=IP:PORT[&timeout_ms=N][&worker=N]`, body =
+    /// bytes to send.
+    fn tcp_probe(&self, query: &str, body: &[u8]) -> (u16, String) {
+        let mut target = None;
+        let mut timeout = Duration::from_secs(5);
+        let mut worker = 0usize;
+        for kv in query.split('&') {
+            match kv.split_once('=') {
+                Some(("target", v)) => target = v.parse::<SocketAddrV4>().ok(),
+                Some(("timeout_ms", v)) => {
+                    timeout = v
+                        .parse()
+                        .map(Duration::from_millis)
+                        .unwrap_or(timeout)
+                        .min(MAX_PROBE_TIMEOUT)
+                }
+                Some(("worker", v)) => worker = v.parse().unwrap_or(usize::MAX),
+                _ => {}
+            }
+        }
+        let Some(target) = target else {
+            return (
+                400,
+                json!({"error": "target=IPv4:PORT is required"}).to_string(),
+            );
+        };
+        let Some(queue) = self.commands.get(worker) else {
+            return (
+                400,
+                json!({"error": format!("no worker {worker}")}).to_string(),
+            );
+        };
+        let (tx, rx) = crossbeam::channel::bounded(1);
+        let cmd = ControlCommand::TcpProbe {
+            target,
+            payload: body.to_vec(),
+            timeout,
+            reply: tx,
+        };
+        if queue.try_send(cmd).is_err() {
+            return (
+                503,
+                json!({"error": "worker command queue full"}).to_string(),
+            );
+        }
+        match rx.recv_timeout(timeout + Duration::from_secs(1)) {
+            Ok(Ok(o)) => (
+                200,
+                json!({
+                    "target": o.target.to_string(),
+                    "local_port": o.local_port,
+                    "connect_time_us": o.connect_time.as_micros() as u64,
+                    "bytes_sent": o.bytes_sent,
+                    "answer_len": o.answer_len,
+                    "answer": String::from_utf8_lossy(&o.answer),
+                    "final_state": o.final_state,
+                })
+                .to_string(),
+            ),
+            Ok(Err(e)) => (502, json!({"error": e.to_string()}).to_string()),
+            Err(_) => (
+                504,
+                json!({"error": "the worker did not answer in time"}).to_string(),
+            ),
+        }
+    }
+}
+
+impl<S: StatsExport> AdminSource for Control<S> {
     fn metrics_text(&self) -> String {
-        let set = self.lock().map(|s| s.metrics()).unwrap_or_default();
+        let set = self.state.lock().map(|s| s.metrics()).unwrap_or_default();
         set.encode_text()
     }
 
     fn connections_json(&self, query: &str) -> String {
-        self.lock()
+        self.state
+            .lock()
             .map(|s| s.connections(query).to_string())
             .unwrap_or_else(|_| "{}".into())
     }
 
     fn health(&self) -> (bool, String) {
-        match self.lock() {
+        match self.state.lock() {
             Ok(s) => {
                 let reporting = s.latest.len();
                 let ok = reporting == s.workers;
@@ -332,6 +417,16 @@ impl<S: StatsExport> AdminSource for Mutex<ControlState<S>> {
                 )
             }
             Err(_) => (false, "{\"healthy\":false}".into()),
+        }
+    }
+
+    fn post(&self, path: &str, query: &str, body: &[u8]) -> (u16, String) {
+        match path {
+            "/actions/tcp-probe" => self.tcp_probe(query, body),
+            _ => (
+                404,
+                json!({"error": "unknown action; try /actions/tcp-probe"}).to_string(),
+            ),
         }
     }
 }

@@ -195,6 +195,18 @@ impl Stack {
         &mut self.tcp
     }
 
+    /// Active open to `remote`; the SYN (or the ARP request it waits on)
+    /// goes out now.
+    pub fn tcp_connect(
+        &mut self,
+        now: Instant,
+        remote: std::net::SocketAddrV4,
+        tx: &mut impl TxSink,
+    ) -> Result<super::tcp::ConnId, super::tcp::TcpApiError> {
+        let Stack { tcp, net, .. } = self;
+        tcp.connect(now, remote, &mut NetSegments { net, now, tx })
+    }
+
     /// Neighbours learned since the last call, for the other workers of the
     /// same address. With several NIC queues the ARP reply to one worker's
     /// request may arrive on another worker's queue: sharing what each

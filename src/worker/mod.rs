@@ -14,6 +14,7 @@ use crossbeam::channel::{bounded, Receiver, Sender};
 
 use crate::config::PollMode;
 use crate::datapath::{Datapath, TxSink};
+use crate::service::connect_probe::{ProbeError, ProbeOutcome};
 use crate::time::Instant;
 use crate::wire::EthernetAddress;
 
@@ -35,6 +36,34 @@ pub trait FrameProcessor {
 
     /// Apply an event a sibling worker handed over.
     fn apply_shared(&mut self, _now: Instant, _event: SharedEvent, _tx: &mut impl TxSink) {}
+
+    /// Carry out a command from the control plane. The default refuses.
+    fn apply_command(&mut self, _now: Instant, command: ControlCommand, _tx: &mut impl TxSink) {
+        command.refuse("this worker runs no stack");
+    }
+}
+
+/// What the control plane asks a worker to do; answers come back on the
+/// channel inside the command, never through shared state.
+#[derive(Debug)]
+pub enum ControlCommand {
+    /// Connect out, send `payload`, half-close, read the answer to EOF.
+    TcpProbe {
+        target: std::net::SocketAddrV4,
+        payload: Vec<u8>,
+        timeout: Duration,
+        reply: Sender<Result<ProbeOutcome, ProbeError>>,
+    },
+}
+
+impl ControlCommand {
+    pub fn refuse(self, why: &str) {
+        match self {
+            ControlCommand::TcpProbe { reply, .. } => {
+                let _ = reply.send(Err(ProbeError::Connect(why.to_string())));
+            }
+        }
+    }
 }
 
 /// What workers of the same address tell each other. Workers share no
@@ -45,10 +74,12 @@ pub enum SharedEvent {
     ArpLearned { ip: Ipv4Addr, mac: EthernetAddress },
 }
 
-/// One worker's end of the sibling queues.
+/// One worker's queues: events from and to its siblings, commands from the
+/// control plane.
 pub struct Mesh {
     inbox: Option<Receiver<SharedEvent>>,
     siblings: Vec<Sender<SharedEvent>>,
+    commands: Option<Receiver<ControlCommand>>,
 }
 
 /// Bound of each worker's inbox; a full inbox drops the event (the sibling
@@ -61,7 +92,14 @@ impl Mesh {
         Mesh {
             inbox: None,
             siblings: Vec::new(),
+            commands: None,
         }
+    }
+
+    /// Take commands from the control plane on `rx`.
+    pub fn with_commands(mut self, rx: Receiver<ControlCommand>) -> Mesh {
+        self.commands = Some(rx);
+        self
     }
 
     /// Fully connected queues for `n` workers, in worker order.
@@ -76,6 +114,7 @@ impl Mesh {
                     .filter(|(j, _)| *j != i)
                     .map(|(_, (tx, _))| tx.clone())
                     .collect(),
+                commands: None,
             })
             .collect()
     }
@@ -135,6 +174,11 @@ pub fn run<D, P, R>(
                     let _ = s.try_send(ev);
                 }
             });
+        }
+        if let Some(commands) = &mesh.commands {
+            while let Ok(cmd) = commands.try_recv() {
+                proc.apply_command(now, cmd, &mut dp.tx());
+            }
         }
         if proc.poll_at().is_some_and(|t| t <= now) {
             proc.poll(now, &mut dp.tx());

@@ -2,7 +2,12 @@
 
 use serde_json::json;
 
-use super::{FrameProcessor, SharedEvent};
+use super::{ControlCommand, FrameProcessor, SharedEvent};
+use crate::service::connect_probe::{ConnectProbe, ProbeError, ProbeOutcome};
+use crossbeam::channel::Sender;
+
+/// Operator probes one worker runs at once.
+const MAX_PROBES: usize = 16;
 use crate::control::metrics::MetricSet;
 use crate::control::state::StatsExport;
 use crate::control::state::{new_latency_histogram, MAX_CONNECTION_ROWS};
@@ -51,6 +56,8 @@ pub struct Node {
     /// Frames arrived since the applications last ran.
     apps_due: bool,
     udp_echo_port: Option<u16>,
+    /// Operator probes in flight, each with where to send its outcome.
+    probes: Vec<(ConnectProbe, Sender<Result<ProbeOutcome, ProbeError>>)>,
     /// Rx-ring pickup to reply queued, for UDP echo datagrams (ns).
     udp_echo_turnaround: Histogram<u64>,
 }
@@ -70,6 +77,7 @@ impl Node {
             udp_services,
             tcp_apps,
             apps_due: true,
+            probes: Vec::new(),
             udp_echo_turnaround: new_latency_histogram(),
         }
     }
@@ -122,14 +130,57 @@ impl FrameProcessor for Node {
                 app.poll(now, self.stack.tcp_mut());
             }
         }
+        let mut i = 0;
+        while i < self.probes.len() {
+            match self.probes[i].0.poll(now, self.stack.tcp_mut()) {
+                Some(outcome) => {
+                    let (_, reply) = self.probes.swap_remove(i);
+                    let _ = reply.send(outcome);
+                }
+                None => i += 1,
+            }
+        }
         self.stack.poll(now, tx);
     }
 
     fn poll_at(&self) -> Option<Instant> {
-        if self.apps_due && !self.tcp_apps.is_empty() {
+        if self.apps_due && (!self.tcp_apps.is_empty() || !self.probes.is_empty()) {
             return Some(Instant::ZERO);
         }
-        self.stack.poll_at()
+        let probe_deadline = self.probes.iter().map(|(p, _)| p.deadline()).min();
+        [self.stack.poll_at(), probe_deadline]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn apply_command(&mut self, now: Instant, command: ControlCommand, tx: &mut impl TxSink) {
+        match command {
+            ControlCommand::TcpProbe {
+                target,
+                payload,
+                timeout,
+                reply,
+            } => {
+                if self.probes.len() >= MAX_PROBES {
+                    let _ =
+                        reply.send(Err(ProbeError::Connect("too many probes in flight".into())));
+                    return;
+                }
+                match self.stack.tcp_connect(now, target, tx) {
+                    Ok(conn) => {
+                        self.probes.push((
+                            ConnectProbe::new(conn, target, payload, now, timeout),
+                            reply,
+                        ));
+                        self.apps_due = true;
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(ProbeError::Connect(e.to_string())));
+                    }
+                }
+            }
+        }
     }
 
     fn drain_shared(&mut self, out: &mut dyn FnMut(SharedEvent)) {
