@@ -159,11 +159,10 @@ impl Tcp {
 
     /// Half-close: FIN after the queued data.
     fn shutdown_write_inner(&mut self, c: ConnId) -> Result<(), TcpApiError> {
-        let (idx, t) = self.app_tcb(c)?;
+        let (_, t) = self.app_tcb(c)?;
+        // In SYN-SENT/SYN-RECEIVED the FIN waits for the handshake, after
+        // any data already queued (unlike close(), which abandons a SYN-SENT).
         Self::queue_fin(t);
-        if t.state == State::SynSent {
-            self.close_conn(idx, None);
-        }
         Ok(())
     }
 
