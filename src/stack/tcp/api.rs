@@ -86,7 +86,9 @@ impl Tcp {
         let local = SocketAddrV4::new(self.local_ip, port);
         let iss = syncookies::isn(&self.isn_key, now, local, remote);
         let bufs = self.take_buffers();
+        let tso = syncookies::ts_offset(&self.isn_key, local, remote);
         let mut t = Tcb::new(&self.cfg, now, local, remote, iss, Owner::App, bufs);
+        t.ts_offset = tso;
         t.state = State::SynSent;
         t.rcv_wscale = 0;
         let idx = self.insert(t).ok_or(TcpApiError::TableFull)?;
