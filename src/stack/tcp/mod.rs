@@ -33,7 +33,7 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 pub use config::{
     CloseReason, ConnId, ConnInfo, KeepaliveConfig, ListenerId, Readiness, State, TcpApiError,
-    TcpConfig, TcpCounters,
+    TcpConfig, TcpConfigError, TcpCounters,
 };
 pub use congestion::{CongestionControl, FixedWindow, Unlimited};
 pub use seq::SeqNumber;
