@@ -12,6 +12,7 @@ mod api;
 mod buffer;
 pub mod config;
 pub mod congestion;
+mod icmp;
 mod input;
 mod listen;
 mod options;
@@ -36,6 +37,7 @@ pub use config::{
     TcpConfig, TcpConfigError, TcpCounters,
 };
 pub use congestion::{CongestionControl, FixedWindow, Unlimited};
+pub use icmp::IcmpTcpError;
 pub use seq::SeqNumber;
 
 use crate::stack::DropReason;
