@@ -545,3 +545,44 @@ fn icmp_frag_needed_shrinks_mss_and_resends() {
         .collect();
     assert_eq!(lens, vec![960, 960, 960, 120]);
 }
+
+#[test]
+fn syn_flood_is_answered_with_cookies_and_established_connection_keeps_working() {
+    let cfg = TcpConfig {
+        syn_queue: 4,
+        ..TcpConfig::default()
+    };
+    let mut t = server(cfg);
+    let l = t.listen(80).unwrap();
+    let now = Instant::from_secs(10);
+    let mut out = Sink::new();
+    t.on_segment(now, A, B, &syn(1, 80, 0, Some(1460), None), &mut out)
+        .unwrap();
+    let sa = parse(&out[0].2, B, A).seq;
+    t.on_segment(now, A, B, &ack(1, 80, 1, sa.0 + 1), &mut out)
+        .unwrap();
+    let c = t.accept(l).unwrap();
+    for port in 2000..3000u16 {
+        let _ = t.on_segment(now, A, B, &syn(port, 80, 77, Some(1460), None), &mut out);
+    }
+    assert_eq!(t.counters().syncookies_sent, 1000 - 4);
+    assert_eq!(
+        t.connections().count(),
+        1 + 4,
+        "flood holds only the SYN queue"
+    );
+    // The established connection is untouched and still moves data.
+    let mut r = output::bare_repr(SocketAddrV4::new(A, 1), SocketAddrV4::new(B, 80));
+    r.seq = SeqNumber(1);
+    r.ack = Some(sa + 1u32);
+    r.window_len = 65535;
+    r.psh = true;
+    r.payload = b"hello";
+    let mut b = vec![0; r.buffer_len()];
+    r.emit(&mut TcpPacket::new_unchecked(&mut b[..]), A, B);
+    t.on_segment(now, A, B, &b, &mut out).unwrap();
+    let mut buf = [0u8; 8];
+    assert_eq!(t.recv(c, &mut buf), Ok(5));
+    assert_eq!(&buf[..5], b"hello");
+    assert_eq!(t.state(c), Some(State::Established));
+}
