@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::time::Instant;
 
-pub trait CongestionControl: std::fmt::Debug {
+pub trait CongestionControl: std::fmt::Debug + Send {
     /// Bytes that may be in flight (the peer's window applies on top).
     fn window(&self) -> u32;
     /// New data acknowledged.
