@@ -105,6 +105,7 @@ scripts! {
     rst_in_window_challenge_ack,
     rst_outside_window_dropped,
     seq_wrap_receive,
+    shutdown_in_syn_sent_sends_fin_after_handshake,
     simultaneous_close,
     simultaneous_open,
     syn_backoff_gives_up,
