@@ -32,6 +32,7 @@ impl StackSetup {
         let mut base = StackConfig::new(EthernetAddress(mac), cidr.addr, cidr.prefix_len);
         base.gateway = config.address.gateway;
         base.mtu = config.address.mtu;
+        base.tcp = config.tcp.to_tcp_config();
         Ok(StackSetup {
             base,
             services: config.services.clone(),

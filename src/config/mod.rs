@@ -1,6 +1,7 @@
 //! The TOML configuration: schema (serde), defaults, and validation whose
 //! errors name the key and the fix.
 
+mod tcp;
 mod validate;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -8,6 +9,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use tcp::TcpSection;
 pub use validate::ConfigError;
 
 /// The whole file. Every section has defaults except `interface.name` and
@@ -25,6 +27,8 @@ pub struct Config {
     pub services: ServicesConfig,
     #[serde(default)]
     pub admin: AdminConfig,
+    #[serde(default)]
+    pub tcp: TcpSection,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

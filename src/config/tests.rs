@@ -144,3 +144,37 @@ fn mac_parser_accepts_only_six_hex_pairs() {
     assert_eq!(validate::parse_mac("02:00:00:00:00:00:00"), None);
     assert_eq!(validate::parse_mac("2:00:00:00:00:00"), None);
 }
+
+#[test]
+fn tcp_section_overrides_defaults_and_is_validated() {
+    let c = Config::from_toml(&with(
+        "",
+        "",
+        "[tcp]\nmsl_secs = 5\nsyn_queue = 16\nkeepalive_idle_secs = 30\nrto_min_ms = 100",
+    ))
+    .unwrap();
+    let t = c.tcp.to_tcp_config();
+    assert_eq!(t.msl, std::time::Duration::from_secs(5));
+    assert_eq!(t.syn_queue, 16);
+    assert_eq!(t.rto_min, std::time::Duration::from_millis(100));
+    assert_eq!(
+        t.keepalive.unwrap().idle,
+        std::time::Duration::from_secs(30)
+    );
+    assert_eq!(
+        err_key(&with("", "", "[tcp]\nrto_min_ms = 0")),
+        "tcp.rto_min_ms"
+    );
+    assert_eq!(
+        err_key(&with("", "", "[tcp]\nmax_conns = 0")),
+        "tcp.max_conns"
+    );
+    assert_eq!(
+        err_key(&with("", "", "[tcp]\nrto_initial_ms = 100000")),
+        "tcp.rto_initial_ms"
+    );
+    assert!(
+        Config::from_toml(&with("", "", "[tcp]\nmsl = 5")).is_err(),
+        "unknown key"
+    );
+}

@@ -191,6 +191,17 @@ impl Config {
                 ),
             ));
         }
+        let mut tcp = self.tcp.to_tcp_config();
+        tcp.mss = tcp
+            .mss
+            .min(u16::try_from(self.address.mtu - 40).unwrap_or(u16::MAX));
+        if let Err(e) = tcp.validate() {
+            return Err(ConfigError::Invalid {
+                key: super::TcpSection::key_of(e.key),
+                value: format!("(tcp field {})", e.key),
+                fix: e.problem.to_string(),
+            });
+        }
         if u.batch == 0 || u.batch > u.rx_ring {
             return Err(invalid(
                 "umem.batch",
