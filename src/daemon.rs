@@ -124,6 +124,7 @@ impl<S: Clone + Send + 'static> DataPlane<S> {
                 batch: config.umem.batch as usize,
                 poll: config.worker.poll,
                 report_every: Duration::from_millis(250),
+                drain: Duration::from_secs(config.worker.drain_secs),
             };
             let handle = thread::Builder::new()
                 .name(format!("xskd-q{}", q.queue))

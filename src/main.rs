@@ -65,15 +65,29 @@ enum Command {
     Probe(cli::probe::Probe),
 }
 
-fn main() -> ExitCode {
+/// Logs go to stderr (journald picks them up under systemd), without colour
+/// unless stderr is a terminal. `RUST_LOG` overrides the configured level.
+fn init_logging(level: &str) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
         .init();
+}
+
+fn main() -> ExitCode {
     let cli = Cli::parse();
+    let level = match &cli.command {
+        Command::Run { config } => xskd::config::Config::load(config)
+            .map(|c| c.log.level)
+            .unwrap_or_else(|_| "info".into()),
+        _ => "info".into(),
+    };
+    init_logging(&level);
     let result: Result<()> = match cli.command {
         Command::Run { config } => cli::run::run(&config),
         Command::CheckConfig { file } => cli::check_config(&file),

@@ -29,6 +29,23 @@ pub struct Config {
     pub admin: AdminConfig,
     #[serde(default)]
     pub tcp: TcpSection,
+    #[serde(default)]
+    pub log: LogConfig,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A `tracing` filter ("info", "warn", "xskd=debug"); `RUST_LOG` wins.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -136,13 +153,26 @@ impl Default for UmemConfig {
     }
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WorkerConfig {
     pub poll: PollMode,
+    /// On SIGTERM: seconds open TCP connections get to close (our FIN)
+    /// before the rest are reset.
+    pub drain_secs: u64,
     /// What the workers run: the protocol stack, or a bare reflector that
     /// swaps addresses and sends UDP frames straight back (benchmarks).
     pub processor: ProcessorKind,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            poll: PollMode::default(),
+            drain_secs: 5,
+            processor: ProcessorKind::default(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]

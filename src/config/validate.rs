@@ -155,6 +155,13 @@ impl Config {
                 ));
             }
         }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return Err(invalid(
+                "log.level",
+                &self.log.level,
+                "use a level (error, warn, info, debug, trace) or a tracing filter like \"xskd=debug\"",
+            ));
+        }
         if !(576..=9000).contains(&self.address.mtu) {
             return Err(invalid(
                 "address.mtu",

@@ -51,6 +51,15 @@ pub fn new_latency_histogram() -> hdrhistogram::Histogram<u64> {
 pub const MAX_CONNECTION_ROWS: usize = 10_000;
 
 impl<S: StatsExport> ControlState<S> {
+    /// Loop counters of every worker, for the watchdog: it may only be fed
+    /// when each of them moved since the last feeding.
+    pub fn worker_loops(&self) -> Vec<(u32, u64)> {
+        self.latest
+            .iter()
+            .map(|(q, s)| (*q, s.loops.loops))
+            .collect()
+    }
+
     pub fn new(workers: usize) -> Self {
         ControlState {
             latest: BTreeMap::new(),
@@ -324,6 +333,34 @@ pub struct Control<S> {
 const MAX_PROBE_TIMEOUT: Duration = Duration::from_secs(30);
 
 impl<S: StatsExport> Control<S> {
+    /// `/actions/stall?worker=N&ms=M`: block worker N for M ms (at most 30 s).
+    fn stall(&self, query: &str) -> (u16, String) {
+        let mut worker = 0usize;
+        let mut ms = 1000u64;
+        for kv in query.split('&') {
+            match kv.split_once('=') {
+                Some(("worker", v)) => worker = v.parse().unwrap_or(usize::MAX),
+                Some(("ms", v)) => ms = v.parse().unwrap_or(ms),
+                _ => {}
+            }
+        }
+        let duration = Duration::from_millis(ms).min(MAX_PROBE_TIMEOUT);
+        match self.commands.get(worker) {
+            Some(q) if q.try_send(ControlCommand::Stall { duration }).is_ok() => (
+                200,
+                json!({"stalled_worker": worker, "ms": duration.as_millis() as u64}).to_string(),
+            ),
+            Some(_) => (
+                503,
+                json!({"error": "worker command queue full"}).to_string(),
+            ),
+            None => (
+                400,
+                json!({"error": format!("no worker {worker}")}).to_string(),
+            ),
+        }
+    }
+
     /// `/actions/tcp-probe?target=IP:PORT[&timeout_ms=N][&worker=N]`, body =
     /// bytes to send.
     fn tcp_probe(&self, query: &str, body: &[u8]) -> (u16, String) {
@@ -423,6 +460,7 @@ impl<S: StatsExport> AdminSource for Control<S> {
     fn post(&self, path: &str, query: &str, body: &[u8]) -> (u16, String) {
         match path {
             "/actions/tcp-probe" => self.tcp_probe(query, body),
+            "/actions/stall" => self.stall(query),
             _ => (
                 404,
                 json!({"error": "unknown action; try /actions/tcp-probe"}).to_string(),

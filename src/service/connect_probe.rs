@@ -74,6 +74,10 @@ impl ConnectProbe {
         }
     }
 
+    pub fn conn(&self) -> ConnId {
+        self.conn
+    }
+
     pub fn deadline(&self) -> Instant {
         self.deadline
     }

@@ -40,6 +40,13 @@ impl TcpApp {
         }
     }
 
+    fn shutdown(&mut self, tcp: &mut Tcp) {
+        match self {
+            TcpApp::Echo(s) => s.shutdown(tcp),
+            TcpApp::Discard(s) => s.shutdown(tcp),
+        }
+    }
+
     fn port(&self) -> u16 {
         match self {
             TcpApp::Echo(s) => s.port(),
@@ -154,6 +161,31 @@ impl FrameProcessor for Node {
             .min()
     }
 
+    fn begin_shutdown(&mut self, _now: Instant, _tx: &mut impl TxSink) {
+        for app in &mut self.tcp_apps {
+            app.shutdown(self.stack.tcp_mut());
+        }
+        for (probe, reply) in self.probes.drain(..) {
+            let _ = self.stack.tcp_mut().abort(probe.conn());
+            let _ = reply.send(Err(ProbeError::Connect("xskd is stopping".into())));
+        }
+    }
+
+    fn drained(&self) -> bool {
+        self.stack.tcp().draining() == 0
+    }
+
+    fn abort_all(&mut self, now: Instant, tx: &mut impl TxSink) {
+        let n = self.stack.tcp_mut().abort_all();
+        if n > 0 {
+            tracing::info!(
+                connections = n,
+                "reset connections left after the drain time"
+            );
+        }
+        self.stack.poll(now, tx);
+    }
+
     fn apply_command(&mut self, now: Instant, command: ControlCommand, tx: &mut impl TxSink) {
         match command {
             ControlCommand::TcpProbe {
@@ -180,6 +212,7 @@ impl FrameProcessor for Node {
                     }
                 }
             }
+            ControlCommand::Stall { duration } => std::thread::sleep(duration),
         }
     }
 

@@ -36,6 +36,7 @@ mod output;
 mod reassembly;
 mod rtt;
 pub mod seq;
+mod shutdown;
 mod syncookies;
 mod table;
 mod tcb;
