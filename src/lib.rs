@@ -11,6 +11,7 @@ pub mod control;
 pub mod daemon;
 pub mod datapath;
 pub mod lab;
+pub mod service;
 pub mod stack;
 pub mod time;
 pub mod wire;
