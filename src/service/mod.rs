@@ -1,1 +1,3 @@
 //! Applications running inside the workers on the stack's API.
+
+pub mod dns;
