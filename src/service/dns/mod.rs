@@ -9,8 +9,10 @@
 //! (hickory's inline `Name` buffer); encoding uses hickory's `BinEncoder`,
 //! which keeps a small `Vec` of compression pointers per response, and one
 //! `Record` per answer whose name is a clone of the query name (inline, no
-//! heap for short names). The scratch buffer never grows: responses are
-//! capped at 1232 bytes.
+//! heap for short names). Measured: 0 allocations to parse, 6 to answer an
+//! A query, 11 for an NXDOMAIN with its SOA, all inside hickory's name
+//! compression. The scratch buffer (64 KiB, the TCP maximum) never grows:
+//! UDP responses are capped at 1232 bytes.
 
 mod cookie;
 mod encode;
@@ -253,8 +255,16 @@ pub struct QueryContext {
     pub now_unix_secs: u32,
 }
 
-/// Scratch capacity; every response is capped well below it.
-const SCRATCH: usize = 4096;
+/// Scratch capacity: the largest DNS message (TCP); UDP responses stay
+/// under 1232 bytes. Allocated once so it never grows.
+const SCRATCH: usize = u16::MAX as usize;
+
+/// How the query arrived, which decides size limits and the cap.
+#[derive(Clone, Copy, Debug)]
+enum Transport<'a> {
+    Udp(Option<&'a QueryContext>),
+    Tcp,
+}
 
 /// The authoritative responder for one zone. One per worker; not shared.
 #[derive(Debug)]
@@ -318,11 +328,11 @@ impl DnsResponder {
     /// echo its ID), or no response fits `out` and the amplification cap.
     ///
     /// Without a [`QueryContext`] there is no source address to bind a
-    /// server cookie to, so COOKIE options are ignored (RFC 7873 section 5.2
-    /// allows a server not to implement cookies) and the amplification cap
-    /// always applies.
+    /// server cookie to, so COOKIE options are only checked for form
+    /// (FORMERR when malformed, RFC 7873 section 5.2.2) and otherwise
+    /// ignored, and the amplification cap always applies.
     pub fn respond(&mut self, query: &[u8], out: &mut [u8]) -> Option<usize> {
-        self.respond_inner(None, query, out)
+        self.respond_inner(Transport::Udp(None), query, out)
     }
 
     /// [`DnsResponder::respond`] with DNS cookies: a query whose server
@@ -335,15 +345,28 @@ impl DnsResponder {
         query: &[u8],
         out: &mut [u8],
     ) -> Option<usize> {
-        self.respond_inner(Some(ctx), query, out)
+        self.respond_inner(Transport::Udp(Some(ctx)), query, out)
+    }
+
+    /// Answer one query that arrived over TCP (RFC 7766), where clients go
+    /// after a TC response. `query` and the response are bare messages:
+    /// the caller strips and adds the two-byte length prefix. The peer
+    /// completed a handshake, so its address is not spoofed: no
+    /// amplification cap, and the limit is the 65535-byte message size.
+    pub fn respond_tcp(&mut self, query: &[u8], out: &mut [u8]) -> Option<usize> {
+        self.respond_inner(Transport::Tcp, query, out)
     }
 
     fn respond_inner(
         &mut self,
-        ctx: Option<&QueryContext>,
+        transport: Transport<'_>,
         query: &[u8],
         out: &mut [u8],
     ) -> Option<usize> {
+        let ctx = match transport {
+            Transport::Udp(ctx) => ctx,
+            Transport::Tcp => None,
+        };
         let tx = &mut self.tx;
         let zone = &self.zone;
         tx.counters.queries += 1;
@@ -370,18 +393,22 @@ impl DnsResponder {
             opt,
             minimal: false,
         };
-        let limit = parsed.edns.as_ref().map_or(CLASSIC_PAYLOAD, |e| {
-            //= https://www.rfc-editor.org/rfc/rfc6891#section-6.2.3
-            //# The requestor's UDP payload size (encoded in the RR CLASS field) is
-            //# the number of octets of the largest UDP payload that can be
-            //# reassembled and delivered in the requestor's network stack.
-            e.payload.min(MAX_EDNS_PAYLOAD)
-        });
+        let limit = match transport {
+            Transport::Tcp => u16::MAX,
+            Transport::Udp(_) => parsed.edns.as_ref().map_or(CLASSIC_PAYLOAD, |e| {
+                //= https://www.rfc-editor.org/rfc/rfc6891#section-6.2.3
+                //# The requestor's UDP payload size (encoded in the RR CLASS field) is
+                //# the number of octets of the largest UDP payload that can be
+                //# reassembled and delivered in the requestor's network stack.
+                e.payload.min(MAX_EDNS_PAYLOAD)
+            }),
+        };
         let limit = usize::from(limit).min(out.len());
         if cookie_valid {
             tx.counters.cookies_valid += 1;
         }
-        tx.send_limited(zone, query.len(), out, plan, limit, rcode, cookie_valid)
+        let capped = !cookie_valid && matches!(transport, Transport::Udp(_));
+        tx.send_limited(zone, query.len(), out, plan, limit, rcode, capped)
     }
 }
 
@@ -484,7 +511,8 @@ impl Sender {
             minimal: false,
         };
         let limit = usize::from(CLASSIC_PAYLOAD).min(out.len());
-        self.send_limited(zone, query_len, out, plan, limit, rcode, false)
+        // Header-only: never larger than the query, so the cap is moot.
+        self.send_limited(zone, query_len, out, plan, limit, rcode, true)
     }
 
     /// Encode `plan` within `limit`, apply the amplification cap, copy the
@@ -498,9 +526,9 @@ impl Sender {
         plan: Plan<'_>,
         limit: usize,
         rcode: DnsRcode,
-        cookie_valid: bool,
+        capped: bool,
     ) -> Option<usize> {
-        let cap = if cookie_valid {
+        let cap = if !capped {
             usize::MAX
         } else {
             // Saturating float-to-int cast; max_amplification >= 1.0.

@@ -675,21 +675,22 @@ fn server_cookie_matches_rfc9018_test_vector() {
 
 // ---- a real client's bytes --------------------------------------------
 
-/// `dig @198.18.0.1 www.xskd.test A` as sent by BIND 9.18: RD and AD set,
-/// EDNS with a 1232-byte payload and an 8-byte client cookie.
+/// `dig @127.0.0.1 -p 5399 www.xskd.test A`, captured from DiG
+/// 9.18.49-1~deb12u3-Debian: RD and AD set, EDNS with a 1232-byte payload
+/// and an 8-byte client cookie.
 const DIG_QUERY: [u8; 54] = [
-    0x4c, 0x2f, 0x01, 0x20, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, // header
+    0x32, 0x17, 0x01, 0x20, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01, // header
     0x03, b'w', b'w', b'w', 0x04, b'x', b's', b'k', b'd', 0x04, b't', b'e', b's', b't', 0x00, 0x00,
     0x01, 0x00, 0x01, // A IN
     0x00, 0x00, 0x29, 0x04, 0xd0, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0c, // OPT, RDLEN 12
-    0x00, 0x0a, 0x00, 0x08, 0xa1, 0xb2, 0xc3, 0xd4, 0xe5, 0xf6, 0x07, 0x18, // COOKIE
+    0x00, 0x0a, 0x00, 0x08, 0x97, 0x40, 0x4e, 0xb1, 0x90, 0x30, 0xc0, 0x70, // COOKIE
 ];
 
 #[test]
 fn dig_query_bytes_answered_with_address_and_cookie() {
     let mut r = responder();
     let (_, m) = ask_with(&mut r, &ctx(), &DIG_QUERY);
-    assert_eq!(m.id(), 0x4c2f);
+    assert_eq!(m.id(), 0x3217);
     assert_eq!(m.response_code(), ResponseCode::NoError);
     assert!(m.authoritative() && m.recursion_desired() && !m.truncated());
     assert_eq!(a_addrs(&m), vec![Ipv4Addr::new(198, 18, 0, 1)]);
@@ -737,7 +738,7 @@ fn counters_label_every_rcode_and_drop_reason() {
 
 #[test]
 fn scratch_buffer_never_grows() {
-    let mut r = DnsResponder::with_cookie_secret(&config(200, 1000.0), SECRET).unwrap();
+    let mut r = big_responder(4200);
     let cap = r.tx.scratch.capacity();
     for payload in [512u16, 1232, 4096, 65535] {
         let q = with_opt(
@@ -748,8 +749,56 @@ fn scratch_buffer_never_grows() {
             &COOKIE,
         );
         ask_with(&mut r, &ctx(), &q);
+        let mut out = vec![0u8; 70_000];
+        r.respond_tcp(&q, &mut out).unwrap();
     }
     assert_eq!(r.tx.scratch.capacity(), cap);
+}
+
+// ---- TCP ---------------------------------------------------------------------
+
+fn big_responder(n: usize) -> DnsResponder {
+    let mut cfg = example_config();
+    cfg.max_amplification = 3.0;
+    for i in 0..n {
+        cfg.records
+            .push(rec("many", [198, 19, (i / 256) as u8, (i % 256) as u8]));
+    }
+    DnsResponder::with_cookie_secret(&cfg, SECRET).unwrap()
+}
+
+#[test]
+fn tcp_query_after_tc_gets_whole_answer_without_cap() {
+    let mut r = big_responder(200);
+    let q = query("many.xskd.test.", RecordType::A);
+    let (_, m) = ask(&mut r, &q);
+    assert!(m.truncated(), "UDP: capped");
+    let mut out = vec![0u8; 65_535];
+    let n = r.respond_tcp(&q, &mut out).unwrap();
+    let m = Message::from_vec(&out[..n]).unwrap();
+    assert!(!m.truncated());
+    assert_eq!(a_addrs(&m).len(), 200);
+    assert!(n > 3 * q.len() && n > 1232);
+}
+
+#[test]
+fn tcp_answer_over_65535_bytes_truncated() {
+    let mut r = big_responder(4200);
+    let q = query("many.xskd.test.", RecordType::A);
+    let mut out = vec![0u8; 70_000];
+    let n = r.respond_tcp(&q, &mut out).unwrap();
+    assert!(n <= 65_535);
+    let m = Message::from_vec(&out[..n]).unwrap();
+    assert!(m.truncated());
+    assert!(a_addrs(&m).len() > 4000);
+}
+
+#[test]
+fn tcp_response_message_still_ignored() {
+    let mut r = responder();
+    let mut q = query("www.xskd.test.", RecordType::A);
+    q[2] |= 0x80;
+    assert_eq!(r.respond_tcp(&q, &mut [0u8; 512]), None);
 }
 
 // ---- config --------------------------------------------------------------
