@@ -381,13 +381,18 @@ impl DnsResponder {
                 return tx.send_bare(zone, query.len(), out, echo, DnsRcode::FormErr)
             }
         };
+        if parsed.question.is_none() && ctx.is_none() {
+            // A server-cookie query, but cookies need the client address.
+            return tx.send_bare(zone, query.len(), out, parsed.echo, DnsRcode::FormErr);
+        }
         let (opt, cookie_valid) = opt_for(&self.cookies, ctx, parsed.edns.as_ref());
         let (rcode, answer, authority_soa) = resolve(zone, &parsed);
         let plan = Plan {
             echo: parsed.echo,
             rcode: rcode.wire(),
-            authoritative: !matches!(rcode, DnsRcode::Refused | DnsRcode::BadVers),
-            question: Some(&parsed.question),
+            authoritative: parsed.question.is_some()
+                && !matches!(rcode, DnsRcode::Refused | DnsRcode::BadVers),
+            question: parsed.question.as_ref(),
             answer,
             authority_soa,
             opt,
@@ -420,14 +425,20 @@ fn resolve<'z>(zone: &'z Zone, q: &ParsedQuery) -> (DnsRcode, Answer<'z>, bool) 
     if q.edns.as_ref().is_some_and(|e| e.version != 0) {
         return (DnsRcode::BadVers, Answer::None, false);
     }
-    let qtype = q.question.query_type();
-    if q.question.query_class() != DNSClass::IN
+    let Some(question) = &q.question else {
+        //= https://www.rfc-editor.org/rfc/rfc7873#section-5.4
+        //# If such a query provided just a Client Cookie and no Server Cookie,
+        //# the response SHALL have the RCODE NOERROR.
+        return (DnsRcode::NoError, Answer::None, false);
+    };
+    let qtype = question.query_type();
+    if question.query_class() != DNSClass::IN
         || matches!(qtype, RecordType::AXFR | RecordType::IXFR)
     {
-        // A zone of one class, and no zone transfers over UDP.
+        // A zone of one class, and no zone transfers.
         return (DnsRcode::Refused, Answer::None, false);
     }
-    match zone.lookup(q.question.name()) {
+    match zone.lookup(question.name()) {
         Lookup::OutOfZone => (DnsRcode::Refused, Answer::None, false),
         Lookup::NxDomain => (DnsRcode::NxDomain, Answer::None, true),
         Lookup::Found { node, apex } => {

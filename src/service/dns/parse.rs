@@ -64,7 +64,8 @@ impl Cookie {
 #[derive(Debug)]
 pub(crate) struct ParsedQuery {
     pub(crate) echo: Echo,
-    pub(crate) question: Query,
+    /// `None` only for a server-cookie query (QDCOUNT 0 with a COOKIE).
+    pub(crate) question: Option<Query>,
     pub(crate) edns: Option<EdnsQuery>,
 }
 
@@ -105,17 +106,23 @@ pub(crate) fn parse(datagram: &[u8]) -> Result<ParsedQuery, Reject> {
     let formerr = |_| Reject::FormErr(echo);
 
     // RFC 9619 (updates RFC 1035 section 4.1.2): a QUERY carries exactly
-    // one question, and a responder answers other counts with FORMERR. A
-    // query also has nothing in the answer or authority sections; anything
-    // else is not a query we can interpret.
-    if header.query_count() != 1 || header.answer_count() != 0 || header.name_server_count() != 0 {
+    // one question, and a responder answers other counts with FORMERR; the
+    // one exception is QDCOUNT 0 to fetch a server cookie (checked below).
+    // A query also has nothing in the answer or authority sections;
+    // anything else is not a query we can interpret.
+    if header.query_count() > 1 || header.answer_count() != 0 || header.name_server_count() != 0 {
         return Err(Reject::FormErr(echo));
     }
-    let question = Query::read(&mut dec).map_err(formerr)?;
-    if question.query_type() == RecordType::OPT {
-        // OPT is a pseudo-RR, never a question.
-        return Err(Reject::FormErr(echo));
-    }
+    let question = if header.query_count() == 1 {
+        let question = Query::read(&mut dec).map_err(formerr)?;
+        if question.query_type() == RecordType::OPT {
+            // OPT is a pseudo-RR, never a question.
+            return Err(Reject::FormErr(echo));
+        }
+        Some(question)
+    } else {
+        None
+    };
 
     let mut edns = None;
     for _ in 0..header.additional_count() {
@@ -131,6 +138,14 @@ pub(crate) fn parse(datagram: &[u8]) -> Result<ParsedQuery, Reject> {
     }
     // Bytes past the last counted record mean the counts are wrong.
     if !dec.is_empty() {
+        return Err(Reject::FormErr(echo));
+    }
+    //= https://www.rfc-editor.org/rfc/rfc7873#section-5.4
+    //# For servers with DNS Cookies enabled, the QUERY opcode behavior is
+    //# extended to support queries with an empty Question Section (a QDCOUNT
+    //# of zero (0)), provided that an OPT record is present with a COOKIE
+    //# option.
+    if question.is_none() && edns.as_ref().is_none_or(|e| e.cookie.is_none()) {
         return Err(Reject::FormErr(echo));
     }
     Ok(ParsedQuery {

@@ -317,6 +317,8 @@ fn malformed_queries_formerr_echo_id() {
     let mut no_question = good[..12].to_vec();
     no_question[5] = 0;
     assert_formerr(&mut r, &no_question);
+    // QDCOUNT 0 with EDNS but no COOKIE.
+    assert_formerr(&mut r, &with_opt(no_question.clone(), 1232, 0, false, &[]));
 
     let mut two_questions = good.clone();
     two_questions[5] = 2;
@@ -348,7 +350,7 @@ fn malformed_queries_formerr_echo_id() {
 
     assert_formerr(&mut r, &query("www.xskd.test.", RecordType::OPT));
 
-    assert_eq!(r.counters().responses(DnsRcode::FormErr), 10);
+    assert_eq!(r.counters().responses(DnsRcode::FormErr), 11);
 }
 
 #[test]
@@ -635,6 +637,25 @@ fn server_cookie_from_other_address_or_too_old_not_valid() {
     let (_, m) = ask_with(&mut other_secret.unwrap(), &ctx(), &q);
     assert!(m.truncated(), "other secret");
     assert_eq!(r.counters().cookies_valid, 0);
+}
+
+#[test]
+fn empty_question_with_client_cookie_gets_noerror_and_server_cookie() {
+    let mut r = responder();
+    let mut q = query("www.xskd.test.", RecordType::A)[..12].to_vec();
+    q[5] = 0;
+    let q = with_opt(q, 1232, 0, false, &COOKIE);
+    let (_, m) = ask_with(&mut r, &ctx(), &q);
+    assert_eq!(m.response_code(), ResponseCode::NoError);
+    assert!(m.queries().is_empty() && m.answers().is_empty());
+    let cookie = server_cookie(&m).unwrap();
+    assert_eq!(cookie.len(), 24);
+    // Without a client address there are no cookies, so it is malformed.
+    assert_formerr(&mut r, &q);
+    let mut out = [0u8; 512];
+    let n = r.respond_tcp(&q, &mut out).unwrap();
+    assert_eq!(out[3] & 0x0f, 1, "FORMERR over TCP too");
+    assert_eq!(n, 12);
 }
 
 #[test]

@@ -105,8 +105,9 @@ impl Zone {
         // is NODATA, not NXDOMAIN.
         //= https://www.rfc-editor.org/rfc/rfc8020#section-2
         //# When an iterative caching DNS resolver receives an NXDOMAIN response,
-        //# it SHOULD store it in its cache and then all the names and resource
-        //# record sets (RRsets) below that node SHOULD be considered unreachable.
+        //# it SHOULD store it in its cache and then all names and resource
+        //# record sets (RRsets) at or below that node SHOULD be considered
+        //# unreachable.
         for key in staged.keys() {
             let mut pos = 0usize;
             while let Some(&len) = key.get(pos) {
