@@ -1,20 +1,25 @@
-//! Authoritative DNS over UDP for one zone of A records (issue 5, "DNS over
-//! UDP"). Sans-IO: [`DnsResponder::respond`] takes one query datagram and
-//! writes at most one response datagram; the UDP service layer owns sockets,
-//! addresses and the clock.
+//! Authoritative DNS for one zone of A records (issue 5, "DNS over UDP").
+//! Sans-IO: [`DnsResponder::respond`] takes one query datagram and writes at
+//! most one response datagram; the UDP service layer owns sockets, source
+//! addresses and the clock. [`DnsResponder::respond_tcp`] serves the retry
+//! a client makes after a TC response, once a TCP service hosts it.
+//!
+//! Layout: `config` (schema, errors), `zone` (the startup-built table),
+//! `parse` (query -> question + EDNS), `encode` (plan -> bytes under a size
+//! limit), `cookie` (RFC 9018 server cookies), `counters` (metrics).
 //!
 //! Allocation: the zone (a `HashMap` keyed by lowercased wire names), the
-//! SOA and a 4 KiB scratch buffer are built in [`DnsResponder::new`]. Per
-//! query, parsing allocates nothing for names up to 32 bytes of label data
-//! (hickory's inline `Name` buffer); encoding uses hickory's `BinEncoder`,
-//! which keeps a small `Vec` of compression pointers per response, and one
-//! `Record` per answer whose name is a clone of the query name (inline, no
-//! heap for short names). Measured: 0 allocations to parse, 6 to answer an
-//! A query, 11 for an NXDOMAIN with its SOA, all inside hickory's name
-//! compression. The scratch buffer (64 KiB, the TCP maximum) never grows:
-//! UDP responses are capped at 1232 bytes.
+//! SOA and a 64 KiB scratch buffer (the largest DNS message) are built in
+//! [`DnsResponder::new`]; the scratch buffer never grows. Per query,
+//! parsing allocates nothing for names up to 32 bytes of label data
+//! (hickory's inline `Name` buffer). Encoding uses hickory's `BinEncoder`,
+//! whose name-compression table allocates: measured 6 allocations for an A
+//! answer and 11 for an NXDOMAIN with its SOA, about 1 us per query in a
+//! release build. Nothing else on the path allocates.
 
+mod config;
 mod cookie;
+mod counters;
 mod encode;
 mod parse;
 mod zone;
@@ -22,228 +27,18 @@ mod zone;
 #[cfg(test)]
 mod tests;
 
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::IpAddr;
 
 use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::{DNSClass, RecordType};
-use serde::{Deserialize, Serialize};
+
+pub use config::{example_config, DnsConfig, DnsConfigError, DnsRecord};
+pub use counters::{DnsCounters, DnsDropReason, DnsRcode};
 
 use cookie::CookieJar;
 use encode::{encode, Answer, EncodeError, OptOut, Plan};
 use parse::{parse, Echo, EdnsQuery, ParsedQuery, Reject, CLASSIC_PAYLOAD, MAX_EDNS_PAYLOAD};
 use zone::{Lookup, Zone};
-
-fn default_ttl() -> u32 {
-    60
-}
-fn default_max_amplification() -> f64 {
-    3.0
-}
-fn default_port() -> u16 {
-    53
-}
-
-/// The `[dns]` section of the daemon configuration.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct DnsConfig {
-    /// The zone we are authoritative for, e.g. `"xskd.test."`.
-    pub zone: String,
-    /// A records. Names follow zone-file rules: `"www"` is relative to the
-    /// zone, `"www.xskd.test."` (trailing dot) is absolute, `"@"` is the apex.
-    #[serde(default)]
-    pub records: Vec<DnsRecord>,
-    /// A response larger than this many times the query is replaced by a
-    /// truncated one unless the query carries a valid server cookie.
-    #[serde(default = "default_max_amplification")]
-    pub max_amplification: f64,
-    /// UDP port the service layer binds.
-    #[serde(default = "default_port")]
-    pub port: u16,
-}
-
-/// One A record.
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct DnsRecord {
-    pub name: String,
-    pub ipv4: Ipv4Addr,
-    #[serde(default = "default_ttl")]
-    pub ttl: u32,
-}
-
-/// The demo zone: `www.xskd.test.` -> 198.18.0.1.
-pub fn example_config() -> DnsConfig {
-    DnsConfig {
-        zone: "xskd.test.".to_owned(),
-        records: vec![DnsRecord {
-            name: "www".to_owned(),
-            ipv4: Ipv4Addr::new(198, 18, 0, 1),
-            ttl: default_ttl(),
-        }],
-        max_amplification: default_max_amplification(),
-        port: default_port(),
-    }
-}
-
-/// A `[dns]` section that cannot be served, naming the key and the fix.
-#[derive(Debug, thiserror::Error, PartialEq)]
-pub enum DnsConfigError {
-    #[error("dns.zone = {zone:?} is not a usable zone ({reason}); set it to a fully qualified name such as \"xskd.test.\"")]
-    BadZone { zone: String, reason: String },
-    #[error("dns.records[{index}].name = {name:?} is not a valid name ({reason}); use a label such as \"www\", \"@\" for the apex, or an absolute name ending in the zone and a dot such as \"www.xskd.test.\"")]
-    BadRecordName {
-        index: usize,
-        name: String,
-        reason: String,
-    },
-    #[error("dns.records[{index}].name = {name:?} is outside dns.zone {zone:?}; only names at or below the zone can be served, so fix the name or the zone")]
-    OutsideZone {
-        index: usize,
-        name: String,
-        zone: String,
-    },
-    #[error("dns.records[{index}].name = {name:?} ends in the zone but has no trailing dot, so it would be read as relative to the zone; write it as {name:?} plus \".\" or as the relative label only")]
-    MissingTrailingDot { index: usize, name: String },
-    #[error("dns.records[{index}] repeats {name} -> {ipv4}; remove the duplicate")]
-    DuplicateRecord {
-        index: usize,
-        name: String,
-        ipv4: Ipv4Addr,
-    },
-    #[error("dns.records[{index}].ttl = {ttl} for {name} differs from ttl = {first_ttl} of dns.records[{first_index}] with the same name; give every record of one name the same ttl (RFC 2181 section 5.2)")]
-    TtlMismatch {
-        index: usize,
-        name: String,
-        ttl: u32,
-        first_index: usize,
-        first_ttl: u32,
-    },
-    #[error("dns.records[{index}].ttl = {ttl} is above the maximum 2147483647 (RFC 2181 section 8); use a smaller ttl such as 60")]
-    TtlTooLarge { index: usize, ttl: u32 },
-    #[error("dns.max_amplification = {value} must be a finite number of at least 1.0 (a response may never be smaller than required to echo the query); the default is 3.0")]
-    BadAmplification { value: f64 },
-    #[error("dns.port = 0 cannot be bound; use a port such as 53 (the default)")]
-    BadPort,
-}
-
-macro_rules! labelled {
-    ($(#[$meta:meta])* $name:ident { $($variant:ident => $label:literal,)* }) => {
-        $(#[$meta])*
-        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $($variant,)*
-        }
-
-        impl $name {
-            /// Every value, in declaration order (index == `as usize`).
-            pub const ALL: &'static [$name] = &[$($name::$variant,)*];
-            pub const COUNT: usize = Self::ALL.len();
-
-            /// The Prometheus label value.
-            pub const fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $label,)*
-                }
-            }
-        }
-    };
-}
-
-labelled! {
-    /// Response codes we send, labelled as `dig` prints them.
-    DnsRcode {
-        NoError => "NOERROR",
-        FormErr => "FORMERR",
-        ServFail => "SERVFAIL",
-        NxDomain => "NXDOMAIN",
-        NotImp => "NOTIMP",
-        Refused => "REFUSED",
-        BadVers => "BADVERS",
-    }
-}
-
-labelled! {
-    /// Why a datagram got no response at all.
-    DnsDropReason {
-        TooShort => "too_short",
-        IsResponse => "is_response",
-        Amplification => "amplification",
-        NoRoom => "no_room",
-    }
-}
-
-impl DnsRcode {
-    fn wire(self) -> ResponseCode {
-        match self {
-            DnsRcode::NoError => ResponseCode::NoError,
-            DnsRcode::FormErr => ResponseCode::FormErr,
-            DnsRcode::ServFail => ResponseCode::ServFail,
-            DnsRcode::NxDomain => ResponseCode::NXDomain,
-            DnsRcode::NotImp => ResponseCode::NotImp,
-            DnsRcode::Refused => ResponseCode::Refused,
-            DnsRcode::BadVers => ResponseCode::BADVERS,
-        }
-    }
-}
-
-/// What the responder did, for `xskd_dns_*` metrics.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct DnsCounters {
-    /// Datagrams handed to `respond`.
-    pub queries: u64,
-    responses: [u64; DnsRcode::COUNT],
-    dropped: [u64; DnsDropReason::COUNT],
-    /// Responses sent with TC because they did not fit the UDP payload size.
-    pub truncated_size: u64,
-    /// Minimal TC responses sent instead of an amplifying answer.
-    pub truncated_amplification: u64,
-    /// Queries whose server cookie verified (amplification cap lifted).
-    pub cookies_valid: u64,
-}
-
-impl DnsCounters {
-    pub fn responses(&self, rcode: DnsRcode) -> u64 {
-        self.responses[rcode as usize]
-    }
-
-    pub fn dropped(&self, reason: DnsDropReason) -> u64 {
-        self.dropped[reason as usize]
-    }
-
-    /// All responses with TC set.
-    pub fn truncated(&self) -> u64 {
-        self.truncated_size + self.truncated_amplification
-    }
-
-    /// `(rcode label, count)` for `xskd_dns_responses_total{rcode=...}`.
-    pub fn responses_by_rcode(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-        DnsRcode::ALL
-            .iter()
-            .map(|r| (r.as_str(), self.responses[*r as usize]))
-    }
-
-    /// `(reason label, count)` for `xskd_dns_dropped_total{reason=...}`.
-    pub fn dropped_by_reason(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
-        DnsDropReason::ALL
-            .iter()
-            .map(|r| (r.as_str(), self.dropped[*r as usize]))
-    }
-
-    /// Add another worker's counters into these.
-    pub fn merge(&mut self, other: &DnsCounters) {
-        self.queries += other.queries;
-        for (a, b) in self.responses.iter_mut().zip(other.responses) {
-            *a += b;
-        }
-        for (a, b) in self.dropped.iter_mut().zip(other.dropped) {
-            *a += b;
-        }
-        self.truncated_size += other.truncated_size;
-        self.truncated_amplification += other.truncated_amplification;
-        self.cookies_valid += other.cookies_valid;
-    }
-}
 
 /// Who sent the query and when, for DNS cookies (RFC 7873 / RFC 9018).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -498,7 +293,7 @@ fn opt_for(
 
 impl Sender {
     fn drop(&mut self, reason: DnsDropReason) -> Option<usize> {
-        self.counters.dropped[reason as usize] += 1;
+        self.counters.count_drop(reason);
         None
     }
 
@@ -593,7 +388,7 @@ impl Sender {
         };
         let dst = out.get_mut(..encoded.len)?;
         dst.copy_from_slice(self.scratch.get(..encoded.len)?);
-        self.counters.responses[rcode as usize] += 1;
+        self.counters.count_response(rcode);
         if encoded.truncated {
             if amplified {
                 self.counters.truncated_amplification += 1;
