@@ -65,7 +65,7 @@ impl DnsRcode {
 /// What the responder did, for `xskd_dns_*` metrics.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct DnsCounters {
-    /// Datagrams handed to `respond`.
+    /// Messages handed to `respond*`, answered or dropped.
     pub queries: u64,
     responses: [u64; DnsRcode::COUNT],
     dropped: [u64; DnsDropReason::COUNT],

@@ -80,9 +80,11 @@ struct Sender {
 }
 
 impl DnsResponder {
-    /// Validate `cfg` and build the lookup table. The cookie secret comes
-    /// from the OS RNG; use [`DnsResponder::with_cookie_secret`] to inject
-    /// one (tests, or several workers that must accept each other's cookies).
+    /// Validate `cfg` and build the lookup table, with a cookie secret from
+    /// the OS RNG. With several workers use
+    /// [`DnsResponder::with_cookie_secret`] and one secret for all of them:
+    /// RSS hashes the source port, so a client's next query (and the server
+    /// cookie it carries) usually lands on another worker.
     pub fn new(cfg: &DnsConfig) -> Result<Self, DnsConfigError> {
         Self::with_cookie_secret(cfg, rand::random())
     }
