@@ -3,18 +3,36 @@
 //! rolled back and the response is marked truncated, so the answer section is
 //! cut at a record boundary and the OPT record (space reserved up front)
 //! always makes it in.
+//!
+//! Names are compressed by hand rather than through hickory's `Name`
+//! encoder, whose compression table allocates per label: every name in a
+//! response is the question name, the apex (a suffix of it), or one label
+//! in front of the apex, so two fixed pointers cover them all and encoding
+//! allocates nothing. The question is written back label by label from the
+//! parsed name, so the client's spelling survives byte for byte (DNS 0x20).
 
 use std::net::Ipv4Addr;
 
 use hickory_proto::op::{Header, MessageType, Query, ResponseCode};
-use hickory_proto::rr::rdata::A;
-use hickory_proto::rr::{RData, Record, RecordType};
+use hickory_proto::rr::{DNSClass, RecordType};
 use hickory_proto::serialize::binary::{BinEncodable, BinEncoder};
 use hickory_proto::{ProtoError, ProtoErrorKind};
 
 use super::cookie::SERVER_COOKIE_LEN;
 use super::parse::{Echo, CLIENT_COOKIE_LEN, MAX_EDNS_PAYLOAD};
-use super::zone::Zone;
+use super::zone::{
+    Zone, SOA_EXPIRE, SOA_MINIMUM, SOA_MNAME_LABEL, SOA_REFRESH, SOA_RETRY, SOA_RNAME_LABEL,
+    SOA_SERIAL,
+};
+
+/// Where the question name starts: right after the header.
+const QNAME_AT: usize = 12;
+
+//= https://www.rfc-editor.org/rfc/rfc1035#section-4.1.4
+//# The first two bits are ones.  This allows a pointer to be distinguished
+//# from a label, since the label must begin with two zero bits because
+//# labels are restricted to 63 octets or less.
+const POINTER: u16 = 0xC000;
 
 /// What goes in the answer section.
 #[derive(Clone, Copy, Debug)]
@@ -107,12 +125,17 @@ pub(crate) struct Encoded {
     pub(crate) truncated: bool,
 }
 
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub(crate) enum EncodeError {
     /// Not even header, question and OPT fit the limit.
+    #[error("no room for header, question and OPT")]
     NoRoom,
     /// hickory refused to encode something we built (a bug: SERVFAIL).
+    #[error("hickory could not encode the response: {0}")]
     Proto(ProtoError),
+    /// The plan contradicts itself (a bug: SERVFAIL).
+    #[error("inconsistent response plan: {0}")]
+    Bug(&'static str),
 }
 
 fn classify(e: ProtoError) -> EncodeError {
@@ -154,20 +177,21 @@ pub(crate) fn encode(
 
     let mut truncated = plan.minimal;
     let (mut an, mut ns) = (0u16, 0u16);
+    // Offset of the zone apex inside the question name, for pointers.
+    let mut apex_at = None;
     if let Some(q) = plan.question {
-        // Re-emitting the parsed question keeps the client's spelling of
-        // the name byte for byte (DNS 0x20), and later owner names that
-        // are the query name compress to a pointer at it.
-        q.emit(&mut enc).map_err(classify)?;
+        let name_len = emit_question(&mut enc, q).map_err(classify)?;
         header.set_query_count(1);
+        apex_at = name_len
+            .checked_sub(zone.apex_len())
+            .and_then(|skip| u16::try_from(QNAME_AT + skip).ok());
     }
-    if let (Some(q), false) = (plan.question, truncated) {
+    if !truncated {
         match plan.answer {
             Answer::None => {}
             Answer::A { addrs, ttl } => {
                 for addr in addrs {
-                    let rec = Record::from_rdata(q.name().clone(), ttl, RData::A(A(*addr)));
-                    if !emit_or_rollback(&mut enc, &rec)? {
+                    if !emit_or_rollback(&mut enc, |e| emit_a(e, ttl, *addr))? {
                         truncated = true;
                         break;
                     }
@@ -175,9 +199,9 @@ pub(crate) fn encode(
                 }
             }
             Answer::Soa => {
-                let mut rec = zone.soa.clone();
-                rec.set_name(q.name().clone());
-                if emit_or_rollback(&mut enc, &rec)? {
+                let apex = apex_at.ok_or(EncodeError::Bug("SOA answer outside the zone"))?;
+                // Only asked at the apex, so the owner is the question name.
+                if emit_or_rollback(&mut enc, |e| emit_soa(e, QNAME_AT as u16, apex))? {
                     an += 1;
                 } else {
                     truncated = true;
@@ -190,7 +214,8 @@ pub(crate) fn encode(
     //# the zone in the authority section of the response when reporting an
     //# NXDOMAIN or indicating that no data of the requested type exists.
     if plan.authority_soa && !truncated {
-        if emit_or_rollback(&mut enc, &zone.soa)? {
+        let apex = apex_at.ok_or(EncodeError::Bug("negative answer outside the zone"))?;
+        if emit_or_rollback(&mut enc, |e| emit_soa(e, apex, apex))? {
             ns += 1;
         } else {
             truncated = true;
@@ -218,10 +243,13 @@ pub(crate) fn encode(
     Ok(Encoded { len, truncated })
 }
 
-/// Emit `rec`; `Ok(false)` (and nothing written) if it would pass the limit.
-fn emit_or_rollback(enc: &mut BinEncoder<'_>, rec: &Record) -> Result<bool, EncodeError> {
+/// Run `emit`; `Ok(false)` (and nothing written) if it would pass the limit.
+fn emit_or_rollback(
+    enc: &mut BinEncoder<'_>,
+    emit: impl FnOnce(&mut BinEncoder<'_>) -> Result<(), ProtoError>,
+) -> Result<bool, EncodeError> {
     let mark = enc.offset();
-    match rec.emit(enc) {
+    match emit(enc) {
         Ok(()) => Ok(true),
         Err(e) => match classify(e) {
             EncodeError::NoRoom => {
@@ -232,4 +260,54 @@ fn emit_or_rollback(enc: &mut BinEncoder<'_>, rec: &Record) -> Result<bool, Enco
             other => Err(other),
         },
     }
+}
+
+/// The question as the client spelled it; returns the name's wire length.
+fn emit_question(enc: &mut BinEncoder<'_>, q: &Query) -> Result<usize, ProtoError> {
+    let start = enc.offset();
+    for label in q.name().iter() {
+        enc.emit_character_data(label)?;
+    }
+    enc.emit(0)?;
+    let name_len = enc.offset() - start;
+    enc.emit_u16(u16::from(q.query_type()))?;
+    enc.emit_u16(u16::from(q.query_class()))?;
+    Ok(name_len)
+}
+
+/// TYPE, CLASS, TTL and RDLENGTH of a record, after its owner name.
+fn emit_rr_fixed(
+    enc: &mut BinEncoder<'_>,
+    rtype: RecordType,
+    ttl: u32,
+    rdlen: u16,
+) -> Result<(), ProtoError> {
+    enc.emit_u16(u16::from(rtype))?;
+    enc.emit_u16(u16::from(DNSClass::IN))?;
+    enc.emit_u32(ttl)?;
+    enc.emit_u16(rdlen)
+}
+
+/// An A record owned by the question name.
+fn emit_a(enc: &mut BinEncoder<'_>, ttl: u32, addr: Ipv4Addr) -> Result<(), ProtoError> {
+    enc.emit_u16(POINTER | QNAME_AT as u16)?;
+    emit_rr_fixed(enc, RecordType::A, ttl, 4)?;
+    enc.emit_vec(&addr.octets())
+}
+
+/// The zone's SOA, owned by the name at `owner`, with MNAME and RNAME one
+/// label in front of the apex at `apex`.
+fn emit_soa(enc: &mut BinEncoder<'_>, owner: u16, apex: u16) -> Result<(), ProtoError> {
+    const RDLEN: usize = (1 + SOA_MNAME_LABEL.len() + 2) + (1 + SOA_RNAME_LABEL.len() + 2) + 5 * 4;
+    enc.emit_u16(POINTER | owner)?;
+    emit_rr_fixed(enc, RecordType::SOA, SOA_MINIMUM, RDLEN as u16)?;
+    enc.emit_character_data(SOA_MNAME_LABEL)?;
+    enc.emit_u16(POINTER | apex)?;
+    enc.emit_character_data(SOA_RNAME_LABEL)?;
+    enc.emit_u16(POINTER | apex)?;
+    enc.emit_u32(SOA_SERIAL)?;
+    enc.emit_i32(SOA_REFRESH)?;
+    enc.emit_i32(SOA_RETRY)?;
+    enc.emit_i32(SOA_EXPIRE)?;
+    enc.emit_u32(SOA_MINIMUM)
 }

@@ -6,8 +6,7 @@
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
 
-use hickory_proto::rr::rdata::SOA;
-use hickory_proto::rr::{Name, RData, Record};
+use hickory_proto::rr::Name;
 
 use super::{DnsConfig, DnsConfigError};
 
@@ -22,12 +21,15 @@ pub(crate) const MAX_WIRE_NAME: usize = 255;
 //# maximum value of 2147483647.
 const MAX_TTL: u32 = 2_147_483_647;
 
-// The synthesised SOA. Serial is fixed: the zone never changes at run time
-// and there are no secondaries to notify.
-const SOA_SERIAL: u32 = 1;
-const SOA_REFRESH: i32 = 3_600;
-const SOA_RETRY: i32 = 600;
-const SOA_EXPIRE: i32 = 86_400;
+// The synthesised SOA: `<zone> SOA ns.<zone> hostmaster.<zone> 1 3600 600
+// 86400 60`. Serial is fixed: the zone never changes at run time and there
+// are no secondaries to notify.
+pub(crate) const SOA_MNAME_LABEL: &[u8] = b"ns";
+pub(crate) const SOA_RNAME_LABEL: &[u8] = b"hostmaster";
+pub(crate) const SOA_SERIAL: u32 = 1;
+pub(crate) const SOA_REFRESH: i32 = 3_600;
+pub(crate) const SOA_RETRY: i32 = 600;
+pub(crate) const SOA_EXPIRE: i32 = 86_400;
 /// Negative caching TTL; also the SOA record's own TTL so that
 /// `min(TTL, MINIMUM)` (RFC 2308 section 5) is this value.
 pub(crate) const SOA_MINIMUM: u32 = 60;
@@ -46,8 +48,6 @@ pub(crate) struct Zone {
     apex_wire: Box<[u8]>,
     /// Every existing name (apex, configured names, empty non-terminals).
     nodes: HashMap<Box<[u8]>, Node>,
-    /// The SOA, owned by the apex, for authority sections and apex SOA queries.
-    pub(crate) soa: Record,
 }
 
 /// What a name in the zone resolves to.
@@ -64,6 +64,13 @@ impl Zone {
     pub(crate) fn build(cfg: &DnsConfig) -> Result<Self, DnsConfigError> {
         let apex = parse_zone(&cfg.zone)?;
         let apex_wire = lower_wire_boxed(&apex);
+        // The SOA's RNAME is one label longer than the apex.
+        if apex_wire.len() + 1 + SOA_RNAME_LABEL.len() > MAX_WIRE_NAME {
+            return Err(DnsConfigError::BadZone {
+                zone: cfg.zone.clone(),
+                reason: "too long to hold the SOA name hostmaster.<zone>".into(),
+            });
+        }
 
         let mut staged: HashMap<Box<[u8]>, (Vec<Ipv4Addr>, u32, usize)> = HashMap::new();
         for (index, rec) in cfg.records.iter().enumerate() {
@@ -133,12 +140,12 @@ impl Zone {
             );
         }
 
-        let soa = synthesise_soa(&apex, &cfg.zone)?;
-        Ok(Zone {
-            apex_wire,
-            nodes,
-            soa,
-        })
+        Ok(Zone { apex_wire, nodes })
+    }
+
+    /// Length of the apex in wire form.
+    pub(crate) fn apex_len(&self) -> usize {
+        self.apex_wire.len()
     }
 
     /// Find `name` (any case). Allocation-free: the key is built on the stack.
@@ -283,31 +290,4 @@ fn record_name(index: usize, raw: &str, apex: &Name, zone: &str) -> Result<Name,
         });
     }
     Ok(name.to_lowercase())
-}
-
-fn synthesise_soa(apex: &Name, zone: &str) -> Result<Record, DnsConfigError> {
-    let bad = |reason: String| DnsConfigError::BadZone {
-        zone: zone.to_owned(),
-        reason,
-    };
-    let mname = apex
-        .prepend_label("ns")
-        .map_err(|e| bad(format!("no room for the SOA MNAME: {e}")))?;
-    let rname = apex
-        .prepend_label("hostmaster")
-        .map_err(|e| bad(format!("no room for the SOA RNAME: {e}")))?;
-    let soa = SOA::new(
-        mname,
-        rname,
-        SOA_SERIAL,
-        SOA_REFRESH,
-        SOA_RETRY,
-        SOA_EXPIRE,
-        SOA_MINIMUM,
-    );
-    Ok(Record::from_rdata(
-        apex.clone(),
-        SOA_MINIMUM,
-        RData::SOA(soa),
-    ))
 }

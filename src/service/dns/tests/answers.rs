@@ -158,3 +158,15 @@ fn record_configured_uppercase_matches_lowercase_query() {
     let (_, m) = ask(&mut r, &query("mail.xskd.test.", RecordType::A));
     assert_eq!(a_addrs(&m), vec![Ipv4Addr::new(198, 18, 0, 25)]);
 }
+
+#[test]
+fn nxdomain_mixed_case_soa_compressed_into_question() {
+    let mut r = responder();
+    let q = query("NoPe.XsKd.TeSt.", RecordType::A);
+    let (raw, m) = ask(&mut r, &q);
+    assert_eq!(m.response_code(), ResponseCode::NXDomain);
+    assert!(is_soa_authority(&m));
+    // The SOA owner is a pointer to "XsKd.TeSt." inside the question.
+    let after_question = q.len();
+    assert_eq!(raw[after_question..after_question + 2], [0xc0, 12 + 5]);
+}

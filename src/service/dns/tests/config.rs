@@ -88,6 +88,8 @@ fn config_bad_values_rejected_with_key_and_fix() {
         let e = with(&|c| c.max_amplification = value);
         assert!(matches!(e, DnsConfigError::BadAmplification { .. }), "{e}");
     }
+    let e = with(&|c| c.zone = format!("{}.", ["z"; 123].join(".")));
+    assert!(matches!(e, DnsConfigError::BadZone { .. }), "{e}");
     let e = with(&|c| c.port = 0);
     assert_eq!(e, DnsConfigError::BadPort);
 }

@@ -114,11 +114,18 @@ pub(super) fn a_addrs(m: &Message) -> Vec<Ipv4Addr> {
         .collect()
 }
 
+/// Exactly the synthesised SOA of xskd.test. in the authority section
+/// (names compared case-insensitively: they point into the question).
 pub(super) fn is_soa_authority(m: &Message) -> bool {
+    let name = |s: &str| Name::from_ascii(s).unwrap();
     m.name_servers().len() == 1
+        && m.name_servers()[0].name() == &name("xskd.test.")
+        && m.name_servers()[0].ttl() == 60
         && matches!(m.name_servers()[0].data(), RData::SOA(soa)
-            if soa.mname().to_ascii() == "ns.xskd.test." && soa.minimum() == 60)
-        && m.name_servers()[0].name().to_ascii() == "xskd.test."
+            if soa.mname() == &name("ns.xskd.test.")
+                && soa.rname() == &name("hostmaster.xskd.test.")
+                && (soa.serial(), soa.refresh(), soa.retry(), soa.expire(), soa.minimum())
+                    == (1, 3600, 600, 86400, 60))
 }
 
 pub(super) fn server_cookie(m: &Message) -> Option<Vec<u8>> {
