@@ -4,7 +4,7 @@
 set -euo pipefail
 
 PKGS=(clang llvm libelf-dev zlib1g-dev libpcap-dev pkg-config m4 make gcc
-      iproute2 iputils-ping arping ethtool curl socat ncat netcat-openbsd)
+      iproute2 iputils-ping arping ethtool curl socat netcat-openbsd prometheus)
 
 if [ "$(id -u)" -ne 0 ]; then
     echo "xskd: run this as root (it installs packages and builds network namespaces)" >&2

@@ -9,4 +9,4 @@ cargo fmt --check
 cargo clippy --locked --all-targets -- -D warnings
 # Integration tests build veth labs and run xskd workers that poll; two at a
 # time keeps them from starving each other on a 2-core machine.
-cargo test --locked --all-targets -- --test-threads=2
+cargo test --locked --lib --bins --tests -- --test-threads=2

@@ -101,12 +101,18 @@ impl<S: Clone + Send + 'static> DataPlane<S> {
         let (snap_tx, snap_rx) = channel::bounded(1024);
         let make = Arc::new(make);
         let mut workers = Vec::new();
+        let mut meshes = worker::Mesh::connect(sockets.len()).into_iter();
         let (ready_tx, ready_rx) = channel::bounded::<Result<(), String>>(sockets.len());
         for (q, mut sock) in sockets {
             let stop = stop.clone();
             let snap_tx = snap_tx.clone();
             let make = make.clone();
             let ready_tx = ready_tx.clone();
+            let mesh = if config.interface.queues.len() > 1 {
+                meshes.next().expect("one mesh end per worker")
+            } else {
+                worker::Mesh::alone()
+            };
             let opts = WorkerOptions {
                 queue: q.queue,
                 batch: config.umem.batch as usize,
@@ -135,6 +141,7 @@ impl<S: Clone + Send + 'static> DataPlane<S> {
                         &mut proc,
                         &opts,
                         &stop,
+                        &mesh,
                         |sock, proc, loops, final_report| {
                             let snap = WorkerSnapshot {
                                 queue,

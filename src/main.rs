@@ -31,6 +31,23 @@ enum Command {
     /// Build a veth lab, run xskd in it, show ping / arping / UDP echo from
     /// the kernel peer, print the counters, tear everything down.
     Demo,
+    /// Print the headline counters of a running daemon.
+    Stats {
+        /// The daemon's admin endpoint.
+        #[arg(long, default_value = "127.0.0.1:9100")]
+        admin: std::net::SocketAddr,
+    },
+    /// List TCP connections of a running daemon, like `ss -tin`.
+    Ss {
+        #[arg(long, default_value = "127.0.0.1:9100")]
+        admin: std::net::SocketAddr,
+        /// Only this state (e.g. established, time-wait).
+        #[arg(long)]
+        state: Option<String>,
+        /// Only connections with this local or remote port.
+        #[arg(long)]
+        port: Option<u16>,
+    },
     /// Client-side checks used by the demo and the tests (run them in the
     /// peer namespace).
     #[command(subcommand)]
@@ -51,6 +68,8 @@ fn main() -> ExitCode {
         Command::CheckConfig { file } => cli::check_config(&file),
         Command::Demo => cli::demo::demo(),
         Command::Probe(p) => cli::probe::probe(p),
+        Command::Stats { admin } => cli::admin_client::stats(admin),
+        Command::Ss { admin, state, port } => cli::admin_client::ss(admin, state.as_deref(), port),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,5 +1,6 @@
 //! Subcommands of the binary.
 
+pub mod admin_client;
 pub mod demo;
 pub mod probe;
 pub mod processor;

@@ -35,6 +35,16 @@ pub enum Probe {
         #[arg(long, default_value_t = 32)]
         flows: u16,
     },
+    /// Stream `bytes` through a TCP echo server while reading the echo,
+    /// half-close, read to EOF, and require every byte back in order.
+    TcpEcho {
+        target: SocketAddr,
+        #[arg(long, default_value_t = 1_000_000)]
+        bytes: usize,
+        /// Open this many connections one after another.
+        #[arg(long, default_value_t = 1)]
+        connections: usize,
+    },
     /// Push `count` datagrams through the echo with a bounded window of
     /// outstanding ones; prints how many came back.
     UdpBlast {
@@ -63,6 +73,17 @@ pub fn probe(p: Probe) -> Result<()> {
         } => udp_echo(target, min, max, step.max(1), retries),
         Probe::UdpClosed { target } => udp_closed(target),
         Probe::UdpFlows { target, flows } => udp_flows(target, flows),
+        Probe::TcpEcho {
+            target,
+            bytes,
+            connections,
+        } => {
+            for i in 0..connections {
+                tcp_echo(target, bytes, i)?;
+            }
+            println!("tcp-echo {target}: {connections} connection(s) x {bytes} bytes echoed byte-exact, closed cleanly");
+            Ok(())
+        }
         Probe::UdpBlast {
             target,
             count,
@@ -211,6 +232,38 @@ fn udp_blast(
     );
     if (echoed as f64) < (count as f64) * min_ratio {
         bail!("only {echoed} of {count} datagrams echoed");
+    }
+    Ok(())
+}
+
+fn tcp_echo(target: SocketAddr, bytes: usize, salt: usize) -> Result<()> {
+    use std::io::{Read, Write};
+    use std::net::{Shutdown, TcpStream};
+    let data = pattern(bytes, salt);
+    let mut s = TcpStream::connect_timeout(&target, Duration::from_secs(5))
+        .with_context(|| format!("connecting to {target}"))?;
+    s.set_read_timeout(Some(Duration::from_secs(10)))?;
+    s.set_write_timeout(Some(Duration::from_secs(10)))?;
+    let reader = s.try_clone()?;
+    // Read on another thread so a full window never deadlocks the writer.
+    let rx = std::thread::spawn(move || -> std::io::Result<Vec<u8>> {
+        let mut r = reader;
+        let mut got = Vec::new();
+        r.read_to_end(&mut got)?;
+        Ok(got)
+    });
+    s.write_all(&data).context("sending")?;
+    // Half-close: the server may still send (RFC 9293 3.6).
+    s.shutdown(Shutdown::Write)?;
+    let got = rx
+        .join()
+        .map_err(|_| anyhow::anyhow!("reader panicked"))?
+        .context("reading the echo")?;
+    if got.len() != data.len() {
+        bail!("echo returned {} of {} bytes", got.len(), data.len());
+    }
+    if let Some(i) = got.iter().zip(&data).position(|(a, b)| a != b) {
+        bail!("echo differs at byte {i}");
     }
     Ok(())
 }

@@ -1,18 +1,76 @@
-//! Which processor the daemon's workers run. Temporary: the bare reflector
-//! until the stack is wired in.
+//! Builds each worker's processor from the config: the stack with its
+//! services, or the bare reflector.
 
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
 use xskd::config::Config;
+use xskd::service::discard::Discard;
+use xskd::service::tcp_echo::TcpEcho;
+use xskd::service::UdpEcho;
+use xskd::stack::{Stack, StackConfig};
+use xskd::wire::EthernetAddress;
+use xskd::worker::node::{Node, TcpApp};
 use xskd::worker::reflector::Reflector;
 
-pub struct Setup;
+pub struct StackSetup {
+    base: StackConfig,
+    services: xskd::config::ServicesConfig,
+}
 
-impl Setup {
-    pub fn from_config(_config: &Config) -> Result<Self> {
-        Ok(Setup)
+impl StackSetup {
+    pub fn from_config(config: &Config) -> Result<Self> {
+        let iface = &config.interface.name;
+        let mac = match &config.address.mac {
+            Some(m) => xskd::config::parse_mac_str(m).context("address.mac")?,
+            None => match xskd::datapath::iface::mac_address(iface) {
+                Some(m) => m,
+                None => bail!(
+                    "cannot read the MAC of {iface} (set address.mac, or check interface.name)"
+                ),
+            },
+        };
+        let cidr = config.ipv4();
+        let mut base = StackConfig::new(EthernetAddress(mac), cidr.addr, cidr.prefix_len);
+        base.gateway = config.address.gateway;
+        base.mtu = config.address.mtu;
+        Ok(StackSetup {
+            base,
+            services: config.services.clone(),
+        })
     }
 
-    pub fn make(&self, _queue: u32) -> Result<Reflector> {
-        Ok(Reflector::default())
+    /// The processor of one queue. Secrets differ per worker and per run.
+    pub fn make(&self, queue: u32) -> Result<Node> {
+        let mut cfg = self.base.clone();
+        cfg.arp.hash_key = rand::random();
+        // Distinct IPv4 ident ranges per worker (RFC 6864: unique per
+        // source/destination/protocol while a datagram may be in flight).
+        cfg.ident_seed = ((queue as u16) << 12) | (rand::random::<u16>() & 0x0fff);
+        cfg.tcp_secret = rand::random();
+        cfg.tcp_seed = rand::random();
+        let mut stack = Stack::new(cfg);
+        let sv = &self.services;
+        let mut udp = Vec::new();
+        if sv.udp_echo_port != 0 {
+            stack
+                .bind_udp(sv.udp_echo_port, Box::new(UdpEcho::new()))
+                .context("services.udp_echo_port")?;
+            udp.push((sv.udp_echo_port, "udp_echo"));
+        }
+        let mut tcp = Vec::new();
+        if sv.tcp_echo_port != 0 {
+            let echo = TcpEcho::new(stack.tcp_mut(), sv.tcp_echo_port)
+                .context("services.tcp_echo_port")?;
+            tcp.push(TcpApp::Echo(echo));
+        }
+        if sv.discard_port != 0 {
+            let d =
+                Discard::new(stack.tcp_mut(), sv.discard_port).context("services.discard_port")?;
+            tcp.push(TcpApp::Discard(d));
+        }
+        Ok(Node::new(stack, udp, tcp))
     }
+}
+
+pub fn reflector(_queue: u32) -> Result<Reflector> {
+    Ok(Reflector::default())
 }

@@ -136,6 +136,17 @@ impl Default for UmemConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct WorkerConfig {
     pub poll: PollMode,
+    /// What the workers run: the protocol stack, or a bare reflector that
+    /// swaps addresses and sends UDP frames straight back (benchmarks).
+    pub processor: ProcessorKind,
+}
+
+#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ProcessorKind {
+    #[default]
+    Stack,
+    Reflector,
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -153,11 +164,19 @@ pub enum PollMode {
 pub struct ServicesConfig {
     /// UDP echo (RFC 862); 0 = off.
     pub udp_echo_port: u16,
+    /// TCP echo (RFC 862); 0 = off.
+    pub tcp_echo_port: u16,
+    /// TCP discard (RFC 863); 0 = off.
+    pub discard_port: u16,
 }
 
 impl Default for ServicesConfig {
     fn default() -> Self {
-        ServicesConfig { udp_echo_port: 7 }
+        ServicesConfig {
+            udp_echo_port: 7,
+            tcp_echo_port: 7,
+            discard_port: 9,
+        }
     }
 }
 

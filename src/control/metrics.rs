@@ -9,7 +9,8 @@ use std::collections::BTreeMap;
 
 use hdrhistogram::Histogram;
 use prometheus::proto::{
-    Bucket, Counter, Gauge, Histogram as PromHistogram, LabelPair, Metric, MetricFamily, MetricType,
+    Bucket, Counter, Gauge, Histogram as PromHistogram, LabelPair, Metric, MetricFamily,
+    MetricType, Quantile, Summary,
 };
 use prometheus::{Encoder, TextEncoder};
 
@@ -38,6 +39,11 @@ enum Sample {
     Value(f64),
     Histogram {
         buckets: Vec<u64>,
+        count: u64,
+        sum: f64,
+    },
+    Summary {
+        quantiles: Vec<(f64, f64)>,
         count: u64,
         sum: f64,
     },
@@ -83,7 +89,7 @@ impl MetricSet {
         let fam = self.family(name, help, kind);
         match fam.samples.entry(key(labels)).or_insert(Sample::Value(0.0)) {
             Sample::Value(v) => *v += value,
-            Sample::Histogram { .. } => {}
+            Sample::Histogram { .. } | Sample::Summary { .. } => {}
         }
     }
 
@@ -129,8 +135,46 @@ impl MetricSet {
                 *c += count;
                 *s += sum;
             }
-            Sample::Value(_) => {}
+            Sample::Value(_) | Sample::Summary { .. } => {}
         }
+    }
+
+    /// p50/p90/p99/p99.9 of a nanosecond hdrhistogram, as a summary in
+    /// seconds (one sample per label set; a repeat replaces it).
+    pub fn summary_ns(
+        &mut self,
+        name: &str,
+        help: &str,
+        labels: &[(&str, &str)],
+        h: &Histogram<u64>,
+    ) {
+        let quantiles = SUMMARY_QUANTILES
+            .iter()
+            .map(|&q| {
+                (
+                    q,
+                    if h.is_empty() {
+                        0.0
+                    } else {
+                        h.value_at_quantile(q) as f64 / 1e9
+                    },
+                )
+            })
+            .collect();
+        let sum = h
+            .iter_recorded()
+            .map(|v| v.value_iterated_to() as f64 * v.count_at_value() as f64)
+            .sum::<f64>()
+            / 1e9;
+        let fam = self.family(name, help, MetricType::SUMMARY);
+        fam.samples.insert(
+            key(labels),
+            Sample::Summary {
+                quantiles,
+                count: h.len(),
+                sum,
+            },
+        );
     }
 
     pub fn into_families(self) -> Vec<MetricFamily> {
@@ -193,7 +237,31 @@ impl MetricSet {
                                 g.set_value(v);
                                 m.set_gauge(g);
                             }
-                            (_, Sample::Histogram { .. }) => {}
+                            (
+                                MetricType::SUMMARY,
+                                Sample::Summary {
+                                    quantiles,
+                                    count,
+                                    sum,
+                                },
+                            ) => {
+                                let mut sm = Summary::default();
+                                sm.set_sample_count(count);
+                                sm.set_sample_sum(sum);
+                                sm.set_quantile(
+                                    quantiles
+                                        .into_iter()
+                                        .map(|(q, v)| {
+                                            let mut qq = Quantile::default();
+                                            qq.set_quantile(q);
+                                            qq.set_value(v);
+                                            qq
+                                        })
+                                        .collect(),
+                                );
+                                m.set_summary(sm);
+                            }
+                            (_, Sample::Histogram { .. } | Sample::Summary { .. }) => {}
                         }
                         m
                     })
@@ -215,23 +283,8 @@ impl MetricSet {
     }
 }
 
-/// p50/p90/p99/p99.9 of a nanosecond hdrhistogram, as gauges in seconds.
-pub fn quantile_gauges(
-    set: &mut MetricSet,
-    name: &str,
-    help: &str,
-    labels: &[(&str, &str)],
-    h: &Histogram<u64>,
-) {
-    if h.is_empty() {
-        return;
-    }
-    for (q, label) in [(0.5, "0.5"), (0.9, "0.9"), (0.99, "0.99"), (0.999, "0.999")] {
-        let mut l = labels.to_vec();
-        l.push(("quantile", label));
-        set.gauge(name, help, &l, h.value_at_quantile(q) as f64 / 1e9);
-    }
-}
+/// Quantiles every summary reports.
+pub const SUMMARY_QUANTILES: &[f64] = &[0.5, 0.9, 0.99, 0.999];
 
 #[cfg(test)]
 mod tests {
@@ -276,13 +329,7 @@ mod tests {
         h.record(3_000_000).unwrap(); // 3 ms
         let mut s = MetricSet::default();
         s.histogram_ns("rtt_seconds", "RTT.", &[("worker", "0")], &h);
-        quantile_gauges(
-            &mut s,
-            "rtt_quantile_seconds",
-            "RTT quantiles.",
-            &[("worker", "0")],
-            &h,
-        );
+        s.summary_ns("rtt_merged_seconds", "RTT quantiles.", &[], &h);
         let text = s.encode_text();
         assert!(
             text.contains("xskd_rtt_seconds_bucket{worker=\"0\",le=\"0.000001\"} 0"),
@@ -309,8 +356,13 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("xskd_rtt_quantile_seconds{quantile=\"0.5\",worker=\"0\"}"),
+            text.contains("# TYPE xskd_rtt_merged_seconds summary"),
             "{text}"
         );
+        assert!(
+            text.contains("xskd_rtt_merged_seconds{quantile=\"0.99\"} 0.003"),
+            "{text}"
+        );
+        assert!(text.contains("xskd_rtt_merged_seconds_count 3"), "{text}");
     }
 }

@@ -7,14 +7,9 @@ pub mod memory;
 pub mod xdp_prog;
 pub mod xsk;
 
-use crate::stack::DropReason;
-
-/// Where the stack writes frames to transmit.
-pub trait TxSink {
-    /// Take a buffer of exactly `len` bytes, fill it with `fill`, and queue
-    /// it for transmit. Errors say why it could not be sent.
-    fn transmit<F: FnOnce(&mut [u8])>(&mut self, len: usize, fill: F) -> Result<(), DropReason>;
-}
+/// Where the stack writes frames to transmit (the stack defines it; the
+/// datapaths implement it).
+pub use crate::stack::TxSink;
 
 /// A source and sink of Ethernet frames that a worker polls: an AF_XDP
 /// socket in production, `memory::MemoryPort` in tests.

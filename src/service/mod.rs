@@ -1,3 +1,8 @@
 //! Applications running inside the workers on the stack's API.
 
+pub mod discard;
 pub mod dns;
+pub mod tcp_echo;
+pub mod udp_echo;
+
+pub use udp_echo::UdpEcho;

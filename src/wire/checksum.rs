@@ -9,14 +9,16 @@ use std::net::Ipv4Addr;
 /// Unfolded one's-complement accumulation of `data` as big-endian 16-bit
 /// words; an odd trailing byte is padded with zero.
 pub fn sum(data: &[u8]) -> u32 {
+    // Big-endian 32-bit words added into a 64-bit accumulator: a 32-bit
+    // word hi:lo is congruent to hi + lo modulo 0xffff, so folding at the
+    // end gives the RFC 1071 sum with half the additions (RFC 1071 2(B)).
     let mut acc: u64 = 0;
-    let mut chunks = data.chunks_exact(8);
+    let mut chunks = data.chunks_exact(16);
     for c in &mut chunks {
-        // Wide adds: four 16-bit words per step, folded at the end.
-        acc += u64::from(u16::from_be_bytes([c[0], c[1]]))
-            + u64::from(u16::from_be_bytes([c[2], c[3]]))
-            + u64::from(u16::from_be_bytes([c[4], c[5]]))
-            + u64::from(u16::from_be_bytes([c[6], c[7]]));
+        acc += u64::from(u32::from_be_bytes([c[0], c[1], c[2], c[3]]))
+            + u64::from(u32::from_be_bytes([c[4], c[5], c[6], c[7]]))
+            + u64::from(u32::from_be_bytes([c[8], c[9], c[10], c[11]]))
+            + u64::from(u32::from_be_bytes([c[12], c[13], c[14], c[15]]));
     }
     let mut rest = chunks.remainder().chunks_exact(2);
     for c in &mut rest {
@@ -29,8 +31,9 @@ pub fn sum(data: &[u8]) -> u32 {
 }
 
 fn fold64(mut acc: u64) -> u32 {
-    while acc > 0xffff_ffff {
-        acc = (acc & 0xffff_ffff) + (acc >> 32);
+    // Fold to 16 bits here: the result must stay a valid input to `add`.
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
     }
     acc as u32
 }

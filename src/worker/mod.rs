@@ -1,15 +1,21 @@
 //! The per-core poll loop: rx batch -> stack -> tx batch -> reclaim
 //! completions -> refill. The only place that reads the real clock.
 
+pub mod node;
 pub mod reflector;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use std::net::Ipv4Addr;
+
+use crossbeam::channel::{bounded, Receiver, Sender};
+
 use crate::config::PollMode;
 use crate::datapath::{Datapath, TxSink};
 use crate::time::Instant;
+use crate::wire::EthernetAddress;
 
 /// What a worker runs on its frames: the protocol stack in production, a
 /// bare reflector for datapath benchmarks, a fake in tests.
@@ -23,6 +29,56 @@ pub trait FrameProcessor {
     /// Next instant `poll` has work, if any.
     fn poll_at(&self) -> Option<Instant>;
     fn stats(&self) -> Self::Stats;
+
+    /// Hand over events that sibling workers must know about.
+    fn drain_shared(&mut self, _out: &mut dyn FnMut(SharedEvent)) {}
+
+    /// Apply an event a sibling worker handed over.
+    fn apply_shared(&mut self, _now: Instant, _event: SharedEvent, _tx: &mut impl TxSink) {}
+}
+
+/// What workers of the same address tell each other. Workers share no
+/// state; they only pass these over bounded lock-free queues.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SharedEvent {
+    /// A neighbour learned from ARP that concerned us.
+    ArpLearned { ip: Ipv4Addr, mac: EthernetAddress },
+}
+
+/// One worker's end of the sibling queues.
+pub struct Mesh {
+    inbox: Option<Receiver<SharedEvent>>,
+    siblings: Vec<Sender<SharedEvent>>,
+}
+
+/// Bound of each worker's inbox; a full inbox drops the event (the sibling
+/// then resolves by itself).
+const MESH_QUEUE: usize = 1024;
+
+impl Mesh {
+    /// A worker with no siblings.
+    pub fn alone() -> Mesh {
+        Mesh {
+            inbox: None,
+            siblings: Vec::new(),
+        }
+    }
+
+    /// Fully connected queues for `n` workers, in worker order.
+    pub fn connect(n: usize) -> Vec<Mesh> {
+        let chans: Vec<_> = (0..n).map(|_| bounded(MESH_QUEUE)).collect();
+        (0..n)
+            .map(|i| Mesh {
+                inbox: Some(chans[i].1.clone()),
+                siblings: chans
+                    .iter()
+                    .enumerate()
+                    .filter(|(j, _)| *j != i)
+                    .map(|(_, (tx, _))| tx.clone())
+                    .collect(),
+            })
+            .collect()
+    }
 }
 
 /// Loop accounting handed to the report hook.
@@ -53,6 +109,7 @@ pub fn run<D, P, R>(
     proc: &mut P,
     opts: &WorkerOptions,
     stop: &AtomicBool,
+    mesh: &Mesh,
     mut report: R,
 ) where
     D: Datapath,
@@ -69,6 +126,16 @@ pub fn run<D, P, R>(
         stats.loops += 1;
         now = Instant::monotonic();
         let rx = dp.poll_rx(opts.batch, |frame, tx| proc.process_frame(now, frame, tx));
+        if let Some(inbox) = &mesh.inbox {
+            while let Ok(ev) = inbox.try_recv() {
+                proc.apply_shared(now, ev, &mut dp.tx());
+            }
+            proc.drain_shared(&mut |ev| {
+                for s in &mesh.siblings {
+                    let _ = s.try_send(ev);
+                }
+            });
+        }
         if proc.poll_at().is_some_and(|t| t <= now) {
             proc.poll(now, &mut dp.tx());
         }

@@ -61,3 +61,28 @@ impl FrameProcessor for Reflector {
         self.stats
     }
 }
+
+impl crate::control::state::StatsExport for ReflectorStats {
+    fn export_metrics(
+        &self,
+        set: &mut crate::control::metrics::MetricSet,
+        labels: &[(&str, &str)],
+    ) {
+        set.counter(
+            "reflector_reflected_total",
+            "Frames reflected.",
+            labels,
+            self.reflected,
+        );
+        set.counter(
+            "reflector_ignored_total",
+            "Frames not reflected.",
+            labels,
+            self.ignored,
+        );
+    }
+
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({ "reflected": self.reflected, "ignored": self.ignored, "tx_failed": self.tx_failed })
+    }
+}

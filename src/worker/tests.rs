@@ -70,9 +70,14 @@ fn loop_reflects_every_frame_and_reports_once_at_exit() {
         report_every: Duration::from_secs(3600),
     };
     let mut reports = Vec::new();
-    run(&mut port, &mut proc, &opts, &stop, |_, p, loops, last| {
-        reports.push((p.stats(), loops, last))
-    });
+    run(
+        &mut port,
+        &mut proc,
+        &opts,
+        &stop,
+        &Mesh::alone(),
+        |_, p, loops, last| reports.push((p.stats(), loops, last)),
+    );
     let sent = port.take_sent();
     assert_eq!(sent.len(), 10);
     for (i, f) in sent.iter().enumerate() {

@@ -1,1 +1,292 @@
-//! TCP. Being written.
+//! TCP for one worker, sans-IO: segments and `now` in, segments out.
+//!
+//! Split by path like Linux: `input` (segment arrival, RFC 9293 3.10.7),
+//! `output` (building segments), `timers` (retransmission, keepalive,
+//! reapers), `time_wait`, `syncookies` (and ISNs), `options` negotiation,
+//! `seq` arithmetic, `table` (connections and listeners), `api` (what
+//! services call). The IPv4 layer hands us the TCP segment with its source
+//! and destination addresses; we hand back whole segments, checksum
+//! included, through a `SegmentSink`.
+
+mod api;
+mod buffer;
+pub mod config;
+pub mod congestion;
+mod input;
+mod listen;
+mod options;
+mod output;
+mod reassembly;
+mod rtt;
+pub mod seq;
+mod syncookies;
+mod table;
+mod tcb;
+mod time_wait;
+mod timers;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::{HashMap, VecDeque};
+use std::net::{Ipv4Addr, SocketAddrV4};
+
+pub use config::{
+    CloseReason, ConnId, ConnInfo, KeepaliveConfig, ListenerId, Readiness, State, TcpApiError,
+    TcpConfig, TcpCounters,
+};
+pub use congestion::{CongestionControl, FixedWindow, Unlimited};
+pub use seq::SeqNumber;
+
+use crate::stack::DropReason;
+use crate::time::Instant;
+use crate::wire::tcp::{TcpError, TcpPacket, TcpRepr};
+use tcb::Tcb;
+
+/// Where the TCP layer puts the segments it emits.
+pub trait SegmentSink {
+    /// Emit one TCP segment of `len` bytes (header+options+payload) from
+    /// `src` to `dst`; `fill` writes it INCLUDING the checksum.
+    fn send_segment<F: FnOnce(&mut [u8])>(
+        &mut self,
+        src: SocketAddrV4,
+        dst: SocketAddrV4,
+        len: usize,
+        fill: F,
+    ) -> Result<(), DropReason>;
+}
+
+impl SegmentSink for Vec<(SocketAddrV4, SocketAddrV4, Vec<u8>)> {
+    fn send_segment<F: FnOnce(&mut [u8])>(
+        &mut self,
+        src: SocketAddrV4,
+        dst: SocketAddrV4,
+        len: usize,
+        fill: F,
+    ) -> Result<(), DropReason> {
+        let mut buf = vec![0u8; len];
+        fill(&mut buf);
+        self.push((src, dst, buf));
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+pub(crate) struct Slot {
+    generation: u32,
+    tcb: Option<Tcb>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Listener {
+    port: u16,
+    /// Embryonic connections (SYN-RECEIVED) counted against `syn_queue`.
+    syn_count: usize,
+    accept: VecDeque<ConnId>,
+    /// Last time the SYN queue overflowed: cookies are only accepted soon after.
+    last_overflow: Option<Instant>,
+}
+
+/// The TCP layer of one worker.
+#[derive(Debug)]
+pub struct Tcp {
+    cfg: TcpConfig,
+    local_ip: Ipv4Addr,
+    isn_key: [u8; 16],
+    cookie_key: [u8; 16],
+    port_counter: u32,
+    slots: Vec<Slot>,
+    free: Vec<u32>,
+    /// (local port, remote) -> slot index, for every live, non-CLOSED connection.
+    index: HashMap<(u16, SocketAddrV4), u32>,
+    listeners: Vec<Listener>,
+    counters: TcpCounters,
+    live: usize,
+    /// The latest `now` seen, for ages in `connections()`.
+    last_now: Instant,
+    /// Connections with output to send at the next `poll` (each at most once).
+    pending: Vec<u32>,
+    /// No connection timer is due before this (a lower bound kept by
+    /// `touch`); `poll` scans the table only when it passes.
+    next_timer: Option<Instant>,
+    /// Buffers of freed connections, reused so steady state allocates nothing.
+    spare: Vec<(buffer::RingBuffer, buffer::RingBuffer)>,
+    time_wait_count: usize,
+}
+
+fn splitmix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+impl Tcp {
+    /// `secret` keys ISNs (RFC 6528) and SYN cookies (RFC 4987); `seed`
+    /// picks where the ephemeral port search starts (RFC 6056).
+    pub fn new(config: TcpConfig, local: Ipv4Addr, secret: [u8; 32], seed: u64) -> Self {
+        let mut isn_key = [0u8; 16];
+        let mut cookie_key = [0u8; 16];
+        isn_key.copy_from_slice(&secret[..16]);
+        cookie_key.copy_from_slice(&secret[16..]);
+        let max = config.max_conns;
+        Tcp {
+            local_ip: local,
+            isn_key,
+            cookie_key,
+            port_counter: splitmix(seed) as u32,
+            slots: Vec::with_capacity(max),
+            free: Vec::with_capacity(max),
+            index: HashMap::with_capacity(max),
+            listeners: Vec::with_capacity(config.max_listeners),
+            counters: TcpCounters::default(),
+            live: 0,
+            last_now: Instant::ZERO,
+            pending: Vec::with_capacity(max),
+            next_timer: None,
+            spare: Vec::with_capacity(max),
+            time_wait_count: 0,
+            cfg: config,
+        }
+    }
+
+    pub fn config(&self) -> &TcpConfig {
+        &self.cfg
+    }
+
+    pub fn local_addr(&self) -> Ipv4Addr {
+        self.local_ip
+    }
+
+    pub fn counters(&self) -> &TcpCounters {
+        &self.counters
+    }
+
+    /// Handle one arriving segment (TCP header + payload) sent from `src` to
+    /// `dst`. `Err` means the segment was dropped (a RST or ACK may still
+    /// have been sent in answer); the caller counts the reason.
+    pub fn on_segment(
+        &mut self,
+        now: Instant,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        segment: &[u8],
+        out: &mut impl SegmentSink,
+    ) -> Result<(), DropReason> {
+        let r = self.on_segment_inner(now, src, dst, segment, out);
+        if let [sp0, sp1, dp0, dp1, ..] = *segment {
+            let remote = SocketAddrV4::new(src, u16::from_be_bytes([sp0, sp1]));
+            if let Some(&idx) = self.index.get(&(u16::from_be_bytes([dp0, dp1]), remote)) {
+                self.touch(idx);
+            }
+        }
+        r
+    }
+
+    fn on_segment_inner(
+        &mut self,
+        now: Instant,
+        src: Ipv4Addr,
+        dst: Ipv4Addr,
+        segment: &[u8],
+        out: &mut impl SegmentSink,
+    ) -> Result<(), DropReason> {
+        self.counters.in_segs += 1;
+        self.last_now = self.last_now.max(now);
+        let packet = TcpPacket::new_checked(segment).map_err(drop_reason)?;
+        let repr = TcpRepr::parse(&packet, src, dst).map_err(drop_reason)?;
+        //= https://www.rfc-editor.org/rfc/rfc1122#section-4.2.3.10
+        //# A TCP implementation MUST silently discard an incoming SYN segment
+        //# that is addressed to a broadcast or multicast address.
+        if src == dst || src == self.local_ip {
+            // LAND attack: a segment "from" ourselves.
+            return Err(DropReason::TcpLand);
+        }
+        if src.is_broadcast() || src.is_multicast() || src.is_unspecified() || repr.src_port == 0 {
+            return Err(DropReason::TcpBadSourceAddr);
+        }
+        if dst.is_broadcast() || dst.is_multicast() {
+            return Err(DropReason::TcpBadSourceAddr);
+        }
+        let local = SocketAddrV4::new(dst, repr.dst_port);
+        let remote = SocketAddrV4::new(src, repr.src_port);
+        if let Some(&idx) = self.index.get(&(local.port(), remote)) {
+            return self.segment_for_conn(now, idx, &repr, out);
+        }
+        self.segment_without_conn(now, local, remote, &repr, out)
+    }
+
+    /// Timers and pending output of every connection.
+    pub fn poll(&mut self, now: Instant, out: &mut impl SegmentSink) {
+        self.last_now = self.last_now.max(now);
+        if self.next_timer.is_some_and(|t| t <= now) {
+            // Some timer is due: one pass over the table, which also
+            // recomputes the next bound. (Issue 4 may bring a timer wheel.)
+            self.next_timer = None;
+            for idx in 0..self.slots.len() as u32 {
+                let Some(t) = self.tcb(idx) else { continue };
+                if t.timer_deadline(self.keepalive_deadline(t))
+                    .is_some_and(|d| d <= now)
+                {
+                    self.on_timers(now, idx, out);
+                }
+                if self.tcb(idx).is_some_and(|t| t.needs_output) {
+                    self.output(now, idx, out);
+                }
+                self.touch(idx);
+            }
+        }
+        let mut i = 0;
+        while i < self.pending.len() {
+            let idx = self.pending[i];
+            i += 1;
+            let Some(t) = self.tcb_mut(idx) else { continue };
+            t.queued = false;
+            self.output(now, idx, out);
+            self.note_timer(idx);
+        }
+        self.pending.clear();
+    }
+
+    /// When `poll` should next run; `Instant::ZERO` means now (output pending).
+    pub fn poll_at(&self) -> Option<Instant> {
+        if self.pending.is_empty() {
+            self.next_timer
+        } else {
+            Some(Instant::ZERO)
+        }
+    }
+
+    /// After anything changed a connection: queue its output and lower the
+    /// timer bound to its deadlines.
+    pub(crate) fn touch(&mut self, idx: u32) {
+        self.note_timer(idx);
+        let Some(t) = self
+            .slots
+            .get_mut(idx as usize)
+            .and_then(|s| s.tcb.as_mut())
+        else {
+            return;
+        };
+        if t.needs_output && !t.queued {
+            t.queued = true;
+            self.pending.push(idx);
+        }
+    }
+
+    fn note_timer(&mut self, idx: u32) {
+        let Some(t) = self.tcb(idx) else { return };
+        if let Some(d) = t.timer_deadline(self.keepalive_deadline(t)) {
+            self.next_timer = Some(self.next_timer.map_or(d, |n| n.min(d)));
+        }
+    }
+}
+
+fn drop_reason(e: TcpError) -> DropReason {
+    match e {
+        TcpError::Truncated => DropReason::TcpTruncated,
+        TcpError::BadHeaderLen | TcpError::TooLong => DropReason::TcpBadHeaderLen,
+        TcpError::BadChecksum => DropReason::TcpBadChecksum,
+        TcpError::BadFlags => DropReason::TcpBadFlags,
+    }
+}

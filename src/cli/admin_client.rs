@@ -1,0 +1,142 @@
+//! `xskd stats` and `xskd ss`: read the admin endpoint of a running daemon.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+
+/// GET `path` from the admin endpoint; returns the body of a 200.
+pub fn get(admin: SocketAddr, path: &str) -> Result<String> {
+    let mut s = TcpStream::connect_timeout(&admin, Duration::from_secs(2)).with_context(|| {
+        format!(
+            "connecting to the xskd admin endpoint at {admin} (is xskd running? see admin.listen)"
+        )
+    })?;
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {admin}\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut raw = String::new();
+    s.read_to_string(&mut raw)?;
+    let (head, body) = raw
+        .split_once("\r\n\r\n")
+        .context("malformed answer from the admin endpoint")?;
+    let status = head.split(' ').nth(1).unwrap_or("");
+    if status != "200" {
+        bail!("{path}: HTTP {status}: {}", body.trim());
+    }
+    Ok(body.to_string())
+}
+
+/// Sum of every sample of `name` in Prometheus text.
+fn total(text: &str, name: &str) -> f64 {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| l.split(['{', ' ']).next() == Some(name))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// Samples of `name` grouped by the value of `label`.
+fn by_label(text: &str, name: &str, label: &str) -> Vec<(String, f64)> {
+    let needle = format!("{label}=\"");
+    text.lines()
+        .filter(|l| l.split(['{', ' ']).next() == Some(name))
+        .filter_map(|l| {
+            let start = l.find(&needle)? + needle.len();
+            let end = start + l[start..].find('"')?;
+            let v = l.rsplit(' ').next()?.parse().ok()?;
+            Some((l[start..end].to_string(), v))
+        })
+        .collect()
+}
+
+pub fn stats(admin: SocketAddr) -> Result<()> {
+    let m = get(admin, "/metrics")?;
+    let line = |label: &str, name: &str| println!("{label:<28} {}", total(&m, name));
+    line("frames received", "xskd_rx_frames_total");
+    line("frames sent", "xskd_tx_frames_total");
+    line("bytes received", "xskd_rx_bytes_total");
+    line("bytes sent", "xskd_tx_bytes_total");
+    line("XDP redirected", "xskd_xdp_redirected_total");
+    line("XDP passed to kernel", "xskd_xdp_passed_total");
+    line("ARP cache entries", "xskd_arp_cache_entries");
+    line("ICMP echo replies", "xskd_icmp_echo_replies_total");
+    line("UDP datagrams received", "xskd_udp_rx_datagrams_total");
+    line("TCP connections", "xskd_tcp_connections");
+    let mut drops = by_label(&m, "xskd_drops_total", "reason");
+    drops.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let mut merged: Vec<(String, f64)> = Vec::new();
+    for (r, v) in drops {
+        match merged.iter_mut().find(|(x, _)| *x == r) {
+            Some(e) => e.1 += v,
+            None => merged.push((r, v)),
+        }
+    }
+    println!("drops by reason:");
+    for (r, v) in merged.iter().filter(|(_, v)| *v > 0.0) {
+        println!("  {r:<26} {v}");
+    }
+    Ok(())
+}
+
+pub fn ss(admin: SocketAddr, state: Option<&str>, port: Option<u16>) -> Result<()> {
+    let mut q = Vec::new();
+    if let Some(s) = state {
+        q.push(format!("state={s}"));
+    }
+    if let Some(p) = port {
+        q.push(format!("port={p}"));
+    }
+    let body = get(admin, &format!("/connections?{}", q.join("&")))?;
+    let v: serde_json::Value = serde_json::from_str(&body).context("parsing /connections")?;
+    println!(
+        "{:<12} {:<6} {:<22} {:<22} Info",
+        "State", "Worker", "Local Address:Port", "Peer Address:Port"
+    );
+    for c in v["connections"].as_array().into_iter().flatten() {
+        let s = |k: &str| {
+            c[k].as_str()
+                .map(str::to_string)
+                .unwrap_or_else(|| c[k].to_string())
+        };
+        println!(
+            "{:<12} {:<6} {:<22} {:<22} cwnd:{} ssthresh:{} rtt:{}/{} rto:{} snd_una:{} snd_nxt:{} rcv_nxt:{} retrans:{} bytes_acked:{} bytes_received:{}",
+            s("state"),
+            s("worker"),
+            format!("{}:{}", s("local_addr"), s("local_port")),
+            format!("{}:{}", s("remote_addr"), s("remote_port")),
+            s("cwnd"),
+            s("ssthresh"),
+            s("srtt_us"),
+            s("rttvar_us"),
+            s("rto_ms"),
+            s("snd_una"),
+            s("snd_nxt"),
+            s("rcv_nxt"),
+            s("retransmits"),
+            s("bytes_out"),
+            s("bytes_in"),
+        );
+    }
+    println!("total {} (showing {})", v["total"], v["returned"]);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEXT: &str = "# HELP xskd_rx_frames_total x\nxskd_rx_frames_total{queue=\"0\"} 5\nxskd_rx_frames_total{queue=\"1\"} 7\nxskd_rx_frames_total_other 100\nxskd_drops_total{reason=\"udp_no_listener\",worker=\"0\"} 3\n";
+
+    #[test]
+    fn totals_sum_only_the_named_metric() {
+        assert_eq!(total(TEXT, "xskd_rx_frames_total"), 12.0);
+        assert_eq!(
+            by_label(TEXT, "xskd_drops_total", "reason"),
+            vec![("udp_no_listener".to_string(), 3.0)]
+        );
+    }
+}

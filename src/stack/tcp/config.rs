@@ -1,0 +1,287 @@
+//! Configuration, public handles, counters and the per-connection view the
+//! control plane exports.
+
+use std::net::SocketAddrV4;
+use std::time::Duration;
+
+use crate::time::Instant;
+
+/// Keepalive (RFC 9293 3.8.4 / RFC 1122 4.2.3.6): off unless configured.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KeepaliveConfig {
+    /// Idle time before the first probe.
+    pub idle: Duration,
+    /// Time between unanswered probes.
+    pub interval: Duration,
+    /// Unanswered probes before the connection is dropped.
+    pub count: u32,
+}
+
+impl Default for KeepaliveConfig {
+    fn default() -> Self {
+        //= https://www.rfc-editor.org/rfc/rfc9293#section-3.8.4
+        //# This interval MUST be configurable and MUST default to no less than two hours.
+        KeepaliveConfig {
+            idle: Duration::from_secs(7200),
+            interval: Duration::from_secs(75),
+            count: 9,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct TcpConfig {
+    /// MSS we advertise (and the largest segment we send).
+    pub mss: u16,
+    /// Floor for the peer's advertised MSS: smaller values are raised to it
+    /// (every IPv4 host accepts 576-byte datagrams, RFC 1122 3.3.2), so a
+    /// peer cannot make us cut data into tiny segments.
+    pub min_peer_mss: u16,
+    /// Embryonic (SYN-RECEIVED) connections per listener before SYN cookies.
+    pub syn_queue: usize,
+    /// Established, not yet accepted connections per listener.
+    pub accept_queue: usize,
+    /// Connections (all states) per worker.
+    pub max_conns: usize,
+    pub max_listeners: usize,
+    /// Connections in TIME-WAIT (they count against `max_conns`). Past
+    /// this, a closing connection skips TIME-WAIT (Linux `tcp_max_tw_buckets`).
+    pub max_time_wait: usize,
+    pub msl: Duration,
+    /// Orphaned FIN-WAIT-2 connections are dropped after this.
+    pub fin_wait2_timeout: Duration,
+    /// CLOSE-WAIT connections whose application never closes are aborted after this.
+    pub close_wait_timeout: Duration,
+    pub syn_retries: u32,
+    pub synack_retries: u32,
+    /// Retransmissions of data/FIN before the connection is dropped.
+    pub max_retries: u32,
+    pub rto_min: Duration,
+    pub rto_max: Duration,
+    pub rto_initial: Duration,
+    pub keepalive: Option<KeepaliveConfig>,
+    /// RFC 5482-style user timeout: data unacknowledged this long aborts.
+    pub user_timeout: Duration,
+    pub send_buffer: usize,
+    pub recv_buffer: usize,
+    /// Challenge ACKs per connection per second (RFC 5961 10; per connection
+    /// rather than global, CVE-2016-5696).
+    pub challenge_ack_per_sec: u32,
+    pub syn_cookies: bool,
+    pub window_scaling: bool,
+    pub timestamps: bool,
+    pub sack: bool,
+    /// Ephemeral port range for active opens (RFC 6056 suggests 1024-65535;
+    /// IANA 49152-65535 by default).
+    pub ephemeral_ports: (u16, u16),
+}
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        TcpConfig {
+            mss: 1460,
+            min_peer_mss: 536,
+            syn_queue: 128,
+            accept_queue: 128,
+            max_conns: 4096,
+            max_listeners: 64,
+            max_time_wait: 2048,
+            msl: Duration::from_secs(30),
+            fin_wait2_timeout: Duration::from_secs(60),
+            close_wait_timeout: Duration::from_secs(300),
+            syn_retries: 6,
+            synack_retries: 5,
+            max_retries: 15,
+            rto_min: Duration::from_millis(200),
+            rto_max: Duration::from_secs(60),
+            rto_initial: Duration::from_secs(1),
+            keepalive: None,
+            user_timeout: Duration::from_secs(300),
+            send_buffer: 64 * 1024,
+            recv_buffer: 64 * 1024,
+            challenge_ack_per_sec: 10,
+            syn_cookies: true,
+            window_scaling: true,
+            timestamps: true,
+            sack: true,
+            ephemeral_ports: (49152, 65535),
+        }
+    }
+}
+
+/// RFC 9293 3.3.2 connection states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    Closed,
+    Listen,
+    SynSent,
+    SynReceived,
+    Established,
+    FinWait1,
+    FinWait2,
+    CloseWait,
+    Closing,
+    LastAck,
+    TimeWait,
+}
+
+impl State {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            State::Closed => "CLOSED",
+            State::Listen => "LISTEN",
+            State::SynSent => "SYN-SENT",
+            State::SynReceived => "SYN-RECEIVED",
+            State::Established => "ESTABLISHED",
+            State::FinWait1 => "FIN-WAIT-1",
+            State::FinWait2 => "FIN-WAIT-2",
+            State::CloseWait => "CLOSE-WAIT",
+            State::Closing => "CLOSING",
+            State::LastAck => "LAST-ACK",
+            State::TimeWait => "TIME-WAIT",
+        }
+    }
+
+    /// States after the three-way handshake (RFC 9293 "synchronized").
+    pub fn is_synchronized(self) -> bool {
+        !matches!(
+            self,
+            State::Closed | State::Listen | State::SynSent | State::SynReceived
+        )
+    }
+}
+
+impl std::fmt::Display for State {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A connection handle. Stale handles (the slot was reused) are rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConnId {
+    pub(crate) index: u32,
+    pub(crate) generation: u32,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ListenerId(pub(crate) u16);
+
+impl ListenerId {
+    pub fn port(self) -> u16 {
+        self.0
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TcpApiError {
+    #[error("no such connection or listener (stale handle)")]
+    InvalidHandle,
+    #[error("port already in use")]
+    AddrInUse,
+    #[error("connection or listener table full")]
+    TableFull,
+    #[error("no ephemeral port free for this destination")]
+    NoPortsAvailable,
+    #[error("connection reset by peer")]
+    Reset,
+    #[error("connection refused")]
+    Refused,
+    #[error("connection timed out")]
+    TimedOut,
+    #[error("operation not valid in this state")]
+    InvalidState,
+    #[error("would block")]
+    WouldBlock,
+    #[error("invalid address")]
+    InvalidAddress,
+}
+
+/// Why a connection ended abnormally, for readiness and errors.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CloseReason {
+    Reset,
+    Refused,
+    TimedOut,
+    Aborted,
+}
+
+impl CloseReason {
+    pub(crate) fn as_error(self) -> TcpApiError {
+        match self {
+            CloseReason::Reset | CloseReason::Aborted => TcpApiError::Reset,
+            CloseReason::Refused => TcpApiError::Refused,
+            CloseReason::TimedOut => TcpApiError::TimedOut,
+        }
+    }
+}
+
+/// What a poll loop may do with a connection without blocking.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Readiness {
+    /// Data to read, or EOF (peer FIN) to observe.
+    pub readable: bool,
+    /// Send buffer space and a state that allows sending.
+    pub writable: bool,
+    /// The peer sent FIN; `recv` returns 0 once the buffer is drained.
+    pub peer_closed: bool,
+    /// The connection is gone (CLOSED); `reset` tells if abnormally.
+    pub closed: bool,
+    pub reset: bool,
+    pub established: bool,
+}
+
+/// A snapshot of one connection for the control plane.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct ConnInfo {
+    pub id: ConnId,
+    pub local: SocketAddrV4,
+    pub remote: SocketAddrV4,
+    pub state: State,
+    pub snd_una: u32,
+    pub snd_nxt: u32,
+    pub rcv_nxt: u32,
+    pub snd_wnd: u32,
+    pub rcv_wnd: u32,
+    pub snd_wscale: u8,
+    pub rcv_wscale: u8,
+    pub mss: u16,
+    pub srtt: Option<Duration>,
+    pub rto: Duration,
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub segs_in: u64,
+    pub segs_out: u64,
+    pub retransmits: u64,
+    pub created: Instant,
+    pub age: Duration,
+}
+
+/// Per-worker TCP MIB-style counters (RFC 4022 names where they exist).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TcpCounters {
+    pub active_opens: u64,
+    pub passive_opens: u64,
+    pub attempt_fails: u64,
+    pub estab_resets: u64,
+    pub in_segs: u64,
+    pub out_segs: u64,
+    pub retrans_segs: u64,
+    pub out_rsts: u64,
+    pub in_rsts: u64,
+    pub syncookies_sent: u64,
+    pub syncookies_validated: u64,
+    pub syncookies_failed: u64,
+    pub challenge_acks: u64,
+    pub challenge_acks_suppressed: u64,
+    pub timeouts: u64,
+    pub keepalive_drops: u64,
+    pub fin_wait2_reaped: u64,
+    pub close_wait_reaped: u64,
+    pub time_wait_reused: u64,
+    pub time_wait_rst_ignored: u64,
+    pub time_wait_overflow: u64,
+    pub out_of_order_dropped: u64,
+    pub listen_overflows: u64,
+    pub listen_drops: u64,
+}

@@ -1,0 +1,284 @@
+//! Building and emitting segments: SYN, SYN-ACK, data, FIN, ACK, RST.
+
+use std::net::SocketAddrV4;
+
+use super::config::{State, TcpConfig, TcpCounters};
+use super::seq::SeqNumber;
+use super::tcb::Tcb;
+use super::{SegmentSink, Tcp};
+use crate::time::Instant;
+use crate::wire::tcp::{Control, TcpPacket, TcpRepr};
+
+pub(crate) fn bare_repr(local: SocketAddrV4, remote: SocketAddrV4) -> TcpRepr<'static> {
+    TcpRepr {
+        src_port: local.port(),
+        dst_port: remote.port(),
+        seq: SeqNumber(0),
+        ack: None,
+        control: Control::None,
+        psh: false,
+        window_len: 0,
+        mss: None,
+        window_scale: None,
+        sack_permitted: false,
+        sack_ranges: [None; 4],
+        timestamp: None,
+        payload: &[],
+    }
+}
+
+/// Emit `repr` plus `data_len` payload bytes taken from the send buffer at
+/// `data_off`.
+fn emit(
+    out: &mut impl SegmentSink,
+    counters: &mut TcpCounters,
+    tcb: &mut Tcb,
+    repr: &TcpRepr,
+    data_off: usize,
+    data_len: usize,
+) -> bool {
+    let hl = repr.header_len();
+    let (src, dst) = (*tcb.local.ip(), *tcb.remote.ip());
+    let send_buf = &tcb.send_buf;
+    let ok = out
+        .send_segment(tcb.local, tcb.remote, hl + data_len, |buf| {
+            let mut p = TcpPacket::new_unchecked(buf);
+            repr.emit_header(&mut p);
+            send_buf.peek(data_off, &mut p.payload_mut()[..data_len]);
+            p.fill_checksum(src, dst);
+        })
+        .is_ok();
+    if ok {
+        counters.out_segs += 1;
+        tcb.segs_out += 1;
+        if repr.control == Control::Rst {
+            counters.out_rsts += 1;
+        }
+    }
+    ok
+}
+
+/// A RST not tied to a connection (RFC 9293 3.10.7.1).
+pub(crate) fn send_reset(
+    out: &mut impl SegmentSink,
+    counters: &mut TcpCounters,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+    seq: SeqNumber,
+    ack: Option<SeqNumber>,
+) {
+    let mut r = bare_repr(local, remote);
+    r.seq = seq;
+    r.ack = ack;
+    r.control = Control::Rst;
+    let len = r.buffer_len();
+    let (src, dst) = (*local.ip(), *remote.ip());
+    if out
+        .send_segment(local, remote, len, |buf| {
+            r.emit(&mut TcpPacket::new_unchecked(buf), src, dst)
+        })
+        .is_ok()
+    {
+        counters.out_segs += 1;
+        counters.out_rsts += 1;
+    }
+}
+
+impl Tcb {
+    /// An ACK-bearing segment at `seq` with the current window and timestamp.
+    fn repr(&mut self, now: Instant, seq: SeqNumber, control: Control) -> TcpRepr<'static> {
+        let mut r = bare_repr(self.local, self.remote);
+        r.seq = seq;
+        r.ack = Some(self.rcv_nxt);
+        r.control = control;
+        r.window_len = self.window_field();
+        if self.ts_ok {
+            r.timestamp = Some((self.ts_val(now), self.ts_recent));
+        }
+        if self.sack_ok && !self.reassembly.is_empty() {
+            //= https://www.rfc-editor.org/rfc/rfc2018#section-4
+            //# If sent at all, SACK options SHOULD be included in all ACKs
+            //# which do not ACK the highest sequence number in the data
+            //# receiver's queue.
+            r.sack_ranges = self.reassembly.ranges();
+        }
+        self.ack_pending = false;
+        r
+    }
+
+    fn syn_repr(&mut self, cfg: &TcpConfig, now: Instant) -> TcpRepr<'static> {
+        let mut r = bare_repr(self.local, self.remote);
+        r.seq = self.iss;
+        r.control = Control::Syn;
+        r.window_len = self.syn_window_field();
+        r.mss = Some(cfg.mss);
+        if self.state == State::SynSent {
+            // Active open: offer everything the config enables.
+            r.window_scale = cfg.window_scaling.then(|| Tcb::wscale_for(cfg.recv_buffer));
+            r.sack_permitted = cfg.sack;
+            r.timestamp = cfg.timestamps.then(|| (self.ts_val(now), 0));
+        } else {
+            r.ack = Some(self.rcv_nxt);
+            r.window_scale = self.wscale_negotiated.then_some(self.rcv_wscale);
+            r.sack_permitted = self.sack_ok;
+            r.timestamp = self.ts_ok.then(|| (self.ts_val(now), self.ts_recent));
+            self.ack_pending = false;
+        }
+        r
+    }
+
+    pub(crate) fn arm_rtx(&mut self, now: Instant) {
+        if self.rtx_deadline.is_none() {
+            self.rtx_deadline = Some(now + self.rtt.backed_off(self.backoff));
+        }
+        if self.unacked_since.is_none() {
+            self.unacked_since = Some(now);
+        }
+    }
+}
+
+impl Tcp {
+    /// Send whatever this connection has pending.
+    pub(crate) fn output(&mut self, now: Instant, idx: u32, out: &mut impl SegmentSink) {
+        let Tcp {
+            slots,
+            counters,
+            cfg,
+            ..
+        } = self;
+        let Some(t) = slots.get_mut(idx as usize).and_then(|s| s.tcb.as_mut()) else {
+            return;
+        };
+        t.needs_output = false;
+        if t.rst_pending {
+            t.rst_pending = false;
+            let r = t.repr(now, t.snd_max, Control::Rst);
+            emit(out, counters, t, &r, 0, 0);
+            self.close_conn(idx, Some(super::config::CloseReason::Aborted));
+            return;
+        }
+        match t.state {
+            State::SynSent | State::SynReceived => {
+                if t.syn_pending {
+                    t.syn_pending = false;
+                    let r = t.syn_repr(cfg, now);
+                    emit(out, counters, t, &r, 0, 0);
+                    t.arm_rtx(now);
+                } else if t.ack_pending && t.state == State::SynReceived {
+                    let r = t.repr(now, t.snd_nxt, Control::None);
+                    emit(out, counters, t, &r, 0, 0);
+                }
+                return;
+            }
+            State::Closed | State::Listen => return,
+            _ => {}
+        }
+        let mss = t.payload_mss();
+        loop {
+            let sent = t.data_sent();
+            let avail = t.send_buf.len().saturating_sub(sent);
+            let wnd = t.snd_wnd.min(t.cc.window());
+            let mut usable = wnd.saturating_sub(t.in_flight()) as usize;
+            if t.probe_pending && usable == 0 && avail > 0 {
+                //= https://www.rfc-editor.org/rfc/rfc9293#section-3.8.6.1
+                //# The transmitting host SHOULD send the first zero-window
+                //# probe when a zero window has existed for the retransmission
+                //# timeout period
+                usable = 1;
+            }
+            t.probe_pending = false;
+            let n = avail.min(usable).min(mss);
+            if n == 0 {
+                break;
+            }
+            let fin = t.fin_queued && n == avail;
+            let seq = t.snd_nxt;
+            let mut r = t.repr(now, seq, if fin { Control::Fin } else { Control::None });
+            r.psh = n == avail;
+            if emit(out, counters, t, &r, sent, n) {
+                t.bytes_out += n as u64;
+            }
+            t.snd_nxt += n;
+            if fin {
+                t.fin_seq = Some(t.snd_nxt);
+                t.snd_nxt += 1u32;
+            }
+            t.snd_max = t.snd_max.max(t.snd_nxt);
+            if t.rtt_probe.is_none() {
+                t.rtt_probe = Some((t.snd_nxt, now));
+            }
+            t.arm_rtx(now);
+        }
+        if t.outstanding() == 0 && t.data_sent() < t.send_buf.len() {
+            // Data waits behind a zero window: the persist timer (the RTO
+            // timer with nothing outstanding) will probe it.
+            t.arm_rtx(now);
+        }
+        let fin_due = match t.fin_seq {
+            None => t.fin_queued,
+            // Resend after an RTO rewound SND.NXT onto it.
+            Some(f) => f == t.snd_nxt,
+        };
+        if fin_due && t.data_sent() == t.send_buf.len() {
+            let seq = t.snd_nxt;
+            let r = t.repr(now, seq, Control::Fin);
+            emit(out, counters, t, &r, 0, 0);
+            t.fin_seq = Some(seq);
+            t.snd_nxt += 1u32;
+            t.snd_max = t.snd_max.max(t.snd_nxt);
+            t.arm_rtx(now);
+        }
+        if t.ack_pending {
+            // SND.MAX, not a rewound SND.NXT: the peer's SND.WL1 must not see
+            // our sequence go backwards or it ignores our window updates.
+            let r = t.repr(now, t.snd_max, Control::None);
+            emit(out, counters, t, &r, 0, 0);
+        }
+    }
+
+    /// Retransmit the oldest unacknowledged segment (SYN, data, or FIN).
+    pub(crate) fn retransmit(&mut self, now: Instant, idx: u32, out: &mut impl SegmentSink) {
+        let Tcp {
+            slots,
+            counters,
+            cfg,
+            ..
+        } = self;
+        let Some(t) = slots.get_mut(idx as usize).and_then(|s| s.tcb.as_mut()) else {
+            return;
+        };
+        counters.retrans_segs += 1;
+        t.retransmits += 1;
+        t.rtt_probe = None;
+        match t.state {
+            State::SynSent | State::SynReceived => {
+                let r = t.syn_repr(cfg, now);
+                emit(out, counters, t, &r, 0, 0);
+                return;
+            }
+            _ => {}
+        }
+        if t.outstanding() == 0 {
+            // Nothing outstanding: the timer was the persist timer.
+            counters.retrans_segs -= 1;
+            t.retransmits -= 1;
+        }
+        //= https://www.rfc-editor.org/rfc/rfc6298#section-5
+        //# (5.4) Retransmit the earliest segment that has not been
+        //# acknowledged by the TCP receiver.
+        // Go back to SND.UNA: output() resends from there as the window
+        // allows (issue 4's congestion control limits this to cwnd).
+        t.snd_nxt = t.snd_una;
+        t.probe_pending = true;
+        t.needs_output = true;
+    }
+
+    /// An ACK for this connection right now (duplicate ACK, challenge ACK,
+    /// answer to an unacceptable segment).
+    pub(crate) fn send_ack_now(&mut self, now: Instant, idx: u32, out: &mut impl SegmentSink) {
+        if let Some(t) = self.tcb_mut(idx) {
+            t.ack_pending = true;
+        }
+        self.output(now, idx, out);
+    }
+}

@@ -1,0 +1,261 @@
+//! The transmission control block: everything one connection remembers.
+
+use std::net::SocketAddrV4;
+
+use super::buffer::RingBuffer;
+use super::config::{CloseReason, ListenerId, State, TcpConfig};
+use super::congestion::{CongestionControl, Unlimited};
+use super::rtt::RttEstimator;
+use super::seq::SeqNumber;
+use crate::time::Instant;
+
+/// Who holds the connection: decides when a CLOSED slot may be freed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Owner {
+    /// Embryonic or waiting in the listener's accept queue.
+    Listener(ListenerId),
+    /// The application holds a `ConnId`.
+    App,
+    /// The application closed its handle; the stack finishes the protocol.
+    Orphan,
+}
+
+#[derive(Debug)]
+pub(crate) struct Tcb {
+    pub state: State,
+    pub local: SocketAddrV4,
+    pub remote: SocketAddrV4,
+    pub owner: Owner,
+    pub passive: bool,
+    pub close_reason: Option<CloseReason>,
+
+    // Send sequence space (RFC 9293 3.3.1).
+    pub iss: SeqNumber,
+    pub snd_una: SeqNumber,
+    pub snd_nxt: SeqNumber,
+    /// Highest sequence number sent (SND.NXT rewinds on RTO; ACKs up to here are valid).
+    pub snd_max: SeqNumber,
+    pub snd_wnd: u32,
+    pub max_snd_wnd: u32,
+    pub snd_wl1: SeqNumber,
+    pub snd_wl2: SeqNumber,
+    // Receive sequence space.
+    pub irs: SeqNumber,
+    pub rcv_nxt: SeqNumber,
+    /// The window last advertised, in bytes.
+    pub rcv_wnd: u32,
+
+    /// Shift applied to the peer's window field (their wscale).
+    pub snd_wscale: u8,
+    /// Shift applied to our window field (our wscale), 0 if not negotiated.
+    pub rcv_wscale: u8,
+    pub wscale_negotiated: bool,
+    /// Largest payload we send (peer MSS, floored, capped by ours).
+    pub mss: u16,
+    pub sack_ok: bool,
+    pub ts_ok: bool,
+    pub ts_recent: u32,
+    pub ts_offset: u32,
+
+    pub send_buf: RingBuffer,
+    pub recv_buf: RingBuffer,
+    /// The application asked for FIN after the queued data.
+    pub fin_queued: bool,
+    /// Sequence number of our FIN once sent.
+    pub fin_seq: Option<SeqNumber>,
+    pub fin_received: bool,
+    pub reassembly: super::reassembly::Reassembly,
+
+    pub rtt: RttEstimator,
+    pub rtx_deadline: Option<Instant>,
+    pub backoff: u32,
+    pub retries: u32,
+    /// (end sequence, send time) of the segment being timed (Karn: cleared
+    /// on retransmission).
+    pub rtt_probe: Option<(SeqNumber, Instant)>,
+    /// When the oldest unacknowledged data went out, for the user timeout.
+    pub unacked_since: Option<Instant>,
+    pub cc: Box<dyn CongestionControl>,
+
+    /// Output wanted: a SYN/SYN-ACK (re)send, an ACK, data, a RST.
+    pub syn_pending: bool,
+    pub ack_pending: bool,
+    pub rst_pending: bool,
+    pub needs_output: bool,
+    /// Send a one-byte probe into a zero window on the next output.
+    pub probe_pending: bool,
+    /// In `Tcp::pending`.
+    pub queued: bool,
+
+    /// Challenge ACK rate limit: (window start, sent in window).
+    pub challenge: (Instant, u32),
+    /// TIME-WAIT expiry, FIN-WAIT-2 or CLOSE-WAIT reaper.
+    pub state_deadline: Option<Instant>,
+    pub keepalive_probes: u32,
+    pub last_rx: Instant,
+    pub created: Instant,
+
+    pub bytes_in: u64,
+    pub bytes_out: u64,
+    pub segs_in: u64,
+    pub segs_out: u64,
+    pub retransmits: u64,
+}
+
+impl Tcb {
+    pub fn new(
+        cfg: &TcpConfig,
+        now: Instant,
+        local: SocketAddrV4,
+        remote: SocketAddrV4,
+        iss: SeqNumber,
+        owner: Owner,
+        (send_buf, recv_buf): (RingBuffer, RingBuffer),
+    ) -> Tcb {
+        Tcb {
+            state: State::Closed,
+            local,
+            remote,
+            owner,
+            passive: matches!(owner, Owner::Listener(_)),
+            close_reason: None,
+            iss,
+            snd_una: iss,
+            snd_nxt: iss + 1u32,
+            snd_max: iss + 1u32,
+            snd_wnd: 0,
+            max_snd_wnd: 0,
+            snd_wl1: SeqNumber(0),
+            snd_wl2: iss,
+            irs: SeqNumber(0),
+            rcv_nxt: SeqNumber(0),
+            rcv_wnd: 0,
+            snd_wscale: 0,
+            rcv_wscale: 0,
+            wscale_negotiated: false,
+            mss: 536,
+            sack_ok: false,
+            ts_ok: false,
+            ts_recent: 0,
+            ts_offset: 0,
+            send_buf,
+            recv_buf,
+            fin_queued: false,
+            fin_seq: None,
+            fin_received: false,
+            reassembly: super::reassembly::Reassembly::default(),
+            rtt: RttEstimator::new(cfg.rto_initial, cfg.rto_min, cfg.rto_max),
+            rtx_deadline: None,
+            backoff: 0,
+            retries: 0,
+            rtt_probe: None,
+            unacked_since: None,
+            // A zero-sized type: boxing it allocates nothing.
+            cc: Box::new(Unlimited),
+            syn_pending: true,
+            ack_pending: false,
+            rst_pending: false,
+            needs_output: true,
+            probe_pending: false,
+            queued: false,
+            challenge: (now, 0),
+            state_deadline: None,
+            keepalive_probes: 0,
+            last_rx: now,
+            created: now,
+            bytes_in: 0,
+            bytes_out: 0,
+            segs_in: 0,
+            segs_out: 0,
+            retransmits: 0,
+        }
+    }
+
+    /// Our window scale shift for a receive buffer (RFC 7323 2.3, max 14).
+    pub fn wscale_for(buffer: usize) -> u8 {
+        let mut s = 0u8;
+        while (buffer >> s) > 0xffff && s < 14 {
+            s += 1;
+        }
+        s
+    }
+
+    /// Effective send MSS from the peer's option (RFC 9293 3.7.1: 536 when
+    /// absent; 0 is nonsense and treated as absent).
+    pub fn negotiate_mss(cfg: &TcpConfig, peer: Option<u16>) -> u16 {
+        let peer = match peer {
+            None | Some(0) => 536,
+            Some(m) => m.max(cfg.min_peer_mss),
+        };
+        peer.min(cfg.mss)
+    }
+
+    /// Sequence space between SND.UNA and SND.NXT (what the window is charged for).
+    pub fn in_flight(&self) -> u32 {
+        self.snd_nxt - self.snd_una
+    }
+
+    /// Anything sent and not yet acknowledged (SYN, data or FIN).
+    pub fn outstanding(&self) -> u32 {
+        self.snd_max - self.snd_una
+    }
+
+    /// Bytes at the head of the send buffer covered by [SND.UNA, SND.NXT).
+    pub fn data_sent(&self) -> usize {
+        let start = if self.snd_una == self.iss {
+            self.snd_una + 1u32
+        } else {
+            self.snd_una
+        };
+        let n = self.snd_nxt.diff(start).max(0) as usize;
+        n.min(self.send_buf.len())
+    }
+
+    pub fn fin_acked(&self) -> bool {
+        self.fin_seq.is_some_and(|f| self.snd_una == f + 1u32)
+    }
+
+    /// The window field for a non-SYN segment, recording what we advertise.
+    pub fn window_field(&mut self) -> u16 {
+        if self.state == State::TimeWait {
+            // Buffers may be gone; repeat the last advertisement.
+            return (self.rcv_wnd >> self.rcv_wscale).min(0xffff) as u16;
+        }
+        let free = self.recv_buf.free() as u32;
+        let w = (free >> self.rcv_wscale).min(0xffff);
+        self.rcv_wnd = w << self.rcv_wscale;
+        w as u16
+    }
+
+    /// The window field for SYN/SYN-ACK: never scaled (RFC 7323 2.2).
+    pub fn syn_window_field(&mut self) -> u16 {
+        let w = (self.recv_buf.free() as u32).min(0xffff);
+        self.rcv_wnd = w;
+        w as u16
+    }
+
+    pub fn ts_val(&self, now: Instant) -> u32 {
+        (now.as_millis() as u32).wrapping_add(self.ts_offset)
+    }
+
+    /// RFC 5961 section 7 challenge ACK throttle, per connection.
+    pub fn allow_challenge_ack(&mut self, now: Instant, per_sec: u32) -> bool {
+        if now.saturating_since(self.challenge.0) >= std::time::Duration::from_secs(1) {
+            self.challenge = (now, 0);
+        }
+        if self.challenge.1 < per_sec {
+            self.challenge.1 += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The earliest timer of this connection.
+    pub fn timer_deadline(&self, keepalive: Option<Instant>) -> Option<Instant> {
+        [self.rtx_deadline, self.state_deadline, keepalive]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+}

@@ -1,0 +1,123 @@
+//! Per-connection timers: retransmission (RFC 6298), user timeout,
+//! keepalive (RFC 9293 3.8.4), TIME-WAIT expiry and the FIN-WAIT-2 /
+//! CLOSE-WAIT reapers.
+
+use super::config::{CloseReason, State};
+use super::tcb::Tcb;
+use super::{SegmentSink, Tcp};
+use crate::time::Instant;
+
+impl Tcp {
+    pub(crate) fn keepalive_deadline(&self, t: &Tcb) -> Option<Instant> {
+        let k = self.cfg.keepalive?;
+        if !matches!(t.state, State::Established | State::CloseWait) || t.outstanding() > 0 {
+            return None;
+        }
+        let backoff = k.interval.saturating_mul(t.keepalive_probes);
+        Some(t.last_rx + k.idle.saturating_add(backoff))
+    }
+
+    pub(crate) fn on_timers(&mut self, now: Instant, idx: u32, out: &mut impl SegmentSink) {
+        let Some(t) = self.tcb(idx) else { return };
+        let keepalive = self.keepalive_deadline(t);
+        if t.state_deadline.is_some_and(|d| d <= now) {
+            match t.state {
+                State::TimeWait => self.close_conn(idx, None),
+                State::FinWait2 => {
+                    self.counters.fin_wait2_reaped += 1;
+                    self.close_conn(idx, Some(CloseReason::TimedOut));
+                }
+                State::CloseWait if t.outstanding() > 0 || !t.send_buf.is_empty() => {
+                    // Still sending: the application is alive, look again later.
+                    let d = now + self.cfg.close_wait_timeout;
+                    if let Some(t) = self.tcb_mut(idx) {
+                        t.state_deadline = Some(d);
+                    }
+                }
+                State::CloseWait => {
+                    // The application never closed: abort (RST) to free memory.
+                    self.counters.close_wait_reaped += 1;
+                    if let Some(t) = self.tcb_mut(idx) {
+                        t.rst_pending = true;
+                        t.state_deadline = None;
+                    }
+                    self.output(now, idx, out);
+                }
+                _ => {
+                    if let Some(t) = self.tcb_mut(idx) {
+                        t.state_deadline = None;
+                    }
+                }
+            }
+            return;
+        }
+        if t.rtx_deadline.is_some_and(|d| d <= now) {
+            self.on_rto(now, idx, out);
+            return;
+        }
+        if keepalive.is_some_and(|d| d <= now) {
+            let count = self.cfg.keepalive.map_or(0, |k| k.count);
+            if t.keepalive_probes >= count {
+                self.counters.keepalive_drops += 1;
+                self.close_conn(idx, Some(CloseReason::TimedOut));
+                return;
+            }
+            if let Some(t) = self.tcb_mut(idx) {
+                t.keepalive_probes += 1;
+            }
+            self.send_keepalive(now, idx, out);
+        }
+    }
+
+    fn on_rto(&mut self, now: Instant, idx: u32, out: &mut impl SegmentSink) {
+        let cfg = &self.cfg;
+        let (limit, user_timeout) = (cfg.max_retries, cfg.user_timeout);
+        let (syn_retries, synack_retries) = (cfg.syn_retries, cfg.synack_retries);
+        let Some(t) = self.tcb_mut(idx) else { return };
+        let limit = match t.state {
+            State::SynSent => syn_retries,
+            State::SynReceived => synack_retries,
+            _ => limit,
+        };
+        let probing = t.outstanding() == 0;
+        let timed_out = t.retries >= limit
+            || (!probing
+                && t.unacked_since
+                    .is_some_and(|s| now.saturating_since(s) >= user_timeout));
+        if timed_out {
+            let state = t.state;
+            self.counters.timeouts += 1;
+            if state == State::SynSent {
+                self.counters.attempt_fails += 1;
+            }
+            self.close_conn(idx, Some(CloseReason::TimedOut));
+            return;
+        }
+        t.retries += 1;
+        t.backoff += 1;
+        t.cc.on_rto(now);
+        //= https://www.rfc-editor.org/rfc/rfc6298#section-5
+        //# (5.5) The host MUST set RTO <- RTO * 2 ("back off the timer").
+        t.rtx_deadline = Some(now + t.rtt.backed_off(t.backoff));
+        self.retransmit(now, idx, out);
+        if self.tcb(idx).is_some_and(|t| t.needs_output) {
+            self.output(now, idx, out);
+        }
+    }
+
+    fn send_keepalive(&mut self, now: Instant, idx: u32, out: &mut impl SegmentSink) {
+        //= https://www.rfc-editor.org/rfc/rfc9293#section-3.8.4
+        //# Such a segment generally contains SEG.SEQ = SND.NXT-1
+        if let Some(t) = self.tcb_mut(idx) {
+            let (nxt, max) = (t.snd_nxt, t.snd_max);
+            t.snd_nxt = t.snd_una - 1;
+            t.snd_max = t.snd_una - 1;
+            t.ack_pending = true;
+            self.output(now, idx, out);
+            if let Some(t) = self.tcb_mut(idx) {
+                t.snd_nxt = nxt;
+                t.snd_max = max;
+            }
+        }
+    }
+}
