@@ -2,6 +2,7 @@
 
 pub mod connect_probe;
 pub mod discard;
+pub mod dns;
 pub mod tcp_echo;
 pub mod udp_echo;
 
