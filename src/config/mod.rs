@@ -31,6 +31,9 @@ pub struct Config {
     pub tcp: TcpSection,
     #[serde(default)]
     pub log: LogConfig,
+    /// The authoritative DNS responder; absent = off.
+    #[serde(default)]
+    pub dns: Option<crate::service::dns::DnsConfig>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

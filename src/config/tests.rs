@@ -178,3 +178,17 @@ fn tcp_section_overrides_defaults_and_is_validated() {
         "unknown key"
     );
 }
+
+#[test]
+fn dns_section_is_optional_and_validated() {
+    assert!(Config::from_toml(MINIMAL).unwrap().dns.is_none());
+    let ok = with(
+        "",
+        "",
+        "[dns]\nzone = \"xskd.test.\"\nrecords = [{ name = \"www\", ipv4 = \"198.18.0.1\" }]",
+    );
+    assert_eq!(Config::from_toml(&ok).unwrap().dns.unwrap().port, 53);
+    let bad = with("", "", "[dns]\nzone = \"xskd.test.\"\nrecords = [{ name = \"www.example.com.\", ipv4 = \"198.18.0.1\" }]");
+    let e = Config::from_toml(&bad).unwrap_err().to_string();
+    assert!(e.contains("dns.records[0].name"), "{e}");
+}

@@ -16,6 +16,8 @@ pub enum ConfigError {
     },
     #[error("config is not valid TOML for xskd: {0} (see config/xskd.toml for every key)")]
     Syntax(String),
+    #[error("{0}")]
+    Dns(String),
     #[error("`{key}` = {value}: {fix}")]
     Invalid {
         key: &'static str,
@@ -208,6 +210,11 @@ impl Config {
                 value: format!("(tcp field {})", e.key),
                 fix: e.problem.to_string(),
             });
+        }
+        if let Some(dns) = &self.dns {
+            // Building the responder validates every name and record.
+            crate::service::dns::DnsResponder::with_cookie_secret(dns, [0; 16])
+                .map_err(|e| ConfigError::Dns(e.to_string()))?;
         }
         if u.batch == 0 || u.batch > u.rx_ring {
             return Err(invalid(

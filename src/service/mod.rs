@@ -3,6 +3,7 @@
 pub mod connect_probe;
 pub mod discard;
 pub mod dns;
+pub mod dns_udp;
 pub mod tcp_echo;
 pub mod udp_echo;
 

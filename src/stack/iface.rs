@@ -186,6 +186,11 @@ impl Stack {
         );
     }
 
+    /// The UDP services' own metrics, each with its port (snapshot time).
+    pub fn udp_service_metrics(&self, mut f: impl FnMut(u16, super::udp::ServiceMetric)) {
+        self.udp.service_metrics(&mut f);
+    }
+
     /// The TCP layer, for services: listen, accept, read, write, close.
     pub fn tcp(&self) -> &Tcp {
         &self.tcp

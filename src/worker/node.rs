@@ -15,7 +15,7 @@ use crate::datapath::TxSink;
 use crate::service::discard::Discard;
 use crate::service::tcp_echo::TcpEcho;
 use crate::stack::tcp::{ConnInfo, State, Tcp, TcpCounters};
-use crate::stack::{DropReason, Stack, StackCounters};
+use crate::stack::{DropReason, ServiceMetric, Stack, StackCounters};
 use crate::time::Instant;
 use hdrhistogram::Histogram;
 
@@ -104,6 +104,8 @@ pub struct NodeStats {
     pub tcp_states: Vec<(&'static str, u64)>,
     pub tcp_apps: Vec<(u16, &'static str)>,
     pub udp_echo_turnaround: Histogram<u64>,
+    /// UDP services' own metrics, with their port.
+    pub service_metrics: Vec<(u16, ServiceMetric)>,
     pub arp_cache_entries: usize,
     pub arp_held_frames: usize,
     pub reassembly_in_use: usize,
@@ -249,6 +251,11 @@ impl FrameProcessor for Node {
             tcp_states: states,
             tcp_apps: self.tcp_apps.iter().map(|a| (a.port(), a.name())).collect(),
             udp_echo_turnaround: self.udp_echo_turnaround.clone(),
+            service_metrics: {
+                let mut v = Vec::new();
+                self.stack.udp_service_metrics(|port, m| v.push((port, m)));
+                v
+            },
             arp_cache_entries: self.stack.arp_cache_len(),
             arp_held_frames: self.stack.arp_held_frames(),
             reassembly_in_use: self.stack.reassembly_in_use(),
@@ -551,6 +558,15 @@ impl StatsExport for NodeStats {
                 n as f64,
             );
         }
+        for (port, (name, help, label, value)) in &self.service_metrics {
+            let port = port.to_string();
+            let mut ll = l.to_vec();
+            ll.push(("port", &port));
+            if let Some(kv) = label {
+                ll.push(*kv);
+            }
+            m.counter(name, help, &ll, *value);
+        }
         // Every reason, zeros included, so dashboards see the full set.
         for &r in DropReason::ALL {
             let mut ll = l.to_vec();
@@ -606,6 +622,18 @@ impl StatsExport for NodeStats {
                 "states": self.tcp_states.iter().map(|(s, n)| (s.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
             },
             "drops": drops,
+            "services": self
+                .service_metrics
+                .iter()
+                .filter(|(_, (_, _, _, v))| *v > 0)
+                .map(|(port, (name, _, label, v))| {
+                    let key = match label {
+                        Some((_, value)) => format!("{name}:{value}"),
+                        None => name.to_string(),
+                    };
+                    (format!("{port}/{key}"), json!(v))
+                })
+                .collect::<serde_json::Map<_, _>>(),
         })
     }
 
