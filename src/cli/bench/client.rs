@@ -56,7 +56,7 @@ pub enum BenchClient {
         #[arg(long, default_value_t = 18)]
         size: usize,
         /// Datagrams in flight at most.
-        #[arg(long, default_value_t = 256)]
+        #[arg(long, default_value_t = 1024)]
         window: u64,
         /// Datagrams per sendmmsg/recvmmsg call.
         #[arg(long, default_value_t = 32)]

@@ -51,7 +51,7 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1)]
     pub load_core: usize,
     /// Datagrams in flight in the throughput load.
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, default_value_t = 1024)]
     pub window: u64,
     /// UDP payload bytes (18 makes 64-byte frames).
     #[arg(long, default_value_t = 18)]
@@ -153,6 +153,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         reports: Vec::new(),
     };
     let started = std::time::Instant::now();
+    let loadavg_before = report::loadavg();
     let parts: Vec<Part> = if args.only.is_empty() {
         vec![Part::Udp, Part::Ceiling]
     } else {
@@ -174,11 +175,21 @@ pub fn bench(args: BenchArgs) -> Result<()> {
             b.session(round, s, loads(s, &parts))?;
         }
     }
-    let wall = started.elapsed().as_secs_f64();
-    let table = report::table(&b.samples, &args, &parts);
+    let info = report::RunInfo {
+        wall_s: started.elapsed().as_secs_f64(),
+        loadavg_before,
+        loadavg_after: report::loadavg(),
+        cores,
+        kernel: report::kernel_release(),
+    };
+    let table = report::table(&b.samples, &args, &parts, &info);
     println!("{table}");
-    let out = report::write(&args.out, &args, &b.samples, &b.reports, &table, wall)?;
-    eprintln!("xskd bench: results in {} ({wall:.0} s)", out.display());
+    let out = report::write(&args.out, &args, &b.samples, &b.reports, &table, &info)?;
+    eprintln!(
+        "xskd bench: results in {} ({:.0} s)",
+        out.display(),
+        info.wall_s
+    );
     Ok(())
 }
 

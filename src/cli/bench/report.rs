@@ -43,6 +43,14 @@ struct Metric {
     digits: usize,
 }
 
+impl Metric {
+    /// Counts of losses are shown side by side but not divided: a ratio
+    /// of two small counts says nothing.
+    fn has_ratio(&self) -> bool {
+        !self.label.contains("lost") && !self.label.contains("loss")
+    }
+}
+
 /// A table row in the JSON: medians per subject, ratios against the peer.
 #[derive(Serialize)]
 pub struct Row {
@@ -182,7 +190,10 @@ fn rows_for(
                 .collect();
             let ratios: Vec<_> = values
                 .iter()
-                .map(|&(s, v)| (s, v.zip(p).filter(|(_, p)| *p > 0.0).map(|(v, p)| v / p)))
+                .map(|&(s, v)| {
+                    let r = v.zip(p).filter(|(_, p)| *p > 0.0).map(|(v, p)| v / p);
+                    (s, r.filter(|_| m.has_ratio()))
+                })
                 .collect();
             let met = ratios
                 .iter()
@@ -241,7 +252,32 @@ fn fmt(v: Option<f64>, digits: usize) -> String {
 }
 
 /// The markdown report: one table per section, then notes.
-pub fn table(samples: &[Sample], args: &BenchArgs, parts: &[Part]) -> String {
+/// Facts about the run itself.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunInfo {
+    pub wall_s: f64,
+    /// 1-minute load average before and after.
+    pub loadavg_before: f64,
+    pub loadavg_after: f64,
+    pub cores: usize,
+    pub kernel: String,
+}
+
+pub fn loadavg() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|x| x.parse().ok()))
+        .unwrap_or(0.0)
+}
+
+pub fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+pub fn table(samples: &[Sample], args: &BenchArgs, parts: &[Part], info: &RunInfo) -> String {
     let rows = rows(samples, args, parts);
     let mut out = String::new();
     let mut section = "";
@@ -292,11 +328,11 @@ pub fn table(samples: &[Sample], args: &BenchArgs, parts: &[Part]) -> String {
             }
         ));
     }
-    out.push_str(&notes(samples, args));
+    out.push_str(&notes(samples, args, info));
     out
 }
 
-fn notes(samples: &[Sample], args: &BenchArgs) -> String {
+fn notes(samples: &[Sample], args: &BenchArgs, info: &RunInfo) -> String {
     let scrapes: u64 = samples
         .iter()
         .filter_map(|s| s.scrape.as_ref())
@@ -317,17 +353,27 @@ shows a cost closer to the work done.\n\
 work in softirq context charged to whichever task runs, often the client's core on veth; \
 \"core busy\" counts everything on the server core.\n\
 - Prometheus-style scraping of /metrics ran once a second during every xskd measurement \
-({scrapes} scrapes, {failures} failed).\n",
-        args.rounds, args.seconds, args.server_core, args.load_core, args.size, args.window
+({scrapes} scrapes, {failures} failed).\n\
+- Machine: Linux {}, {} cores; 1-minute load average {:.2} before, {:.2} after. Each \
+measurement keeps about 2 cores busy; much more than that means other work shared the cores \
+and the numbers are noisy (the tails first).\n",
+        args.rounds,
+        args.seconds,
+        args.server_core,
+        args.load_core,
+        args.size,
+        args.window,
+        info.kernel,
+        info.cores,
+        info.loadavg_before,
+        info.loadavg_after,
     )
 }
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
     args: &'a BenchArgs,
-    wall_s: f64,
-    kernel: String,
-    cores: usize,
+    run: &'a RunInfo,
     table: Vec<Row>,
     samples: &'a [Sample],
     server_reports: &'a [serde_json::Value],
@@ -342,7 +388,7 @@ pub fn write(
     samples: &[Sample],
     reports: &[serde_json::Value],
     markdown: &str,
-    wall_s: f64,
+    info: &RunInfo,
 ) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let parts: Vec<Part> = if args.only.is_empty() {
@@ -353,12 +399,7 @@ pub fn write(
     let table = rows(samples, args, &parts);
     let report = JsonReport {
         args,
-        wall_s,
-        kernel: std::fs::read_to_string("/proc/sys/kernel/osrelease")
-            .unwrap_or_default()
-            .trim()
-            .to_string(),
-        cores: std::thread::available_parallelism().map_or(0, |n| n.get()),
+        run: info,
         table,
         samples,
         server_reports: reports,
