@@ -152,8 +152,16 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         samples: Vec::new(),
         reports: Vec::new(),
     };
-    let started = std::time::Instant::now();
     let loadavg_before = report::loadavg();
+    let (background_server_core, background_load_core) = background(&args)?;
+    if background_server_core.max(background_load_core) > 0.1 {
+        eprintln!(
+            "xskd bench: warning: other work keeps the cores busy ({:.0}% and {:.0}%): expect noise",
+            background_server_core * 100.0,
+            background_load_core * 100.0
+        );
+    }
+    let started = std::time::Instant::now();
     let parts: Vec<Part> = if args.only.is_empty() {
         vec![Part::Udp, Part::Ceiling]
     } else {
@@ -179,6 +187,8 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         wall_s: started.elapsed().as_secs_f64(),
         loadavg_before,
         loadavg_after: report::loadavg(),
+        background_server_core,
+        background_load_core,
         cores,
         kernel: report::kernel_release(),
     };
@@ -191,6 +201,19 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         info.wall_s
     );
     Ok(())
+}
+
+/// How busy the server and load cores are over one second with nothing
+/// of ours running: the noise floor of this run.
+fn background(args: &BenchArgs) -> Result<(f64, f64)> {
+    let t0 = std::time::Instant::now();
+    let s0 = cpu::core_busy_seconds(args.server_core)?;
+    let l0 = cpu::core_busy_seconds(args.load_core)?;
+    std::thread::sleep(std::time::Duration::from_secs(1));
+    let dt = t0.elapsed().as_secs_f64();
+    let s = (cpu::core_busy_seconds(args.server_core)? - s0) / dt;
+    let l = (cpu::core_busy_seconds(args.load_core)? - l0) / dt;
+    Ok((s.clamp(0.0, 1.0), l.clamp(0.0, 1.0)))
 }
 
 /// Who is measured, in the order each round measures them.

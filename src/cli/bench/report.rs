@@ -259,6 +259,10 @@ pub struct RunInfo {
     /// 1-minute load average before and after.
     pub loadavg_before: f64,
     pub loadavg_after: f64,
+    /// Fraction of the server and the load core busy with other work in a
+    /// second before the run, with nothing of ours running.
+    pub background_server_core: f64,
+    pub background_load_core: f64,
     pub cores: usize,
     pub kernel: String,
 }
@@ -356,7 +360,8 @@ work in softirq context charged to whichever task runs, often the client's core 
 ({scrapes} scrapes, {failures} failed).\n\
 - Machine: Linux {}, {} cores; 1-minute load average {:.2} before, {:.2} after. Each \
 measurement keeps about 2 cores busy; much more than that means other work shared the cores \
-and the numbers are noisy (the tails first).\n",
+and the numbers are noisy (the tails first). Before the run, with nothing of ours running, \
+the server core was {:.0}% and the load core {:.0}% busy.\n",
         args.rounds,
         args.seconds,
         args.server_core,
@@ -367,6 +372,8 @@ and the numbers are noisy (the tails first).\n",
         info.cores,
         info.loadavg_before,
         info.loadavg_after,
+        info.background_server_core * 100.0,
+        info.background_load_core * 100.0,
     )
 }
 
