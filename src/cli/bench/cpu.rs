@@ -16,6 +16,11 @@ fn ticks_per_sec() -> f64 {
 pub fn process_seconds(pid: u32) -> Result<f64> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/stat"))
         .with_context(|| format!("reading /proc/{pid}/stat"))?;
+    Ok(stat_ticks(&text)? as f64 / ticks_per_sec())
+}
+
+/// utime + stime, in clock ticks, from the text of /proc/PID/stat.
+pub fn stat_ticks(text: &str) -> Result<u64> {
     // The command name (field 2) is in parentheses and may hold spaces:
     // count fields from the last ')'. Field 3 (state) is then index 0, so
     // utime (14) and stime (15) are 11 and 12.
@@ -25,10 +30,9 @@ pub fn process_seconds(pid: u32) -> Result<f64> {
         .context("malformed /proc/PID/stat")?;
     let f: Vec<&str> = rest.split_whitespace().collect();
     let (Some(u), Some(s)) = (f.get(11), f.get(12)) else {
-        bail!("short /proc/{pid}/stat");
+        bail!("short /proc/PID/stat");
     };
-    let ticks: u64 = u.parse::<u64>()? + s.parse::<u64>()?;
-    Ok(ticks as f64 / ticks_per_sec())
+    Ok(u.parse::<u64>()? + s.parse::<u64>()?)
 }
 
 /// The command name of process `pid` (to check we watch the right one).

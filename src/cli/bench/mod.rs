@@ -12,6 +12,8 @@ pub mod client;
 mod cpu;
 mod report;
 mod servers;
+#[cfg(test)]
+mod tests;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};

@@ -150,7 +150,7 @@ fn throughput_metrics(rate_goal: Option<Goal>) -> Vec<Metric> {
     ]
 }
 
-fn median(mut v: Vec<f64>) -> Option<f64> {
+pub(super) fn median(mut v: Vec<f64>) -> Option<f64> {
     if v.is_empty() {
         return None;
     }
