@@ -59,6 +59,8 @@ pub struct Row {
     pub values: Vec<(Subject, Option<f64>)>,
     pub peer: Subject,
     pub peer_value: Option<f64>,
+    /// Smallest and largest value over the rounds, subjects then the peer.
+    pub spread: Vec<(Subject, Option<(f64, f64)>)>,
     pub ratios: Vec<(Subject, Option<f64>)>,
     pub goal: Option<String>,
     pub met: Vec<(Subject, Option<bool>)>,
@@ -163,14 +165,23 @@ pub(super) fn median(mut v: Vec<f64>) -> Option<f64> {
     })
 }
 
+fn values_of(samples: &[Sample], subject: Subject, m: &Metric) -> Vec<f64> {
+    samples
+        .iter()
+        .filter(|s| s.subject == subject && s.load == m.load)
+        .filter_map(|s| (m.read)(s))
+        .collect()
+}
+
+fn spread_of(samples: &[Sample], subject: Subject, m: &Metric) -> Option<(f64, f64)> {
+    let v = values_of(samples, subject, m);
+    let min = v.iter().copied().reduce(f64::min)?;
+    let max = v.iter().copied().reduce(f64::max)?;
+    Some((min, max))
+}
+
 fn median_of(samples: &[Sample], subject: Subject, m: &Metric) -> Option<f64> {
-    median(
-        samples
-            .iter()
-            .filter(|s| s.subject == subject && s.load == m.load)
-            .filter_map(|s| (m.read)(s))
-            .collect(),
-    )
+    median(values_of(samples, subject, m))
 }
 
 fn rows_for(
@@ -205,6 +216,11 @@ fn rows_for(
                 values,
                 peer,
                 peer_value: p,
+                spread: subjects
+                    .iter()
+                    .chain([&peer])
+                    .map(|&s| (s, spread_of(samples, s, m)))
+                    .collect(),
                 ratios,
                 goal: m.goal.map(Goal::text),
                 met,
@@ -284,6 +300,16 @@ pub fn kernel_release() -> String {
 pub fn table(samples: &[Sample], args: &BenchArgs, parts: &[Part], info: &RunInfo) -> String {
     let rows = rows(samples, args, parts);
     let mut out = String::new();
+    let busy = info.background_server_core.max(info.background_load_core);
+    if busy > 0.25 {
+        out.push_str(&format!(
+            "\n> **Noisy run:** before it started, other work kept the server core {:.0}% and \
+the load core {:.0}% busy. Tails and CPU per operation are unreliable; rerun on a quiet \
+machine.\n",
+            info.background_server_core * 100.0,
+            info.background_load_core * 100.0
+        ));
+    }
     let mut section = "";
     for r in &rows {
         if r.section != section {

@@ -178,6 +178,33 @@ fn table_medians_ratios_and_goals_per_pair() {
         "{t}"
     );
     assert!(t.contains("busy-polls"), "the CPU caveat is printed");
+    assert!(!t.contains("Noisy run"), "a quiet run is not flagged");
+}
+
+#[test]
+fn table_busy_background_flags_the_run_as_noisy() {
+    let mut i = info();
+    i.background_load_core = 0.6;
+    let t = report::table(&[], &args(PollArg::Busy), &[Part::Udp], &i);
+    assert!(t.contains("Noisy run") && t.contains("60%"), "{t}");
+}
+
+#[test]
+fn rows_spread_spans_the_rounds_for_subjects_and_peer() {
+    let samples = vec![
+        latency(0, Subject::Xskd, 10.0, 30.0),
+        latency(1, Subject::Xskd, 14.0, 30.0),
+        latency(0, Subject::Kernel, 20.0, 60.0),
+    ];
+    let rows = report::rows(&samples, &args(PollArg::Busy), &[Part::Udp]);
+    let p50 = &rows[0];
+    assert_eq!(
+        p50.spread,
+        [
+            (Subject::Xskd, Some((10.0, 14.0))),
+            (Subject::Kernel, Some((20.0, 20.0)))
+        ]
+    );
 }
 
 #[test]
