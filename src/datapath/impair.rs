@@ -259,6 +259,17 @@ impl<D: Datapath + 'static> Datapath for Impaired<D> {
     }
 }
 
+/// One direction of a relay: up to `budget` frames received on `from` go
+/// out through `to` (refused ones are dropped; `to`'s own counters see
+/// them). A test relay between two ports calls it both ways each turn,
+/// with either side wrapped in `Impaired`, then flushes both.
+pub fn forward<A: Datapath, B: Datapath>(from: &mut A, to: &mut B, budget: usize) -> usize {
+    let mut out = to.tx();
+    from.poll_rx(budget, |frame, _| {
+        let _ = out.transmit(frame.len(), |b| b.copy_from_slice(frame));
+    })
+}
+
 /// How long the longest configured hold is, for callers sizing a drain.
 pub fn max_hold(config: &ImpairConfig) -> Duration {
     let d = |c: &DirectionImpair| {

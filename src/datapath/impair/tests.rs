@@ -538,6 +538,25 @@ fn replies_sent_inside_poll_rx_are_impaired_on_tx() {
     assert_eq!((c.rx.passed, c.tx.passed, c.tx.dropped), (10, 5, 5));
 }
 
+#[test]
+fn forward_relays_between_two_ports_through_the_impairment() {
+    let cfg = rx_cfg(
+        15,
+        DirectionImpair {
+            drop_every: Some(3),
+            ..Default::default()
+        },
+    );
+    let mut left = impaired(&cfg);
+    let mut right = MemoryPort::new(64, MAX);
+    for f in frames(9) {
+        left.inner_mut().inject(&f);
+    }
+    assert_eq!(forward(&mut left, &mut right, 64), 9);
+    assert_eq!(right.flush(), 6);
+    assert_eq!(ids(&right.take_sent()), vec![0, 1, 3, 4, 6, 7]);
+}
+
 fn everything(seed: u64) -> ImpairConfig {
     let d = DirectionImpair {
         drop: 0.05,
