@@ -3,6 +3,7 @@
 //! datapath for tests (`memory`).
 
 pub mod iface;
+pub mod impair;
 pub mod memory;
 pub mod xdp_prog;
 pub mod xsk;
