@@ -9,6 +9,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::datapath::impair::ImpairConfig;
 pub use tcp::TcpSection;
 pub use validate::ConfigError;
 
@@ -34,6 +35,10 @@ pub struct Config {
     /// The authoritative DNS responder; absent = off.
     #[serde(default)]
     pub dns: Option<crate::service::dns::DnsConfig>,
+    /// Seeded link impairment for chaos testing; present (even empty) =
+    /// every queue's socket is wrapped in `datapath::impair::Impaired`.
+    #[serde(default)]
+    pub impair: Option<ImpairConfig>,
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

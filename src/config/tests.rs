@@ -192,3 +192,25 @@ fn dns_section_is_optional_and_validated() {
     let e = Config::from_toml(&bad).unwrap_err().to_string();
     assert!(e.contains("dns.records[0].name"), "{e}");
 }
+
+#[test]
+fn impair_section_absent_is_none_and_present_is_validated() {
+    assert!(Config::from_toml(MINIMAL).unwrap().impair.is_none());
+    let c = Config::from_toml(&with(
+        "",
+        "",
+        "[impair]\nseed = 3\n[impair.tx]\ndrop = 0.01\nreorder = 0.05\n",
+    ))
+    .unwrap();
+    let imp = c.impair.expect("[impair] present");
+    assert_eq!((imp.seed, imp.tx.drop, imp.tx.reorder), (3, 0.01, 0.05));
+    assert!(Config::from_toml(&with("", "", "[impair]\n"))
+        .unwrap()
+        .impair
+        .is_some());
+    assert_eq!(
+        err_key(&with("", "", "[impair.rx]\ncorrupt = 2.0\n")),
+        "impair.rx.corrupt"
+    );
+    assert!(Config::from_toml(&with("", "", "[impair.rx]\nlos = 0.1\n")).is_err());
+}

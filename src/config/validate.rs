@@ -24,6 +24,8 @@ pub enum ConfigError {
         value: String,
         fix: String,
     },
+    #[error(transparent)]
+    Impair(#[from] crate::datapath::impair::ImpairConfigError),
 }
 
 impl ConfigError {
@@ -35,6 +37,7 @@ impl ConfigError {
     pub fn key(&self) -> Option<&'static str> {
         match self {
             ConfigError::Invalid { key, .. } => Some(key),
+            ConfigError::Impair(e) => Some(e.key()),
             _ => None,
         }
     }
@@ -222,6 +225,9 @@ impl Config {
                 u.batch,
                 "must be between 1 and umem.rx_ring",
             ));
+        }
+        if let Some(impair) = &self.impair {
+            impair.validate()?;
         }
         Ok(())
     }

@@ -180,6 +180,31 @@ impl<S: StatsExport> ControlState<S> {
             ] {
                 m.counter(name, help, l, v);
             }
+            if let Some(imp) = &st.impair {
+                for (direction, c) in [("rx", &imp.rx), ("tx", &imp.tx)] {
+                    for (outcome, v) in [
+                        ("passed", c.passed),
+                        ("dropped", c.dropped),
+                        ("duplicated", c.duplicated),
+                        ("reordered", c.reordered),
+                        ("corrupted", c.corrupted),
+                        ("delayed", c.delayed),
+                        ("rate_dropped", c.rate_dropped),
+                        ("queue_dropped", c.queue_dropped),
+                        ("refused", c.refused),
+                    ] {
+                        let mut ll = l.to_vec();
+                        ll.push(("direction", direction));
+                        ll.push(("outcome", outcome));
+                        m.counter(
+                            "impair_frames_total",
+                            "Frames through the seeded link impairment, by direction and outcome.",
+                            &ll,
+                            v,
+                        );
+                    }
+                }
+            }
             m.gauge(
                 "umem_free_frames",
                 "UMEM frames free in the worker's pool.",

@@ -254,6 +254,11 @@ impl<D: Datapath + 'static> Datapath for Impaired<D> {
         }
     }
 
+    fn set_now(&mut self, now: Instant) {
+        Impaired::set_now(self, now);
+        self.inner.set_now(now);
+    }
+
     fn quiescent(&self) -> bool {
         self.rx.held() == 0 && self.tx.held() == 0 && self.inner.quiescent()
     }
