@@ -87,6 +87,7 @@ fn run_reflector(cfg: &ImpairConfig) -> (Vec<Vec<u8>>, ReflectorStats, ImpairCou
         batch: 16,
         poll: PollMode::Busy,
         report_every: Duration::ZERO,
+        drain: Duration::ZERO,
     };
     let mut clock = Instant::from_secs(1);
     let mut turns = 0u32;
