@@ -297,6 +297,7 @@ impl<S: StatsExport> ControlState<S> {
                         "tx_ring_empty_descs": q.kernel.tx_ring_empty_descs,
                     },
                     "stack": q.processor.to_json(),
+                    "impair": q.impair.as_ref().map(|i| json!({ "rx": i.rx, "tx": i.tx })),
                 })
             })
             .collect();
