@@ -1,6 +1,7 @@
 //! Applications running inside the workers on the stack's API.
 
 pub mod discard;
+pub mod http;
 pub mod tcp_echo;
 pub mod udp_echo;
 
