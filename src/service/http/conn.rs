@@ -98,7 +98,7 @@ impl Connection {
             .max(16 * 1024);
         Connection {
             phase: Phase::Head,
-            inbuf: Vec::with_capacity(in_cap),
+            inbuf: Vec::new(),
             in_cap,
             outbuf: Vec::with_capacity(1024),
             out_pos: 0,
