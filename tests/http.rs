@@ -251,6 +251,7 @@ fn wrk_keep_alive_run_has_no_socket_errors_and_no_non_2xx() {
         "201"
     );
     let out = peer_ok(&lab, "wrk", &["-t1", "-c8", "-d3s", "--timeout", "2s", &a]);
+    eprintln!("{out}");
     assert!(!out.contains("Socket errors"), "{out}");
     assert!(!out.contains("Non-2xx"), "{out}");
     let rps: f64 = out

@@ -944,3 +944,36 @@ fn service_over_tcp_pair_serves_put_then_pipelined_gets_and_closes() {
     assert_eq!(st.counters.bytes_in, req.len() as u64);
     let _ = Arc::strong_count(&store);
 }
+
+#[test]
+fn service_idle_connection_gets_fin_at_idle_timeout_and_handle_is_released() {
+    let mut client = Tcp::new(TcpConfig::default(), C, [3; 32], 3);
+    let mut server = Tcp::new(TcpConfig::default(), S, [4; 32], 4);
+    let store = Store::shared(StoreConfig::default());
+    let cfg = HttpConfig {
+        idle_timeout: Duration::from_secs(5),
+        ..HttpConfig::default()
+    };
+    let mut http = HttpService::new(&mut server, 8080, store, cfg).unwrap();
+    let mut now = Instant::from_secs(1);
+    let mut out = Sink::new();
+    let c = client
+        .connect(now, SocketAddrV4::new(S, 8080), &mut out)
+        .unwrap();
+    exchange(&mut client, &mut server, now, out);
+    http.poll(now, &mut server);
+    assert_eq!(http.connections(), 1);
+    let deadline = http.poll_at().expect("idle deadline");
+    assert_eq!(deadline, now + Duration::from_secs(5));
+    now = deadline;
+    http.poll(now, &mut server);
+    exchange(&mut client, &mut server, now, Sink::new());
+    let mut buf = [0u8; 64];
+    assert_eq!(client.recv(c, &mut buf), Ok(0), "server sent FIN, no 408");
+    let _ = client.close(c);
+    exchange(&mut client, &mut server, now, Sink::new());
+    http.poll(now, &mut server);
+    assert_eq!(http.connections(), 0);
+    assert_eq!(http.counters().timeouts_of(TimeoutKind::Idle), 1);
+    assert_eq!(http.counters().connections_closed, 1);
+}
