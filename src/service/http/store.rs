@@ -1,17 +1,21 @@
 //! The object store shared by every worker of the daemon.
 //!
-//! A concurrent map in N shards, each a `RwLock<HashMap>`: a request holds
-//! one shard's lock only for a lookup or an insert (the body is built
-//! before and dropped after), so a PUT on one worker is visible to the next
-//! GET on any worker and other shards are never blocked. Values are
+//! A concurrent map (`dashmap`: N shards, each a reader-writer lock over a
+//! hash table; it beat our own sharded `std::sync::RwLock<HashMap>` in
+//! benches/http_store.rs). A request holds one shard's lock only for a
+//! lookup or an insert (the body is built before and dropped after), so a
+//! PUT on one worker is visible to the next GET on any worker and other
+//! shards are never blocked. Values are
 //! `Arc<Object>`, so a GET streams the body without holding any lock.
 //! Memory is bounded by `max_bytes` (bodies) and `max_objects`.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasher, Hasher};
+use std::hash::Hasher;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use dashmap::mapref::entry::Entry;
+use dashmap::DashMap;
 
 use siphasher::sip128::{Hasher128, SipHasher13};
 
@@ -22,7 +26,7 @@ pub struct StoreConfig {
     /// Sum of all bodies, in bytes.
     pub max_bytes: u64,
     pub max_objects: u64,
-    /// Lock shards (rounded up to a power of two).
+    /// Lock shards (rounded up to a power of two, at least 2).
     pub shards: usize,
 }
 
@@ -81,13 +85,9 @@ pub enum PutOutcome {
     Replaced,
 }
 
-type Shard = RwLock<HashMap<Box<str>, Arc<Object>>>;
-
 #[derive(Debug)]
 pub struct Store {
-    shards: Box<[Shard]>,
-    mask: usize,
-    hasher: std::collections::hash_map::RandomState,
+    map: DashMap<Box<str>, Arc<Object>>,
     bytes: AtomicU64,
     objects: AtomicU64,
     next_id: AtomicU64,
@@ -96,16 +96,6 @@ pub struct Store {
 
 /// One store per daemon, cloned into every worker's HTTP service.
 pub type SharedStore = Arc<Store>;
-
-fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
-    // A panic elsewhere while holding the lock leaves the map consistent
-    // (every mutation is a single insert or remove): keep serving.
-    l.read().unwrap_or_else(|e| e.into_inner())
-}
-
-fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
-    l.write().unwrap_or_else(|e| e.into_inner())
-}
 
 /// Add `n` to `a` unless the sum would pass `max`.
 fn reserve(a: &AtomicU64, n: u64, max: u64) -> bool {
@@ -117,11 +107,9 @@ fn reserve(a: &AtomicU64, n: u64, max: u64) -> bool {
 
 impl Store {
     pub fn new(cfg: StoreConfig) -> Self {
-        let n = cfg.shards.clamp(1, 4096).next_power_of_two();
+        let n = cfg.shards.clamp(2, 4096).next_power_of_two();
         Store {
-            shards: (0..n).map(|_| RwLock::new(HashMap::new())).collect(),
-            mask: n - 1,
-            hasher: Default::default(),
+            map: DashMap::with_shard_amount(n),
             bytes: AtomicU64::new(0),
             objects: AtomicU64::new(0),
             next_id: AtomicU64::new(1),
@@ -133,16 +121,12 @@ impl Store {
         Arc::new(Store::new(cfg))
     }
 
-    fn shard(&self, path: &str) -> &Shard {
-        &self.shards[self.hasher.hash_one(path) as usize & self.mask]
-    }
-
     pub fn get(&self, path: &str) -> Option<Arc<Object>> {
-        read(self.shard(path)).get(path).cloned()
+        self.map.get(path).map(|r| r.value().clone())
     }
 
     pub fn contains(&self, path: &str) -> bool {
-        read(self.shard(path)).contains_key(path)
+        self.map.contains_key(path)
     }
 
     /// Would a body of `len` bytes stored at `path` fit now (a hint for
@@ -163,30 +147,27 @@ impl Store {
     pub fn put(&self, path: &str, obj: Object) -> Result<PutOutcome, StoreError> {
         let len = obj.body.len() as u64;
         let obj = Arc::new(obj);
-        let old = {
-            let mut m = write(self.shard(path));
-            match m.get_mut(path) {
-                Some(slot) => {
-                    let old_len = slot.body.len() as u64;
-                    if len > old_len && !reserve(&self.bytes, len - old_len, self.cfg.max_bytes) {
-                        return Err(StoreError::Full);
-                    }
-                    if len < old_len {
-                        self.bytes.fetch_sub(old_len - len, Ordering::AcqRel);
-                    }
-                    Some(std::mem::replace(slot, obj))
+        let old = match self.map.entry(path.into()) {
+            Entry::Occupied(mut e) => {
+                let old_len = e.get().body.len() as u64;
+                if len > old_len && !reserve(&self.bytes, len - old_len, self.cfg.max_bytes) {
+                    return Err(StoreError::Full);
                 }
-                None => {
-                    if !reserve(&self.bytes, len, self.cfg.max_bytes) {
-                        return Err(StoreError::Full);
-                    }
-                    if !reserve(&self.objects, 1, self.cfg.max_objects) {
-                        self.bytes.fetch_sub(len, Ordering::AcqRel);
-                        return Err(StoreError::Full);
-                    }
-                    m.insert(path.into(), obj);
-                    None
+                if len < old_len {
+                    self.bytes.fetch_sub(old_len - len, Ordering::AcqRel);
                 }
+                Some(e.insert(obj))
+            }
+            Entry::Vacant(e) => {
+                if !reserve(&self.bytes, len, self.cfg.max_bytes) {
+                    return Err(StoreError::Full);
+                }
+                if !reserve(&self.objects, 1, self.cfg.max_objects) {
+                    self.bytes.fetch_sub(len, Ordering::AcqRel);
+                    return Err(StoreError::Full);
+                }
+                e.insert(obj);
+                None
             }
         };
         // The old body is freed here, outside the lock (if no GET holds it).
@@ -214,9 +195,9 @@ impl Store {
     }
 
     pub fn delete(&self, path: &str) -> bool {
-        let old = write(self.shard(path)).remove(path);
+        let old = self.map.remove(path);
         match old {
-            Some(o) => {
+            Some((_, o)) => {
                 self.bytes.fetch_sub(o.body.len() as u64, Ordering::AcqRel);
                 self.objects.fetch_sub(1, Ordering::AcqRel);
                 true
