@@ -977,3 +977,30 @@ fn service_idle_connection_gets_fin_at_idle_timeout_and_handle_is_released() {
     assert_eq!(http.counters().timeouts_of(TimeoutKind::Idle), 1);
     assert_eq!(http.counters().connections_closed, 1);
 }
+
+#[test]
+fn absolute_form_target_and_leading_empty_lines_are_accepted() {
+    let mut h = Harness::new();
+    h.put("/a", "abs");
+    let r = h.feed(b"\r\n\r\nGET http://example.test/a?x=1 HTTP/1.1\r\nHost: example.test\r\n\r\n");
+    assert_eq!(status_of(&r), 200, "{r}");
+    assert_eq!(body(&r), "abs");
+}
+
+#[test]
+fn expect_100_for_replacement_within_bounds_is_accepted() {
+    let scfg = StoreConfig {
+        max_bytes: 10,
+        ..StoreConfig::default()
+    };
+    let mut h = Harness::with(HttpConfig::default(), scfg);
+    h.put("/a", "123456789");
+    let r =
+        h.feed(b"PUT /a HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n");
+    assert_eq!(
+        r, "HTTP/1.1 100 Continue\r\n\r\n",
+        "the old body's bytes are freed by the replacement"
+    );
+    assert_eq!(status_of(&h.feed(b"0123456789")), 204);
+    assert_eq!(h.store.bytes(), 10);
+}
