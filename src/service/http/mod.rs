@@ -22,6 +22,8 @@ pub mod store;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_service;
 
 use hdrhistogram::Histogram;
 
