@@ -4,6 +4,7 @@ pub mod connect_probe;
 pub mod discard;
 pub mod dns;
 pub mod dns_udp;
+pub mod http;
 pub mod tcp_echo;
 pub mod udp_echo;
 

@@ -1,0 +1,280 @@
+//! The HTTP/1.1 object store over a real veth pair, with curl and wrk in
+//! the peer namespace as clients.
+//!
+//! Needs the service wired into the workers with `[services] http_port`
+//! (see the HTTP report); until then these tests fail (connection refused).
+
+mod common;
+
+use common::*;
+
+const CONFIG: &str = "[services]\nhttp_port = 80\n";
+const BASE: &str = "http://198.18.0.1";
+
+fn url(path: &str) -> String {
+    format!("{BASE}{path}")
+}
+
+/// `curl` that prints the status code (and the headers with `headers`).
+fn curl_status(lab: &xskd::lab::Lab, args: &[&str]) -> String {
+    let mut full = vec![
+        "-sS",
+        "--max-time",
+        "20",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{http_code}",
+    ];
+    full.extend_from_slice(args);
+    peer_ok(lab, "curl", &full)
+}
+
+#[test]
+fn curl_put_get_head_post_delete_round_trip() {
+    let (lab, xskd) = start_with("httpcrud", 1, &[(0, None)], CONFIG);
+    let a = url("/docs/a");
+    let put = [
+        "-X",
+        "PUT",
+        "-H",
+        "Content-Type: text/plain",
+        "--data-binary",
+        "hello",
+    ];
+    let mut args = put.to_vec();
+    args.push(&a);
+    assert_eq!(curl_status(&lab, &args), "201");
+    assert_eq!(curl_status(&lab, &args), "204", "replacing");
+    let got = peer_ok(&lab, "curl", &["-sS", "--max-time", "10", &a]);
+    assert_eq!(got, "hello");
+    let head = peer_ok(&lab, "curl", &["-sS", "--max-time", "10", "-I", &a]);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    let lower = head.to_ascii_lowercase();
+    for h in [
+        "content-length: 5",
+        "content-type: text/plain",
+        "etag: \"",
+        "last-modified: ",
+        "date: ",
+        "server: xskd",
+    ] {
+        assert!(lower.contains(h), "missing {h}:\n{head}");
+    }
+    let coll = url("/docs/");
+    let post = peer_ok(
+        &lab,
+        "curl",
+        &[
+            "-sS",
+            "--max-time",
+            "10",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            "--data-binary",
+            "new",
+            &coll,
+        ],
+    );
+    assert!(post.starts_with("HTTP/1.1 201"), "{post}");
+    let loc = post
+        .lines()
+        .find_map(|l| l.strip_prefix("Location: "))
+        .unwrap_or_else(|| panic!("no Location:\n{post}"))
+        .trim()
+        .to_string();
+    assert_eq!(
+        peer_ok(&lab, "curl", &["-sS", "--max-time", "10", &url(&loc)]),
+        "new"
+    );
+    assert_eq!(curl_status(&lab, &["-X", "DELETE", &a]), "204");
+    assert_eq!(curl_status(&lab, &["-X", "DELETE", &a]), "404");
+    assert_eq!(curl_status(&lab, &[&a]), "404");
+    xskd.stop().unwrap();
+}
+
+#[test]
+fn curl_http10_with_and_without_keep_alive() {
+    let (lab, xskd) = start_with("http10", 1, &[(0, None)], CONFIG);
+    let a = url("/v");
+    assert_eq!(
+        curl_status(&lab, &["-X", "PUT", "--data-binary", "ten", &a]),
+        "201"
+    );
+    let out = peer_ok(
+        &lab,
+        "curl",
+        &["-sS", "--max-time", "10", "--http1.0", "-D", "-", &a],
+    );
+    assert!(out.contains("Connection: close"), "{out}");
+    assert!(out.ends_with("ten"), "{out}");
+    let out = lab
+        .peer_cmd("curl")
+        .args([
+            "-sv",
+            "--max-time",
+            "10",
+            "--http1.0",
+            "-H",
+            "Connection: keep-alive",
+            &a,
+            &a,
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "tenten");
+    assert!(
+        err.contains("e-using existing"),
+        "1.0 keep-alive reused:\n{err}"
+    );
+    xskd.stop().unwrap();
+}
+
+#[test]
+fn curl_expect_100_continue_with_10mb_body_and_chunked_upload() {
+    let (lab, xskd) = start_with("http100", 1, &[(0, None)], CONFIG);
+    let src = lab.dir().join("big.bin");
+    let body: Vec<u8> = (0..10 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    std::fs::write(&src, &body).unwrap();
+    let src_s = src.to_str().unwrap();
+    let big = url("/big");
+    let out = lab
+        .peer_cmd("curl")
+        .args([
+            "-sv",
+            "--max-time",
+            "60",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-H",
+            "Expect: 100-continue",
+            "-T",
+            src_s,
+            &big,
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "201", "{err}");
+    assert!(err.contains("HTTP/1.1 100 Continue"), "{err}");
+    let back = lab.dir().join("back.bin");
+    peer_ok(
+        &lab,
+        "curl",
+        &[
+            "-sS",
+            "--max-time",
+            "60",
+            "-o",
+            back.to_str().unwrap(),
+            &big,
+        ],
+    );
+    assert!(
+        std::fs::read(&back).unwrap() == body,
+        "10 MB body byte-exact"
+    );
+
+    let chunked = url("/chunked");
+    let arg = format!("@{src_s}");
+    assert_eq!(
+        curl_status(
+            &lab,
+            &[
+                "-X",
+                "PUT",
+                "-H",
+                "Transfer-Encoding: chunked",
+                "--data-binary",
+                &arg,
+                &chunked
+            ]
+        ),
+        "201"
+    );
+    peer_ok(
+        &lab,
+        "curl",
+        &[
+            "-sS",
+            "--max-time",
+            "60",
+            "-o",
+            back.to_str().unwrap(),
+            &chunked,
+        ],
+    );
+    assert!(
+        std::fs::read(&back).unwrap() == body,
+        "chunked upload byte-exact"
+    );
+    xskd.stop().unwrap();
+}
+
+#[test]
+fn curl_reuses_the_connection_for_two_urls() {
+    let (lab, xskd) = start_with("httpka", 1, &[(0, None)], CONFIG);
+    let a = url("/ka");
+    assert_eq!(
+        curl_status(&lab, &["-X", "PUT", "--data-binary", "x", &a]),
+        "201"
+    );
+    let out = lab
+        .peer_cmd("curl")
+        .args(["-sv", "--max-time", "10", &a, &a])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "xx");
+    assert!(err.contains("e-using existing"), "{err}");
+    xskd.stop().unwrap();
+}
+
+#[test]
+fn wrk_keep_alive_run_has_no_socket_errors_and_no_non_2xx() {
+    let (lab, xskd) = start_with("httpwrk", 1, &[(0, None)], CONFIG);
+    let a = url("/w");
+    assert_eq!(
+        curl_status(
+            &lab,
+            &["-X", "PUT", "--data-binary", "0123456789abcdef", &a]
+        ),
+        "201"
+    );
+    let out = peer_ok(&lab, "wrk", &["-t1", "-c8", "-d3s", "--timeout", "2s", &a]);
+    eprintln!("{out}");
+    assert!(!out.contains("Socket errors"), "{out}");
+    assert!(!out.contains("Non-2xx"), "{out}");
+    let rps: f64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no Requests/sec:\n{out}"));
+    assert!(rps > 100.0, "{out}");
+    let close = peer_ok(
+        &lab,
+        "wrk",
+        &[
+            "-t1",
+            "-c4",
+            "-d2s",
+            "--timeout",
+            "2s",
+            "-H",
+            "Connection: close",
+            &a,
+        ],
+    );
+    assert!(!close.contains("Socket errors"), "{close}");
+    assert!(!close.contains("Non-2xx"), "{close}");
+    xskd.stop().unwrap();
+}
