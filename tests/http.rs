@@ -278,3 +278,50 @@ fn wrk_keep_alive_run_has_no_socket_errors_and_no_non_2xx() {
     assert!(!close.contains("Non-2xx"), "{close}");
     xskd.stop().unwrap();
 }
+
+#[test]
+fn http_metrics_count_requests_and_service_time() {
+    let (lab, xskd) = common::start("httpmetrics");
+    for _ in 0..3 {
+        common::peer_ok(
+            &lab,
+            "curl",
+            &[
+                "-sf",
+                "-X",
+                "PUT",
+                "--data-binary",
+                "hello",
+                "http://198.18.0.1/m/x",
+            ],
+        );
+        common::peer_ok(&lab, "curl", &["-sf", "http://198.18.0.1/m/x"]);
+    }
+    let _ = common::peer(&lab, "curl", &["-s", "http://198.18.0.1/missing"]);
+    let mut text = String::new();
+    for _ in 0..30 {
+        let out = lab
+            .xskd_ns_cmd("curl")
+            .args(["-s", "http://127.0.0.1:9100/metrics"])
+            .output()
+            .unwrap();
+        text = String::from_utf8_lossy(&out.stdout).into_owned();
+        if text.contains("xskd_http_request_seconds_count{queue=\"0\",worker=\"0\"} 7") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        text.contains("xskd_http_request_seconds_count{queue=\"0\",worker=\"0\"} 7"),
+        "{text}"
+    );
+    assert!(
+        text.contains("xskd_http_responses_total{class=\"4xx\",queue=\"0\",worker=\"0\"} 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("xskd_http_request_merged_seconds{quantile=\"0.99\"}"),
+        "{text}"
+    );
+    xskd.stop().unwrap();
+}

@@ -5,6 +5,7 @@ use anyhow::{bail, Context, Result};
 use xskd::config::Config;
 use xskd::service::discard::Discard;
 use xskd::service::dns_udp::DnsUdp;
+use xskd::service::http::{HttpConfig, HttpService, SharedStore, Store, StoreConfig};
 use xskd::service::tcp_echo::TcpEcho;
 use xskd::service::UdpEcho;
 use xskd::stack::{Stack, StackConfig};
@@ -20,6 +21,9 @@ pub struct StackSetup {
     dns_cookie_secret: [u8; 16],
     /// Wall-clock seconds at the monotonic clock's zero.
     unix_at_zero: u64,
+    /// One object store for the whole daemon.
+    store: SharedStore,
+    http: HttpConfig,
 }
 
 impl StackSetup {
@@ -44,7 +48,34 @@ impl StackSetup {
             .map(|d| d.as_secs())
             .unwrap_or(0);
         let mono_secs = xskd::time::Instant::monotonic().as_nanos() / 1_000_000_000;
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default();
+        let mono = std::time::Duration::from_nanos(xskd::time::Instant::monotonic().as_nanos());
+        let h = &config.http;
+        let http = HttpConfig {
+            max_body: h.max_body_bytes,
+            max_header_bytes: h.max_header_bytes,
+            header_timeout: std::time::Duration::from_millis(h.header_timeout_ms),
+            body_timeout: std::time::Duration::from_millis(h.body_timeout_ms),
+            idle_timeout: std::time::Duration::from_millis(h.idle_timeout_ms),
+            unix_time_at_zero: wall.saturating_sub(mono),
+            ..HttpConfig::default()
+        };
+        let store = Store::shared(StoreConfig {
+            max_bytes: h.store_max_bytes,
+            max_objects: h.store_max_objects,
+            ..StoreConfig::default()
+        });
+        if let Some(dir) = &h.preload_dir {
+            let n = store
+                .preload(dir)
+                .with_context(|| format!("http.preload_dir = {:?}", dir.display()))?;
+            tracing::info!(files = n, dir = %dir.display(), "object store preloaded");
+        }
         Ok(StackSetup {
+            store,
+            http,
             base,
             services: config.services.clone(),
             dns: config.dns.clone(),
@@ -88,6 +119,16 @@ impl StackSetup {
             let d =
                 Discard::new(stack.tcp_mut(), sv.discard_port).context("services.discard_port")?;
             tcp.push(TcpApp::Discard(d));
+        }
+        if sv.http_port != 0 {
+            let h = HttpService::new(
+                stack.tcp_mut(),
+                sv.http_port,
+                self.store.clone(),
+                self.http.clone(),
+            )
+            .context("services.http_port")?;
+            tcp.push(TcpApp::Http(Box::new(h)));
         }
         Ok(Node::new(stack, udp, tcp))
     }

@@ -32,6 +32,8 @@ pub struct Config {
     pub tcp: TcpSection,
     #[serde(default)]
     pub log: LogConfig,
+    #[serde(default)]
+    pub http: HttpSection,
     /// The authoritative DNS responder; absent = off.
     #[serde(default)]
     pub dns: Option<crate::service::dns::DnsConfig>,
@@ -210,6 +212,8 @@ pub struct ServicesConfig {
     pub tcp_echo_port: u16,
     /// TCP discard (RFC 863); 0 = off.
     pub discard_port: u16,
+    /// HTTP/1.1 object store; 0 = off.
+    pub http_port: u16,
 }
 
 impl Default for ServicesConfig {
@@ -218,6 +222,7 @@ impl Default for ServicesConfig {
             udp_echo_port: 7,
             tcp_echo_port: 7,
             discard_port: 9,
+            http_port: 80,
         }
     }
 }
@@ -233,6 +238,42 @@ impl Default for AdminConfig {
     fn default() -> Self {
         AdminConfig {
             listen: Some(SocketAddr::from(([127, 0, 0, 1], 9100))),
+        }
+    }
+}
+
+/// `[http]`: limits of the HTTP service and its object store.
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpSection {
+    /// Sum of all stored bodies; past it PUT/POST get 507 (reads go on).
+    pub store_max_bytes: u64,
+    pub store_max_objects: u64,
+    /// Largest request body: past it 413.
+    pub max_body_bytes: usize,
+    /// Largest request head: past it 431.
+    pub max_header_bytes: usize,
+    /// A request head must arrive within this (slowloris): 408.
+    pub header_timeout_ms: u64,
+    /// A body must make progress this often: 408.
+    pub body_timeout_ms: u64,
+    /// Idle keep-alive connections are closed after this.
+    pub idle_timeout_ms: u64,
+    /// Serve the files under this directory at start (like a static server).
+    pub preload_dir: Option<std::path::PathBuf>,
+}
+
+impl Default for HttpSection {
+    fn default() -> Self {
+        HttpSection {
+            store_max_bytes: 256 << 20,
+            store_max_objects: 100_000,
+            max_body_bytes: 64 << 20,
+            max_header_bytes: 16 << 10,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 30_000,
+            idle_timeout_ms: 60_000,
+            preload_dir: None,
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::control::state::StatsExport;
 use crate::control::state::{new_latency_histogram, MAX_CONNECTION_ROWS};
 use crate::datapath::TxSink;
 use crate::service::discard::Discard;
+use crate::service::http::{HttpService, HttpStats, Method, TimeoutKind};
 use crate::service::tcp_echo::TcpEcho;
 use crate::stack::tcp::{ConnInfo, State, Tcp, TcpCounters};
 use crate::stack::{DropReason, ServiceMetric, Stack, StackCounters};
@@ -23,6 +24,7 @@ use hdrhistogram::Histogram;
 pub enum TcpApp {
     Echo(TcpEcho),
     Discard(Discard),
+    Http(Box<HttpService>),
 }
 
 impl TcpApp {
@@ -30,6 +32,15 @@ impl TcpApp {
         match self {
             TcpApp::Echo(s) => s.poll(now, tcp),
             TcpApp::Discard(s) => s.poll(now, tcp),
+            TcpApp::Http(s) => s.poll(now, tcp),
+        }
+    }
+
+    /// The application's own next timer (HTTP timeouts, linger).
+    fn poll_at(&self) -> Option<Instant> {
+        match self {
+            TcpApp::Http(s) => s.poll_at(),
+            _ => None,
         }
     }
 
@@ -37,6 +48,7 @@ impl TcpApp {
         match self {
             TcpApp::Echo(_) => "tcp_echo",
             TcpApp::Discard(_) => "discard",
+            TcpApp::Http(_) => "http",
         }
     }
 
@@ -44,6 +56,7 @@ impl TcpApp {
         match self {
             TcpApp::Echo(s) => s.shutdown(tcp),
             TcpApp::Discard(s) => s.shutdown(tcp),
+            TcpApp::Http(s) => s.shutdown(tcp),
         }
     }
 
@@ -51,6 +64,7 @@ impl TcpApp {
         match self {
             TcpApp::Echo(s) => s.port(),
             TcpApp::Discard(s) => s.port(),
+            TcpApp::Http(s) => s.port(),
         }
     }
 }
@@ -106,6 +120,8 @@ pub struct NodeStats {
     pub udp_echo_turnaround: Histogram<u64>,
     /// UDP services' own metrics, with their port.
     pub service_metrics: Vec<(u16, ServiceMetric)>,
+    /// The HTTP service, when configured.
+    pub http: Option<HttpStats>,
     pub arp_cache_entries: usize,
     pub arp_held_frames: usize,
     pub reassembly_in_use: usize,
@@ -133,7 +149,13 @@ impl FrameProcessor for Node {
 
     fn poll(&mut self, now: Instant, tx: &mut impl TxSink) {
         // Applications first, so what they write goes out in this turn.
-        if self.apps_due {
+        let app_timer_due = self
+            .tcp_apps
+            .iter()
+            .filter_map(TcpApp::poll_at)
+            .min()
+            .is_some_and(|t| t <= now);
+        if self.apps_due || app_timer_due {
             self.apps_due = false;
             for app in &mut self.tcp_apps {
                 app.poll(now, self.stack.tcp_mut());
@@ -251,6 +273,10 @@ impl FrameProcessor for Node {
             tcp_states: states,
             tcp_apps: self.tcp_apps.iter().map(|a| (a.port(), a.name())).collect(),
             udp_echo_turnaround: self.udp_echo_turnaround.clone(),
+            http: self.tcp_apps.iter().find_map(|a| match a {
+                TcpApp::Http(h) => Some(h.stats()),
+                _ => None,
+            }),
             service_metrics: {
                 let mut v = Vec::new();
                 self.stack.udp_service_metrics(|port, m| v.push((port, m)));
@@ -558,6 +584,85 @@ impl StatsExport for NodeStats {
                 n as f64,
             );
         }
+        if let Some(h) = &self.http {
+            let c = &h.counters;
+            for mth in Method::ALL {
+                let mut ll = l.to_vec();
+                ll.push(("method", mth.as_str()));
+                m.counter(
+                    "http_requests_total",
+                    "HTTP requests by method.",
+                    &ll,
+                    c.requests_of(mth),
+                );
+            }
+            for (class, label) in [(1, "1xx"), (2, "2xx"), (3, "3xx"), (4, "4xx"), (5, "5xx")] {
+                let mut ll = l.to_vec();
+                ll.push(("class", label));
+                m.counter(
+                    "http_responses_total",
+                    "HTTP responses by status class.",
+                    &ll,
+                    c.status_class(class),
+                );
+            }
+            for t in TimeoutKind::ALL {
+                let mut ll = l.to_vec();
+                ll.push(("reason", t.as_str()));
+                m.counter(
+                    "http_timeouts_total",
+                    "HTTP connections timed out, by phase.",
+                    &ll,
+                    c.timeouts_of(t),
+                );
+            }
+            for e in crate::service::http::ErrorKind::ALL {
+                let mut ll = l.to_vec();
+                ll.push(("reason", e.as_str()));
+                m.counter(
+                    "http_errors_total",
+                    "HTTP requests refused, by reason.",
+                    &ll,
+                    c.errors_of(e),
+                );
+            }
+            m.counter(
+                "http_continues_total",
+                "100 Continue responses sent.",
+                l,
+                c.continues,
+            );
+            m.counter(
+                "http_received_bytes_total",
+                "HTTP bytes read.",
+                l,
+                c.bytes_in,
+            );
+            m.counter(
+                "http_sent_bytes_total",
+                "HTTP bytes written.",
+                l,
+                c.bytes_out,
+            );
+            m.gauge(
+                "http_connections",
+                "HTTP connections open.",
+                l,
+                h.connections as f64,
+            );
+            m.gauge(
+                "http_store_bytes",
+                "Bytes in the object store (shared).",
+                &[],
+                h.store_bytes as f64,
+            );
+            m.gauge(
+                "http_store_objects",
+                "Objects in the object store (shared).",
+                &[],
+                h.store_objects as f64,
+            );
+        }
         for (port, (name, help, label, value)) in &self.service_metrics {
             let port = port.to_string();
             let mut ll = l.to_vec();
@@ -622,6 +727,14 @@ impl StatsExport for NodeStats {
                 "states": self.tcp_states.iter().map(|(s, n)| (s.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
             },
             "drops": drops,
+            "http": self.http.as_ref().map(|h| json!({
+                "requests": h.counters.requests.iter().sum::<u64>(),
+                "2xx": h.counters.status_class(2),
+                "4xx": h.counters.status_class(4),
+                "5xx": h.counters.status_class(5),
+                "continues": h.counters.continues,
+                "store_objects": h.store_objects,
+            })),
             "services": self
                 .service_metrics
                 .iter()
@@ -638,11 +751,19 @@ impl StatsExport for NodeStats {
     }
 
     fn histograms(&self) -> Vec<(&'static str, &'static str, &Histogram<u64>)> {
-        vec![(
+        let mut v = vec![(
             "udp_echo_turnaround_seconds",
             "UDP echo: rx-ring pickup to reply queued on the tx ring.",
             &self.udp_echo_turnaround,
-        )]
+        )];
+        if let Some(h) = &self.http {
+            v.push((
+                "http_request_seconds",
+                "HTTP request service time: first request byte read to last response byte written.",
+                &h.service_time_ns,
+            ));
+        }
+        v
     }
 
     fn connections(&self) -> Vec<serde_json::Value> {

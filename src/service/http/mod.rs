@@ -121,6 +121,16 @@ impl HttpService {
         &self.store
     }
 
+    /// Graceful stop: take no new connections, close every open one (our
+    /// FIN after any response being written).
+    pub fn shutdown(&mut self, tcp: &mut Tcp) {
+        let _ = tcp.unlisten(self.listener);
+        for slot in self.conns.drain(..) {
+            let _ = tcp.close(slot.id);
+        }
+        self.max_conns = 0;
+    }
+
     pub fn stats(&self) -> HttpStats {
         HttpStats {
             counters: self.counters.clone(),
