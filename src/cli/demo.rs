@@ -138,6 +138,14 @@ pub fn demo() -> Result<()> {
             &["probe", "tcp-echo", &target, "--bytes", "1000000", "--connections", "3"],
         )?;
         steps.peer(
+            "HTTP/1.1 object store: PUT then GET (keep-alive), 404 for a missing path",
+            "sh",
+            &["-c", &format!(
+                "curl -s -o /dev/null -w 'PUT %{{http_code}}\\n' -X PUT -H 'Content-Type: text/plain' --data-binary 'hello from xskd' http://{ip}/demo/hello \
+                 && curl -s -i http://{ip}/demo/hello http://{ip}/demo/missing | grep -E '^(HTTP|Content-Length|ETag|Server)|hello'"
+            )],
+        )?;
+        steps.peer(
             "TCP to a closed port: refused with RST",
             "sh",
             &[
