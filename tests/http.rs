@@ -325,3 +325,52 @@ fn http_metrics_count_requests_and_service_time() {
     );
     xskd.stop().unwrap();
 }
+
+#[test]
+fn ab_keep_alive_completes_without_failures() {
+    let (lab, xskd) = start("httpab");
+    assert_eq!(
+        curl_status(&lab, &["-X", "PUT", "--data-binary", "abc", &url("/ab")]),
+        "201"
+    );
+    let out = peer_ok(
+        &lab,
+        "ab",
+        &["-k", "-n", "2000", "-c", "4", "-s", "5", &url("/ab")],
+    );
+    assert!(out.contains("Complete requests:      2000"), "{out}");
+    assert!(out.contains("Failed requests:        0"), "{out}");
+    assert!(out.contains("Keep-Alive requests:    2000"), "{out}");
+    xskd.stop().unwrap();
+}
+
+#[test]
+fn pipelined_requests_on_a_raw_socket_are_answered_in_order() {
+    let (lab, xskd) = start("httppipe");
+    for (p, body) in [("/p/1", "one"), ("/p/2", "two"), ("/p/3", "three")] {
+        assert_eq!(
+            curl_status(&lab, &["-X", "PUT", "--data-binary", body, &url(p)]),
+            "201"
+        );
+    }
+    // Three requests in one write; the last asks to close.
+    let script = r#"
+import socket
+s = socket.create_connection(("198.18.0.1", 80), timeout=5)
+s.sendall(b"GET /p/1 HTTP/1.1\r\nHost: x\r\n\r\nGET /p/2 HTTP/1.1\r\nHost: x\r\n\r\nGET /p/3 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+print(data.decode())
+"#;
+    let out = peer_ok(&lab, "python3", &["-c", script]);
+    let i1 = out.find("\r\n\r\none").expect("first response");
+    let i2 = out.find("\r\n\r\ntwo").expect("second response");
+    let i3 = out.find("\r\n\r\nthree").expect("third response");
+    assert!(i1 < i2 && i2 < i3, "in order: {out}");
+    assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 3, "{out}");
+    xskd.stop().unwrap();
+}
