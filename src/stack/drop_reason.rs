@@ -54,6 +54,7 @@ drop_reasons! {
     Ipv4UnknownProtocol => "ipv4_unknown_protocol",
     Ipv4NoRoute => "ipv4_no_route",
     FragOverlap => "frag_overlap",
+    FragDuplicate => "frag_duplicate",
     FragTooBig => "frag_too_big",
     FragTimeout => "frag_timeout",
     FragTableFull => "frag_table_full",

@@ -8,7 +8,9 @@
 //!
 //! Policy, because fragments are a classic attack surface:
 //! - any overlap with data already received drops the whole datagram
-//!   (`FragOverlap`), in the spirit of RFC 5722 for IPv6;
+//!   (`FragOverlap`), in the spirit of RFC 5722 for IPv6, except an exact
+//!   duplicate of bytes already held, which is dropped alone
+//!   (`FragDuplicate`) as in RFC 5722's errata 3089 and Linux;
 //! - a datagram whose payload would exceed 65535 - 20 bytes is dropped whole
 //!   (`FragTooBig`);
 //! - inconsistent fragments (a second, different last fragment, data past
@@ -264,6 +266,13 @@ impl Reassembler {
         if !consistent {
             self.free(idx);
             return Err(DropReason::FragMalformed);
+        }
+        // An exact retransmission of bytes we already hold (a duplicated
+        // frame) changes nothing: drop just it, keep the datagram (as Linux
+        // does; only conflicting overlaps are an attack).
+        let contained = slot.pieces.iter().any(|&(s, e)| s <= start32 && end32 <= e);
+        if start32 < end32 && contained && slot.buf[start..end] == *frag.payload {
+            return Err(DropReason::FragDuplicate);
         }
         if start32 < end32 {
             if let Err(reason) = slot.insert(start32, end32) {

@@ -78,14 +78,33 @@ fn overlapping_fragment_drops_whole_datagram() {
 }
 
 #[test]
-fn duplicate_fragment_counts_as_overlap() {
+fn exact_duplicate_fragment_is_dropped_alone_and_datagram_completes() {
     let mut r = Reassembler::new(&cfg(4));
     let d = data(16);
     r.add(Instant::ZERO, frag(1, 0, true, &d[..8])).unwrap();
     assert_eq!(
         r.add(Instant::ZERO, frag(1, 0, true, &d[..8])).unwrap_err(),
+        DropReason::FragDuplicate
+    );
+    assert_eq!(r.in_use(), 1, "the datagram survives a duplicate");
+    let done = r
+        .add(Instant::ZERO, frag(1, 8, false, &d[8..]))
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.payload, &d[..]);
+}
+
+#[test]
+fn same_range_with_different_bytes_is_an_overlap_attack() {
+    let mut r = Reassembler::new(&cfg(4));
+    let d = data(16);
+    r.add(Instant::ZERO, frag(1, 0, true, &d[..8])).unwrap();
+    let evil = [0xAAu8; 8];
+    assert_eq!(
+        r.add(Instant::ZERO, frag(1, 0, true, &evil)).unwrap_err(),
         DropReason::FragOverlap
     );
+    assert_eq!(r.in_use(), 0);
 }
 
 #[test]
