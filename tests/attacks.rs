@@ -391,3 +391,37 @@ fn nmap_syn_scan_finds_exactly_the_open_ports() {
     let report = xskd.stop().unwrap();
     assert!(tcp_counter(&report, "out_rsts") >= 1000, "{report:#}");
 }
+
+#[test]
+fn challenge_acks_are_rate_limited_per_connection() {
+    let (lab, xskd) = start("atkcack");
+    let r = scapy(&lab, "challenge_ack_limit");
+    assert_eq!(key(&r, "handshake"), "ok", "{r:?}");
+    let seen: u64 = key(&r, "challenge_acks_seen").parse().unwrap();
+    // challenge_ack_per_sec = 10 by default: 60 RSTs in well under a
+    // second get at most the bucket's worth, and at least one.
+    assert!(
+        (1..=12).contains(&seen),
+        "{seen} challenge ACKs for 60 RSTs"
+    );
+    assert_still_serving(&lab);
+    let report = xskd.stop().unwrap();
+    assert!(tcp_counter(&report, "challenge_acks") >= 1, "{report:#}");
+    assert_eq!(tcp_counter(&report, "estab_resets"), 0, "{report:#}");
+}
+
+#[test]
+fn peer_mss_1_does_not_make_us_send_tiny_segments() {
+    let (lab, xskd) = start("atkmss");
+    let r = scapy(&lab, "tiny_mss");
+    assert_eq!(key(&r, "handshake"), "ok", "{r:?}");
+    let segments: u64 = key(&r, "segments").parse().unwrap();
+    let min: u64 = key(&r, "min_seg").parse().unwrap();
+    assert!(segments >= 1, "nothing echoed: {r:?}");
+    // The peer's MSS is raised to min_peer_mss (536): 1400 bytes come back
+    // in at most 3 segments, none of them tiny (the last may be short).
+    assert!(segments <= 3, "{r:?}");
+    assert!(segments == 1 || min >= 300, "{r:?}");
+    assert_still_serving(&lab);
+    xskd.stop().unwrap();
+}

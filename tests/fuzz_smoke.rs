@@ -244,8 +244,18 @@ fn mutate(rng: &mut StdRng, pool: &[Vec<u8>]) -> Vec<u8> {
     v
 }
 
-/// Committed corpus, then `n` seeded random/mutated inputs.
+/// Committed corpus, then `n` seeded random/mutated inputs. For a longer
+/// soak without cargo-fuzz: `XSKD_FUZZ_ITERS=1000000 XSKD_FUZZ_SEED=9
+/// cargo test --release --test fuzz_smoke`.
 fn smoke(target: &str, n: usize, seed: u64) {
+    let n = std::env::var("XSKD_FUZZ_ITERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(n);
+    let seed = std::env::var("XSKD_FUZZ_SEED")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+        .map_or(seed, |s| s.wrapping_mul(31).wrapping_add(seed));
     let body = TARGETS.iter().find(|(t, _)| *t == target).unwrap().1;
     let mut pool: Vec<Vec<u8>> = Vec::new();
     if let Ok(rd) = std::fs::read_dir(corpus_dir(target)) {

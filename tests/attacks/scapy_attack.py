@@ -209,6 +209,51 @@ def blind_rst():
     out("still_echoes", "yes" if echoed else "no")
 
 
+def challenge_ack_limit():
+    """RFC 5961 10 / CVE-2016-5696: challenge ACKs are rate limited, per
+    connection here, so a burst cannot be used to count them."""
+    sp, seq, theirs = handshake(7)
+    flt = f"tcp and src host {XSKD} and dst host {GHOST} and dst port {sp}"
+    sn = AsyncSniffer(iface=iface, filter=flt)
+    sn.start()
+    time.sleep(0.2)
+    burst = [E / IP(src=GHOST, dst=XSKD) / TCP(sport=sp, dport=7, flags="R", seq=seq + 100 + i)
+             for i in range(60)]
+    sendp(burst, iface=iface)
+    time.sleep(0.5)
+    got = sn.stop()
+    out("burst", len(burst))
+    out("challenge_acks_seen", len([p for p in got if p.haslayer(TCP) and p[TCP].flags == "A"]))
+
+
+def tiny_mss():
+    """A peer advertising MSS 1 must not make xskd send 1-byte segments
+    (a CPU and packet-rate amplifier, cf. CVE-2019-11479)."""
+    sp, seq, theirs = handshake(7, [("MSS", 1)])
+    flt = f"tcp and src host {XSKD} and dst host {GHOST} and dst port {sp}"
+    sn = AsyncSniffer(iface=iface, filter=flt)
+    sn.start()
+    time.sleep(0.2)
+    data = b"m" * 1400
+    sendp(E / IP(src=GHOST, dst=XSKD) / TCP(sport=sp, dport=7, flags="PA", seq=seq, ack=theirs) /
+          Raw(data), iface=iface)
+    time.sleep(0.5)
+    got = [p for p in sn.stop() if p.haslayer(Raw)]
+    # Acknowledge whatever came, so the rest (if any) follows.
+    end = max((p[TCP].seq + len(p[Raw].load) for p in got), default=theirs)
+    sn = AsyncSniffer(iface=iface, filter=flt)
+    sn.start()
+    time.sleep(0.2)
+    sendp(E / IP(src=GHOST, dst=XSKD) / TCP(sport=sp, dport=7, flags="A", seq=seq + len(data),
+                                              ack=end), iface=iface)
+    time.sleep(0.5)
+    got += [p for p in sn.stop() if p.haslayer(Raw)]
+    sizes = sorted({len(p[Raw].load) for p in got})
+    out("segments", len(got))
+    out("min_seg", sizes[0] if sizes else 0)
+    out("max_seg", sizes[-1] if sizes else 0)
+
+
 def syn_options():
     cases = [
         ("mss_0", [("MSS", 0)]),
@@ -255,4 +300,6 @@ def syn_options():
     "arp_flood": arp_flood,
     "blind_rst": blind_rst,
     "syn_options": syn_options,
+    "challenge_ack_limit": challenge_ack_limit,
+    "tiny_mss": tiny_mss,
 }[attack]()
