@@ -61,6 +61,19 @@ fn drops(report: &serde_json::Value, label: &str) -> u64 {
     sum_queues(report, &format!("/stack/drops/{label}"))
 }
 
+/// Every TCP drop, whatever the reason.
+fn tcp_drops(report: &serde_json::Value) -> u64 {
+    report["queues"]
+        .as_array()
+        .expect("queues array")
+        .iter()
+        .filter_map(|q| q["stack"]["drops"].as_object())
+        .flat_map(|d| d.iter())
+        .filter(|(k, _)| k.starts_with("tcp_"))
+        .filter_map(|(_, v)| v.as_u64())
+        .sum()
+}
+
 fn tcp_counter(report: &serde_json::Value, name: &str) -> u64 {
     sum_queues(report, &format!("/stack/tcp/{name}"))
 }
@@ -83,7 +96,11 @@ fn tcp_invalid_flag_combinations_are_dropped_and_counted() {
     }
     assert_still_serving(&lab);
     let report = xskd.stop().unwrap();
-    assert!(drops(&report, "tcp_bad_flags") >= 4, "{report:#}");
+    // SYN+FIN, SYN+RST and all-flags fail parsing; the null segment is
+    // dropped too (as bad flags today; by the listener once parse lets it
+    // through, see the ignored null-segment test).
+    assert!(drops(&report, "tcp_bad_flags") >= 3, "{report:#}");
+    assert!(tcp_drops(&report) >= 4, "{report:#}");
 }
 
 #[test]
@@ -423,5 +440,154 @@ fn peer_mss_1_does_not_make_us_send_tiny_segments() {
     assert!(segments <= 3, "{r:?}");
     assert!(segments == 1 || min >= 300, "{r:?}");
     assert_still_serving(&lab);
+    xskd.stop().unwrap();
+}
+
+#[test]
+fn out_of_order_flood_of_tiny_segments_is_bounded() {
+    let (lab, xskd) = start("atkooo");
+    let r = scapy(&lab, "ooo_flood");
+    assert_eq!(key(&r, "handshake"), "ok", "{r:?}");
+    assert_eq!(key(&r, "still_echoes"), "yes", "{r:?}");
+    assert_still_serving(&lab);
+    let report = xskd.stop().unwrap();
+    // At most a handful of disjoint ranges are kept; the rest is dropped.
+    assert!(drops(&report, "tcp_reassembly_full") >= 150, "{report:#}");
+}
+
+#[test]
+fn icmp_errors_quoting_our_connection_do_not_kill_it() {
+    let (lab, xskd) = start("atkicmptcp");
+    let r = scapy(&lab, "icmp_errors_for_tcp");
+    assert_eq!(key(&r, "handshake"), "ok", "{r:?}");
+    assert_eq!(key(&r, "still_echoes"), "yes", "{r:?}");
+    assert_still_serving(&lab);
+    let report = xskd.stop().unwrap();
+    assert!(drops(&report, "icmp_ignored") >= 4, "{report:#}");
+    assert_eq!(tcp_counter(&report, "estab_resets"), 0, "{report:#}");
+}
+
+#[test]
+fn data_with_an_unsent_ack_or_outside_the_window_is_not_accepted() {
+    let (lab, xskd) = start("atkinject");
+    let r = scapy(&lab, "ack_injection");
+    assert_eq!(key(&r, "handshake"), "ok", "{r:?}");
+    assert_eq!(key(&r, "injected_echoed"), "no", "{r:?}");
+    assert_eq!(key(&r, "still_echoes"), "yes", "{r:?}");
+    assert_still_serving(&lab);
+    let report = xskd.stop().unwrap();
+    assert!(
+        drops(&report, "tcp_ack_out_of_window") + drops(&report, "tcp_out_of_window") >= 2,
+        "{report:#}"
+    );
+}
+
+#[test]
+fn echo_request_to_broadcast_is_not_answered() {
+    let (lab, xskd) = start("atkbcast");
+    let out = peer(
+        &lab,
+        "ping",
+        &["-b", "-c", "2", "-i", "0.2", "-W", "1", "198.18.0.255"],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("from 198.18.0.1"), "smurf amplifier: {text}");
+    assert_still_serving(&lab);
+    let report = xskd.stop().unwrap();
+    // The XDP program only steers IPv4 for our own address: a directed
+    // broadcast goes to the kernel (which ignores broadcast echo by
+    // default); had it reached the stack, `icmp_ignored` would count it.
+    let passed = report["xdp"]["passed"].as_u64().unwrap_or(0);
+    assert!(
+        passed >= 2 || drops(&report, "icmp_ignored") >= 2,
+        "{report:#}"
+    );
+}
+
+#[test]
+fn nmap_stealth_scans_see_the_true_ports_and_xskd_stays_up() {
+    let (lab, xskd) = start("atknmap2");
+    let scan = |kind: &str| {
+        peer_ok(
+            &lab,
+            "nmap",
+            &[
+                kind,
+                "-n",
+                "-Pn",
+                "-p",
+                "1-20",
+                "--max-retries",
+                "0",
+                "--host-timeout",
+                "10s",
+                "198.18.0.1",
+            ],
+        )
+    };
+    // FIN and Xmas probes: closed ports answer RST, open ones stay silent
+    // (RFC 9293 3.10.7.2), so nmap sees 7 and 9 as open|filtered. (-sN: see
+    // `null_segment_to_a_closed_port_is_answered_with_rst`.)
+    for kind in ["-sF", "-sX"] {
+        let out = scan(kind);
+        let maybe_open: Vec<&str> = out
+            .lines()
+            .filter(|l| l.contains("/tcp") && l.contains("open|filtered"))
+            .collect();
+        assert!(
+            maybe_open.iter().any(|l| l.starts_with("7/tcp"))
+                && maybe_open.iter().any(|l| l.starts_with("9/tcp")),
+            "{kind}: {out}"
+        );
+        assert!(maybe_open.len() <= 2, "{kind}: {out}");
+    }
+    // ACK scan: every port answers RST ("unfiltered").
+    let out = scan("-sA");
+    assert!(!out.contains(" filtered"), "-sA: {out}");
+    assert_still_serving(&lab);
+    xskd.stop().unwrap();
+}
+
+#[test]
+fn segments_to_a_closed_port_are_answered_with_rst() {
+    let (lab, xskd) = start("atkclosed");
+    let r = scapy(&lab, "closed_port_probes");
+    for k in ["fin", "xmas", "ack", "fin_ack", "syn"] {
+        assert!(key(&r, k).contains('R'), "{k}: RST expected: {r:?}");
+    }
+    assert_still_serving(&lab);
+    let report = xskd.stop().unwrap();
+    assert!(drops(&report, "tcp_no_listener") >= 5, "{report:#}");
+}
+
+/// RFC 9293 3.10.7.1 (CLOSED): "An incoming segment not containing a RST
+/// causes a RST to be sent in response." A segment with no control bits at
+/// all is refused by `TcpRepr::parse` (`BadFlags`) before the closed-port
+/// logic, so `nmap -sN` sees every closed port as open|filtered.
+#[test]
+#[ignore = "BUG: a null (no-flag) TCP segment to a closed port gets no RST (RFC 9293 3.10.7.1); TcpRepr::parse rejects it as BadFlags before segment_without_conn, so nmap -sN reports every port open|filtered"]
+fn null_segment_to_a_closed_port_is_answered_with_rst() {
+    let (lab, xskd) = start("atknull");
+    let r = scapy(&lab, "null_to_closed");
+    assert!(key(&r, "null").contains('R'), "RST expected: {r:?}");
+    let out = peer_ok(
+        &lab,
+        "nmap",
+        &[
+            "-sN",
+            "-n",
+            "-Pn",
+            "-p",
+            "7,81",
+            "--max-retries",
+            "0",
+            "198.18.0.1",
+        ],
+    );
+    assert!(
+        out.lines()
+            .any(|l| l.starts_with("81/tcp") && l.contains("closed")),
+        "{out}"
+    );
     xskd.stop().unwrap();
 }

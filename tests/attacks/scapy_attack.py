@@ -11,7 +11,8 @@ import sys
 import time
 
 from scapy.all import (ARP, ICMP, IP, TCP, UDP, AsyncSniffer, Ether, IPOption_LSRR,
-                       Raw, conf, get_if_hwaddr, sendp, srp1)
+                       Raw, conf, get_if_hwaddr, srp1)
+from scapy.all import sendp as _sendp
 
 conf.verb = 0
 XSKD = "198.18.0.1"
@@ -23,6 +24,18 @@ GHOST = "198.18.0.77"
 attack, iface, xmac = sys.argv[1], sys.argv[2], sys.argv[3]
 pmac = get_if_hwaddr(iface)
 E = Ether(src=pmac, dst=xmac)
+
+
+def sendp(pkts, **kw):
+    """scapy's sendp, retried: under parallel tests the socket can briefly
+    fail with ENOBUFS."""
+    for attempt in range(5):
+        try:
+            return _sendp(pkts, **kw)
+        except OSError as e:
+            print(f"sendp attempt {attempt}: {e}", file=sys.stderr, flush=True)
+            time.sleep(0.1)
+    return _sendp(pkts, **kw)
 
 
 def out(key, value):
@@ -254,6 +267,86 @@ def tiny_mss():
     out("max_seg", sizes[-1] if sizes else 0)
 
 
+def echo_check(sp, seq, theirs, data=b"alive"):
+    """Send `data` at `seq` and report whether it comes back echoed."""
+    flt = f"tcp and src host {XSKD} and dst host {GHOST} and dst port {sp}"
+    sn = AsyncSniffer(iface=iface, filter=flt)
+    sn.start()
+    time.sleep(0.2)
+    sendp(E / IP(src=GHOST, dst=XSKD) / TCP(sport=sp, dport=7, flags="PA", seq=seq, ack=theirs) /
+          Raw(data), iface=iface)
+    time.sleep(0.6)
+    got = sn.stop()
+    return any(p.haslayer(Raw) and data in bytes(p[Raw].load) for p in got)
+
+
+def ooo_flood():
+    """Out-of-order 1-byte segments with gaps: the out-of-order store is
+    bounded; the connection keeps working once the hole is filled."""
+    sp, seq, theirs = handshake(7)
+    pkts = [E / IP(src=GHOST, dst=XSKD) / TCP(sport=sp, dport=7, flags="A", seq=seq + 2 * i + 10,
+                                                ack=theirs) / Raw(b"o")
+            for i in range(1, 201)]
+    sendp(pkts, iface=iface)
+    out("sent", len(pkts))
+    out("still_echoes", "yes" if echo_check(sp, seq, theirs) else "no")
+
+
+def icmp_errors_for_tcp():
+    """RFC 5927: ICMP errors quoting one of our connections with a sequence
+    number outside SND.UNA..SND.NXT (blind attacks), and hard errors for an
+    established connection, must not kill it."""
+    sp, seq, theirs = handshake(7)
+    base = IP(src=PEER, dst=XSKD)
+    for code, seqno in [(4, theirs + 100000), (3, theirs + 100000), (1, theirs), (4, theirs)]:
+        quoted = bytes(IP(src=XSKD, dst=GHOST) / TCP(sport=7, dport=sp, seq=seqno, flags="A"))[:28]
+        icmp = ICMP(type=3, code=code, nexthopmtu=68 if code == 4 else 0)
+        sendp(E / base / icmp / Raw(quoted), iface=iface)
+    out("sent", 4)
+    out("still_echoes", "yes" if echo_check(sp, seq, theirs) else "no")
+
+
+def ack_injection():
+    """RFC 5961 5.2: data whose ACK acknowledges what we never sent is not
+    accepted (an ACK is sent instead); the stream is not corrupted."""
+    sp, seq, theirs = handshake(7)
+    flt = f"tcp and src host {XSKD} and dst host {GHOST} and dst port {sp}"
+    sn = AsyncSniffer(iface=iface, filter=flt)
+    sn.start()
+    time.sleep(0.2)
+    sendp(E / IP(src=GHOST, dst=XSKD) / TCP(sport=sp, dport=7, flags="PA", seq=seq,
+                                              ack=theirs + 0x20000000) / Raw(b"INJECTED"),
+          iface=iface)
+    # Data far outside the receive window.
+    sendp(E / IP(src=GHOST, dst=XSKD) / TCP(sport=sp, dport=7, flags="PA", seq=seq + 0x30000000,
+                                              ack=theirs) / Raw(b"OUTSIDE"), iface=iface)
+    time.sleep(0.5)
+    got = sn.stop()
+    leaked = any(p.haslayer(Raw) and (b"INJECTED" in bytes(p[Raw].load) or
+                                      b"OUTSIDE" in bytes(p[Raw].load)) for p in got)
+    out("injected_echoed", "yes" if leaked else "no")
+    out("acks_seen", len([p for p in got if p.haslayer(TCP) and p[TCP].flags == "A"]))
+    out("still_echoes", "yes" if echo_check(sp, seq, theirs) else "no")
+
+
+def closed_port_probes(cases=None):
+    """RFC 9293 3.10.7.1: a segment without RST to a closed port is answered
+    with RST; a stealth scanner then sees the port as closed."""
+    for name, flags in cases or [("fin", "F"), ("xmas", "FPU"), ("ack", "A"),
+                                 ("fin_ack", "FA"), ("syn", "S")]:
+        # Sniff rather than srp1: scapy does not match a RST whose SEQ is 0
+        # to a probe without ACK.
+        sp = sport()
+        sn = AsyncSniffer(iface=iface, filter=f"tcp and src host {XSKD} and dst port {sp}")
+        sn.start()
+        time.sleep(0.15)
+        sendp(E / IP(src=PEER, dst=XSKD) / TCP(sport=sp, dport=81, flags=flags, seq=1000, ack=77),
+              iface=iface)
+        time.sleep(0.3)
+        got = [p for p in sn.stop() if p.haslayer(TCP)]
+        out(name, str(got[0][TCP].flags) if got else "none")
+
+
 def syn_options():
     cases = [
         ("mss_0", [("MSS", 0)]),
@@ -302,4 +395,9 @@ def syn_options():
     "syn_options": syn_options,
     "challenge_ack_limit": challenge_ack_limit,
     "tiny_mss": tiny_mss,
+    "ooo_flood": ooo_flood,
+    "icmp_errors_for_tcp": icmp_errors_for_tcp,
+    "ack_injection": ack_injection,
+    "closed_port_probes": closed_port_probes,
+    "null_to_closed": lambda: closed_port_probes([("null", "")]),
 }[attack]()
