@@ -124,7 +124,30 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
             let data7 = fc::tcp_segment(40000, 7, 1001, 1, 0x018, &[], b"echo me");
             let rst7 = fc::tcp_segment(40000, 7, 1001, 0, 0x004, &[], &[]);
             let syn80 = tcp_syn(80, &[2, 4, 0, 1]);
+            // Kind 5 answers what the stack sent last: zero deltas.
+            let answer = |flags: u8, payload: &[u8]| {
+                let mut h = fc::tcp_segment(40000, 7, 0, 0, u16::from(flags), &[], payload);
+                h[4..12].fill(0);
+                h
+            };
             vec![
+                // A full echo connection: handshake, data, echo, FIN, FIN.
+                [
+                    rec(0, 1, &syn7),
+                    rec(1, 5, &answer(0x10, &[])),
+                    rec(1, 5, &answer(0x18, b"hello echo")),
+                    rec(5, 5, &answer(0x10, &[])),
+                    rec(5, 5, &answer(0x11, &[])),
+                    rec(5, 5, &answer(0x10, &[])),
+                ]
+                .concat(),
+                // Established on 80 (never accepted), then in-window RST.
+                [
+                    rec(0, 1, &tcp_syn(80, LINUX_SYN_OPTS)),
+                    rec(1, 5, &answer(0x10, &[])),
+                    rec(1, 5, &answer(0x04, &[])),
+                ]
+                .concat(),
                 [
                     rec(0, 1, &syn7),
                     rec(1, 1, &ack7),
@@ -292,4 +315,14 @@ fn reassembly_corpus_and_mutations_stay_bounded() {
 #[test]
 fn stack_corpus_and_mutations_stay_bounded() {
     smoke("stack", 5000, 4);
+}
+
+/// The stack seeds reach deep states, so mutations start from there.
+#[test]
+fn stack_seed_completes_an_echo_connection() {
+    let seed = &seeds("stack")[0];
+    let (s, echoed) = fc::stack_run(seed);
+    let c = s.tcp().counters();
+    assert_eq!(c.passive_opens, 1, "{c:?}");
+    assert_eq!(echoed, 10, "{c:?}");
 }

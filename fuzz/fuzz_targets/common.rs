@@ -450,14 +450,90 @@ pub fn reassembly(data: &[u8]) {
     assert_eq!(s.counters().rx_frames, fed + 1);
 }
 
+/// The last TCP segment the stack sent: enough to answer it in-window.
+#[derive(Clone, Copy, Debug)]
+pub struct LastSent {
+    pub our_port: u16,
+    pub peer_port: u16,
+    /// SEG.SEQ + SEG.LEN of what we sent: what the peer would acknowledge.
+    pub seq_end: u32,
+    /// What we acknowledged: the peer's next sequence number.
+    pub ack: u32,
+}
+
+/// Remember the last TCP segment among `out`.
+pub fn track_tcp(out: &[Vec<u8>], last: &mut Option<LastSent>) {
+    for f in out {
+        let Ok(eth) = EthernetFrame::new_checked(&f[..]) else {
+            continue;
+        };
+        let Ok(ip) = Ipv4Packet::new_checked(eth.payload()) else {
+            continue;
+        };
+        if ip.protocol() != IpProtocol::Tcp || ip.is_fragment() {
+            continue;
+        }
+        let Ok(seg) = TcpPacket::new_checked(ip.payload()) else {
+            continue;
+        };
+        let Ok(r) = TcpRepr::parse(&seg, ip.src_addr(), ip.dst_addr()) else {
+            continue;
+        };
+        if r.control == xskd::wire::tcp::Control::Rst {
+            continue;
+        }
+        *last = Some(LastSent {
+            our_port: r.src_port,
+            peer_port: r.dst_port,
+            seq_end: r.seq.0.wrapping_add(r.segment_len() as u32),
+            ack: r.ack.map_or(0, |a| a.0),
+        });
+    }
+}
+
+/// A TCP segment answering `last`: ports, SEQ and ACK are taken from it,
+/// shifted by the small signed deltas the fuzzer put in the SEQ and ACK
+/// fields of `body`; the rest of the header (flags, window, options) and
+/// the payload are the fuzzer's.
+pub fn answer_segment(body: &[u8], last: &LastSent) -> Vec<u8> {
+    let mut seg = body.to_vec();
+    if seg.len() < 20 {
+        let mut h = vec![0u8; 20];
+        h[12] = 0x50;
+        h[13] = 0x10;
+        h[14] = 0xff;
+        h[15] = 0xff;
+        let n = seg.len().min(20);
+        h[..n].copy_from_slice(&seg[..n]);
+        h[12] = 0x50;
+        seg = h;
+    }
+    let dseq = i32::from(seg[4] as i8);
+    let dack = i32::from(seg[8] as i8);
+    seg[0..2].copy_from_slice(&last.peer_port.to_be_bytes());
+    seg[2..4].copy_from_slice(&last.our_port.to_be_bytes());
+    seg[4..8].copy_from_slice(&last.ack.wrapping_add_signed(dseq).to_be_bytes());
+    seg[8..12].copy_from_slice(&last.seq_end.wrapping_add_signed(dack).to_be_bytes());
+    fix_l4_checksum(6, &mut seg);
+    seg
+}
+
 /// Target `stack`: a whole `Stack` (UDP echo on 7, TCP echo on 7, a TCP
 /// listener on 80 nobody accepts from) fed a sequence of records:
 /// clock advance (u8: x 10 ms, or x 1 s if the top bit is set), kind (u8),
 /// length (u16), then the bytes. Kind picks how the bytes are framed:
 /// 0 raw Ethernet; 1 a TCP segment (checksum fixed) to port 80 or 7;
 /// 2 a UDP datagram body to port 7; 3 an IPv4 payload with the protocol
-/// in the next byte; 4 an ICMP message (checksum fixed).
+/// in the next byte; 4 an ICMP message (checksum fixed); 5 a TCP segment
+/// answering the last one the stack sent (see `answer_segment`), so
+/// handshakes complete and established states are reached.
 pub fn stack(data: &[u8]) {
+    stack_run(data);
+}
+
+/// The `stack` target's body; returns the stack for tests to inspect, with
+/// the bytes the TCP echo service echoed.
+pub fn stack_run(data: &[u8]) -> (Stack, u64) {
     let mut s = Stack::new(config());
     s.bind_udp(7, Box::new(UdpEcho::new())).unwrap();
     s.tcp_mut().listen(80).unwrap();
@@ -468,6 +544,7 @@ pub fn stack(data: &[u8]) {
     s.process_frame(now, &arp(2, PEER_MAC, PEER_IP, OUR_IP), &mut out);
     let mut r = Reader::new(data);
     let mut fed = 1u64;
+    let mut last: Option<LastSent> = None;
     while let (Some(adv), Some(kind), Some(len)) = (r.u8(), r.u8(), r.u16()) {
         let step = if adv & 0x80 != 0 {
             Duration::from_secs(u64::from(adv & 0x7f))
@@ -476,7 +553,7 @@ pub fn stack(data: &[u8]) {
         };
         now += step;
         let body = r.bytes(usize::from(len) % 1600);
-        let frame = match kind % 5 {
+        let frame = match kind % 6 {
             0 => body.to_vec(),
             1 => {
                 let mut seg = body.to_vec();
@@ -492,6 +569,10 @@ pub fn stack(data: &[u8]) {
                 let (p, rest) = body.split_first().unwrap_or((&0, &[]));
                 Ip::new(*p).frame(rest)
             }
+            5 => match &last {
+                Some(l) => Ip::new(6).frame(&answer_segment(body, l)),
+                None => body.to_vec(),
+            },
             _ => {
                 let mut m = body.to_vec();
                 if m.len() >= 4 {
@@ -514,6 +595,7 @@ pub fn stack(data: &[u8]) {
         }
         check_bounds(&s);
         check_output(&out);
+        track_tcp(&out, &mut last);
         out.clear();
     }
     assert_eq!(s.counters().rx_frames, fed);
@@ -528,4 +610,6 @@ pub fn stack(data: &[u8]) {
         check_bounds(&s);
     }
     assert_eq!(s.reassembly_in_use(), 0);
+    let echoed = echo.bytes_echoed();
+    (s, echoed)
 }
