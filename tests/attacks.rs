@@ -57,6 +57,25 @@ fn assert_still_serving(lab: &Lab) {
     );
 }
 
+/// Resident set size of the xskd process, in KiB.
+fn rss_kib(xskd: &xskd::lab::XskdProcess) -> u64 {
+    let pid = xskd.pid().expect("running");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmRSS")
+}
+
+/// Everything is preallocated: an attack must not grow the process.
+fn assert_rss_flat(before: u64, after: u64, what: &str) {
+    assert!(
+        after <= before + 8 * 1024,
+        "{what}: RSS grew from {before} KiB to {after} KiB"
+    );
+}
+
 fn drops(report: &serde_json::Value, label: &str) -> u64 {
     sum_queues(report, &format!("/stack/drops/{label}"))
 }
@@ -196,6 +215,8 @@ fn reassembly_slots_used(lab: &Lab) -> u64 {
 #[test]
 fn never_completed_fragment_trains_fill_the_table_then_time_out() {
     let (lab, xskd) = start("atktrain");
+    assert_still_serving(&lab);
+    let rss_before = rss_kib(&xskd);
     let started = Instant::now();
     scapy(&lab, "frag_train");
     thread::sleep(Duration::from_millis(300));
@@ -210,6 +231,7 @@ fn never_completed_fragment_trains_fill_the_table_then_time_out() {
     }
     assert_eq!(reassembly_slots_used(&lab), 0, "slots freed after timeout");
     ping_ok(&lab, "3000");
+    assert_rss_flat(rss_before, rss_kib(&xskd), "fragment trains");
     let report = xskd.stop().unwrap();
     assert!(drops(&report, "frag_table_full") >= 16, "{report:#}");
     assert!(drops(&report, "frag_timeout") >= 64, "{report:#}");
@@ -255,9 +277,12 @@ fn arp_reply_claiming_our_address_counts_a_conflict() {
 #[test]
 fn arp_flood_of_5000_senders_keeps_the_cache_bounded() {
     let (lab, xskd) = start("atkarp");
+    assert_still_serving(&lab);
+    let rss_before = rss_kib(&xskd);
     let r = scapy(&lab, "arp_flood");
     assert_eq!(key(&r, "sent"), "5000");
     assert_still_serving(&lab);
+    assert_rss_flat(rss_before, rss_kib(&xskd), "ARP flood");
     let report = xskd.stop().unwrap();
     let entries = sum_queues(&report, "/stack/arp_cache_entries");
     assert!(entries <= 1024, "{report:#}");
@@ -270,6 +295,8 @@ fn arp_flood_of_5000_senders_keeps_the_cache_bounded() {
 #[test]
 fn syn_flood_is_answered_with_cookies_while_clients_keep_connecting() {
     let (lab, xskd) = start("atksyn");
+    assert_still_serving(&lab);
+    let rss_before = rss_kib(&xskd);
     let mut flood = lab
         .peer_cmd("timeout")
         .args(["5", "hping3", "-S", "--flood", "-p", "7", "198.18.0.1"])
@@ -300,6 +327,7 @@ fn syn_flood_is_answered_with_cookies_while_clients_keep_connecting() {
         "{ok} echoes completed and {failed} failed during the flood (slowest {slowest:?})"
     );
     assert_still_serving(&lab);
+    assert_rss_flat(rss_before, rss_kib(&xskd), "SYN flood");
     let report = xskd.stop().unwrap();
     assert!(tcp_counter(&report, "syncookies_sent") > 0, "{report:#}");
 }
