@@ -619,3 +619,35 @@ fn null_segment_to_a_closed_port_is_answered_with_rst() {
     );
     xskd.stop().unwrap();
 }
+
+#[test]
+fn ack_flood_to_a_listener_opens_no_connection() {
+    let (lab, xskd) = start("atkackf");
+    // Blind ACKs guessing a SYN cookie: 3000 of them, random sequence numbers.
+    peer_ok(
+        &lab,
+        "timeout",
+        &[
+            "10",
+            "hping3",
+            "-A",
+            "-c",
+            "3000",
+            "-i",
+            "u200",
+            "-p",
+            "7",
+            "-M",
+            "12345",
+            "-L",
+            "777",
+            "-q",
+            "198.18.0.1",
+        ],
+    );
+    assert_still_serving(&lab);
+    let report = xskd.stop().unwrap();
+    // The one passive open is the probe's.
+    assert_eq!(tcp_counter(&report, "passive_opens"), 1, "{report:#}");
+    assert!(tcp_counter(&report, "out_rsts") >= 2000, "{report:#}");
+}
