@@ -179,7 +179,7 @@ def handshake(dport, opts=None):
     if sa is None or not sa.haslayer(TCP) or sa[TCP].flags != "SA":
         out("handshake", "failed")
         sys.exit(1)
-    theirs = sa[TCP].seq + 1
+    theirs = (sa[TCP].seq + 1) & 0xFFFFFFFF
     sendp(E / IP(src=GHOST, dst=XSKD) / TCP(sport=sp, dport=dport, flags="A", seq=1001,
                                               ack=theirs), iface=iface)
     out("handshake", "ok")
@@ -253,7 +253,7 @@ def tiny_mss():
     time.sleep(0.5)
     got = [p for p in sn.stop() if p.haslayer(Raw)]
     # Acknowledge whatever came, so the rest (if any) follows.
-    end = max((p[TCP].seq + len(p[Raw].load) for p in got), default=theirs)
+    end = max(((p[TCP].seq + len(p[Raw].load)) & 0xFFFFFFFF for p in got), default=theirs)
     sn = AsyncSniffer(iface=iface, filter=flt)
     sn.start()
     time.sleep(0.2)
@@ -315,7 +315,7 @@ def ack_injection():
     sn.start()
     time.sleep(0.2)
     sendp(E / IP(src=GHOST, dst=XSKD) / TCP(sport=sp, dport=7, flags="PA", seq=seq,
-                                              ack=theirs + 0x20000000) / Raw(b"INJECTED"),
+                                              ack=(theirs + 0x20000000) & 0xFFFFFFFF) / Raw(b"INJECTED"),
           iface=iface)
     # Data far outside the receive window.
     sendp(E / IP(src=GHOST, dst=XSKD) / TCP(sport=sp, dport=7, flags="PA", seq=seq + 0x30000000,
