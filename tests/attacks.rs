@@ -191,6 +191,9 @@ fn fragmented_datagram_over_65535_is_dropped() {
     let (lab, xskd) = start("atkbig");
     scapy(&lab, "frag_too_big");
     ping_ok(&lab, "3000");
+    // The largest legal datagram (65535 bytes) is still reassembled, and
+    // the answer fragmented back.
+    ping_ok(&lab, "65507");
     assert_still_serving(&lab);
     let report = xskd.stop().unwrap();
     assert!(drops(&report, "frag_too_big") >= 1, "{report:#}");
@@ -272,6 +275,19 @@ fn arp_reply_claiming_our_address_counts_a_conflict() {
     assert_still_serving(&lab);
     let report = xskd.stop().unwrap();
     assert!(drops(&report, "arp_conflict") >= 1, "{report:#}");
+}
+
+#[test]
+fn unsolicited_arp_reply_does_not_replace_a_live_entry() {
+    let (lab, xskd) = start("atkspoof");
+    // xskd learns the peer's real MAC from this exchange.
+    assert_still_serving(&lab);
+    scapy(&lab, "arp_spoof");
+    thread::sleep(Duration::from_millis(200));
+    // Replies still reach the real peer.
+    assert_still_serving(&lab);
+    let report = xskd.stop().unwrap();
+    assert!(drops(&report, "arp_unsolicited_ignored") >= 3, "{report:#}");
 }
 
 #[test]

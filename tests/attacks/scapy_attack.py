@@ -152,6 +152,15 @@ def arp_conflict():
     out("sent", 1)
 
 
+def arp_spoof():
+    """Unsolicited replies re-pointing the peer's address at another MAC:
+    a live entry must not be replaced (classic ARP cache poisoning)."""
+    p = Ether(src="02:66:66:66:66:66", dst=xmac) / ARP(
+        op=2, hwsrc="02:66:66:66:66:66", psrc=PEER, hwdst=xmac, pdst=XSKD)
+    sendp([p] * 3, iface=iface)
+    out("sent", 3)
+
+
 def arp_flood():
     pkts = []
     for i in range(5000):
@@ -391,6 +400,7 @@ def syn_options():
     "icmp_redirect": icmp_redirect,
     "arp_conflict": arp_conflict,
     "arp_flood": arp_flood,
+    "arp_spoof": arp_spoof,
     "blind_rst": blind_rst,
     "syn_options": syn_options,
     "challenge_ack_limit": challenge_ack_limit,
