@@ -57,6 +57,26 @@ fn assert_still_serving(lab: &Lab) {
     );
 }
 
+/// Stop xskd and check no UMEM frame leaked during the attack: every frame
+/// is accounted for, and all but the fill ring's are back in the free pool.
+fn stop_checked(xskd: xskd::lab::XskdProcess) -> serde_json::Value {
+    let report = xskd.stop().unwrap();
+    for q in report["queues"].as_array().expect("queues array") {
+        let frames = q["frame_count"].as_u64().unwrap();
+        assert_eq!(
+            q["frames_accounted"].as_u64().unwrap(),
+            frames,
+            "UMEM frames leaked: {report:#}"
+        );
+        assert_eq!(
+            q["frames_free"].as_u64().unwrap(),
+            frames - 2048,
+            "UMEM frames not returned: {report:#}"
+        );
+    }
+    report
+}
+
 /// Resident set size of the xskd process, in KiB.
 fn rss_kib(xskd: &xskd::lab::XskdProcess) -> u64 {
     let pid = xskd.pid().expect("running");
@@ -114,7 +134,7 @@ fn tcp_invalid_flag_combinations_are_dropped_and_counted() {
         assert_eq!(key(&r, k), "no", "{k} must get no answer: {r:?}");
     }
     assert_still_serving(&lab);
-    let report = xskd.stop().unwrap();
+    let report = stop_checked(xskd);
     // SYN+FIN, SYN+RST and all-flags fail parsing; the null segment is
     // dropped too (as bad flags today; by the listener once parse lets it
     // through, see the ignored null-segment test).
@@ -136,7 +156,7 @@ fn land_and_broadcast_or_zero_sources_are_dropped_and_counted() {
         assert_eq!(key(&r, k), "no", "{k} must get no answer: {r:?}");
     }
     assert_still_serving(&lab);
-    let report = xskd.stop().unwrap();
+    let report = stop_checked(xskd);
     // RFC 1122 3.2.1.3: dropped at IPv4, before TCP sees them.
     assert!(drops(&report, "ipv4_bad_source") >= 5, "{report:#}");
 }
@@ -160,7 +180,7 @@ fn malformed_ipv4_headers_are_dropped_and_ttl_0_is_answered() {
     assert_eq!(key(&r, "ttl_0"), "yes", "{r:?}");
     assert_eq!(key(&r, "ttl_0_icmp_type"), "0", "{r:?}");
     assert_still_serving(&lab);
-    let report = xskd.stop().unwrap();
+    let report = stop_checked(xskd);
     assert!(drops(&report, "ipv4_bad_header_len") >= 1, "{report:#}");
     assert!(drops(&report, "ipv4_bad_total_len") >= 2, "{report:#}");
     assert!(drops(&report, "icmp_bad_checksum") >= 1, "{report:#}");
@@ -176,7 +196,7 @@ fn overlapping_teardrop_fragments_are_dropped_whole() {
     // Honest fragmented datagrams still reassemble.
     ping_ok(&lab, "3000");
     assert_still_serving(&lab);
-    let report = xskd.stop().unwrap();
+    let report = stop_checked(xskd);
     // The teardrop pair is refused as malformed (its last fragment ends
     // inside data already held); the rewrite as an overlap.
     assert!(drops(&report, "frag_overlap") >= 1, "{report:#}");
@@ -195,7 +215,7 @@ fn fragmented_datagram_over_65535_is_dropped() {
     // the answer fragmented back.
     ping_ok(&lab, "65507");
     assert_still_serving(&lab);
-    let report = xskd.stop().unwrap();
+    let report = stop_checked(xskd);
     assert!(drops(&report, "frag_too_big") >= 1, "{report:#}");
 }
 
@@ -235,7 +255,7 @@ fn never_completed_fragment_trains_fill_the_table_then_time_out() {
     assert_eq!(reassembly_slots_used(&lab), 0, "slots freed after timeout");
     ping_ok(&lab, "3000");
     assert_rss_flat(rss_before, rss_kib(&xskd), "fragment trains");
-    let report = xskd.stop().unwrap();
+    let report = stop_checked(xskd);
     assert!(drops(&report, "frag_table_full") >= 16, "{report:#}");
     assert!(drops(&report, "frag_timeout") >= 64, "{report:#}");
 }
@@ -251,7 +271,7 @@ fn udp_bad_lengths_and_port_0_are_dropped_and_counted() {
     assert_eq!(key(&r, "len_under_datagram"), "yes", "{r:?}");
     assert_eq!(key(&r, "len_under_datagram_echo"), "abcd", "{r:?}");
     assert_still_serving(&lab);
-    let report = xskd.stop().unwrap();
+    let report = stop_checked(xskd);
     assert!(drops(&report, "udp_bad_length") >= 2, "{report:#}");
     assert!(drops(&report, "udp_bad_port") >= 1, "{report:#}");
 }
@@ -263,7 +283,7 @@ fn icmp_redirect_is_ignored() {
     assert_eq!(key(&r, "redirect"), "no", "{r:?}");
     // Replies still go to the peer directly.
     assert_still_serving(&lab);
-    let report = xskd.stop().unwrap();
+    let report = stop_checked(xskd);
     assert!(drops(&report, "icmp_ignored") >= 1, "{report:#}");
 }
 
@@ -273,7 +293,7 @@ fn arp_reply_claiming_our_address_counts_a_conflict() {
     scapy(&lab, "arp_conflict");
     thread::sleep(Duration::from_millis(200));
     assert_still_serving(&lab);
-    let report = xskd.stop().unwrap();
+    let report = stop_checked(xskd);
     assert!(drops(&report, "arp_conflict") >= 1, "{report:#}");
 }
 
@@ -286,7 +306,7 @@ fn unsolicited_arp_reply_does_not_replace_a_live_entry() {
     thread::sleep(Duration::from_millis(200));
     // Replies still reach the real peer.
     assert_still_serving(&lab);
-    let report = xskd.stop().unwrap();
+    let report = stop_checked(xskd);
     assert!(drops(&report, "arp_unsolicited_ignored") >= 3, "{report:#}");
 }
 
@@ -299,7 +319,7 @@ fn arp_flood_of_5000_senders_keeps_the_cache_bounded() {
     assert_eq!(key(&r, "sent"), "5000");
     assert_still_serving(&lab);
     assert_rss_flat(rss_before, rss_kib(&xskd), "ARP flood");
-    let report = xskd.stop().unwrap();
+    let report = stop_checked(xskd);
     let entries = sum_queues(&report, "/stack/arp_cache_entries");
     assert!(entries <= 1024, "{report:#}");
     assert!(
@@ -344,7 +364,7 @@ fn syn_flood_is_answered_with_cookies_while_clients_keep_connecting() {
     );
     assert_still_serving(&lab);
     assert_rss_flat(rss_before, rss_kib(&xskd), "SYN flood");
-    let report = xskd.stop().unwrap();
+    let report = stop_checked(xskd);
     assert!(tcp_counter(&report, "syncookies_sent") > 0, "{report:#}");
 }
 
@@ -359,7 +379,7 @@ fn blind_in_window_rst_and_syn_get_a_challenge_ack() {
     assert_eq!(key(&r, "rsts_from_xskd"), "0", "{r:?}");
     assert_eq!(key(&r, "still_echoes"), "yes", "{r:?}");
     assert_still_serving(&lab);
-    let report = xskd.stop().unwrap();
+    let report = stop_checked(xskd);
     assert!(tcp_counter(&report, "challenge_acks") >= 1, "{report:#}");
     assert_eq!(tcp_counter(&report, "estab_resets"), 0, "{report:#}");
 }
@@ -415,7 +435,7 @@ fn syn_option_abuse_is_answered_sanely() {
         assert_eq!(syn_answer(key(&r, k)).0, "SA", "{k}: {r:?}");
     }
     assert_still_serving(&lab);
-    xskd.stop().unwrap();
+    stop_checked(xskd);
 }
 
 #[test]
@@ -449,7 +469,7 @@ fn nmap_syn_scan_finds_exactly_the_open_ports() {
         "the other ports are closed (RST): {out}"
     );
     assert_still_serving(&lab);
-    let report = xskd.stop().unwrap();
+    let report = stop_checked(xskd);
     assert!(tcp_counter(&report, "out_rsts") >= 1000, "{report:#}");
 }
 
@@ -466,7 +486,7 @@ fn challenge_acks_are_rate_limited_per_connection() {
         "{seen} challenge ACKs for 60 RSTs"
     );
     assert_still_serving(&lab);
-    let report = xskd.stop().unwrap();
+    let report = stop_checked(xskd);
     assert!(tcp_counter(&report, "challenge_acks") >= 1, "{report:#}");
     assert_eq!(tcp_counter(&report, "estab_resets"), 0, "{report:#}");
 }
@@ -484,7 +504,7 @@ fn peer_mss_1_does_not_make_us_send_tiny_segments() {
     assert!(segments <= 3, "{r:?}");
     assert!(segments == 1 || min >= 300, "{r:?}");
     assert_still_serving(&lab);
-    xskd.stop().unwrap();
+    stop_checked(xskd);
 }
 
 #[test]
@@ -494,7 +514,7 @@ fn out_of_order_flood_of_tiny_segments_is_bounded() {
     assert_eq!(key(&r, "handshake"), "ok", "{r:?}");
     assert_eq!(key(&r, "still_echoes"), "yes", "{r:?}");
     assert_still_serving(&lab);
-    let report = xskd.stop().unwrap();
+    let report = stop_checked(xskd);
     // At most a handful of disjoint ranges are kept; the rest is dropped.
     assert!(drops(&report, "tcp_reassembly_full") >= 150, "{report:#}");
 }
@@ -506,7 +526,7 @@ fn icmp_errors_quoting_our_connection_do_not_kill_it() {
     assert_eq!(key(&r, "handshake"), "ok", "{r:?}");
     assert_eq!(key(&r, "still_echoes"), "yes", "{r:?}");
     assert_still_serving(&lab);
-    let report = xskd.stop().unwrap();
+    let report = stop_checked(xskd);
     assert!(drops(&report, "icmp_ignored") >= 4, "{report:#}");
     assert_eq!(tcp_counter(&report, "estab_resets"), 0, "{report:#}");
 }
@@ -519,7 +539,7 @@ fn data_with_an_unsent_ack_or_outside_the_window_is_not_accepted() {
     assert_eq!(key(&r, "injected_echoed"), "no", "{r:?}");
     assert_eq!(key(&r, "still_echoes"), "yes", "{r:?}");
     assert_still_serving(&lab);
-    let report = xskd.stop().unwrap();
+    let report = stop_checked(xskd);
     assert!(
         drops(&report, "tcp_ack_out_of_window") + drops(&report, "tcp_out_of_window") >= 2,
         "{report:#}"
@@ -537,7 +557,7 @@ fn echo_request_to_broadcast_is_not_answered() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.contains("from 198.18.0.1"), "smurf amplifier: {text}");
     assert_still_serving(&lab);
-    let report = xskd.stop().unwrap();
+    let report = stop_checked(xskd);
     // The XDP program only steers IPv4 for our own address: a directed
     // broadcast goes to the kernel (which ignores broadcast echo by
     // default); had it reached the stack, `icmp_ignored` would count it.
@@ -589,7 +609,7 @@ fn nmap_stealth_scans_see_the_true_ports_and_xskd_stays_up() {
     let out = scan("-sA");
     assert!(!out.contains(" filtered"), "-sA: {out}");
     assert_still_serving(&lab);
-    xskd.stop().unwrap();
+    stop_checked(xskd);
 }
 
 #[test]
@@ -600,7 +620,7 @@ fn segments_to_a_closed_port_are_answered_with_rst() {
         assert!(key(&r, k).contains('R'), "{k}: RST expected: {r:?}");
     }
     assert_still_serving(&lab);
-    let report = xskd.stop().unwrap();
+    let report = stop_checked(xskd);
     assert!(drops(&report, "tcp_no_listener") >= 5, "{report:#}");
 }
 
@@ -633,7 +653,7 @@ fn null_segment_to_a_closed_port_is_answered_with_rst() {
             .any(|l| l.starts_with("81/tcp") && l.contains("closed")),
         "{out}"
     );
-    xskd.stop().unwrap();
+    stop_checked(xskd);
 }
 
 #[test]
@@ -662,7 +682,7 @@ fn ack_flood_to_a_listener_opens_no_connection() {
         ],
     );
     assert_still_serving(&lab);
-    let report = xskd.stop().unwrap();
+    let report = stop_checked(xskd);
     // The one passive open is the probe's.
     assert_eq!(tcp_counter(&report, "passive_opens"), 1, "{report:#}");
     assert!(tcp_counter(&report, "out_rsts") >= 2000, "{report:#}");
