@@ -311,6 +311,26 @@ fn unsolicited_arp_reply_does_not_replace_a_live_entry() {
 }
 
 #[test]
+fn syns_from_unresolvable_onlink_sources_keep_arp_bounded() {
+    let (lab, xskd) = start("atkarpres");
+    assert_still_serving(&lab);
+    let rss_before = rss_kib(&xskd);
+    let r = scapy(&lab, "spoofed_onlink_syns");
+    assert_eq!(key(&r, "sent"), "2000");
+    assert_still_serving(&lab);
+    assert_rss_flat(rss_before, rss_kib(&xskd), "unresolvable sources");
+    let report = stop_checked(xskd);
+    // 150 addresses, at most max_pending_addrs (32) resolving at once and
+    // one request per address per second: nowhere near one per SYN.
+    let requests = sum_queues(&report, "/stack/arp_requests_tx");
+    assert!(requests < 500, "{requests} ARP requests: {report:#}");
+    assert!(
+        drops(&report, "arp_pending_full") + drops(&report, "arp_unresolved") >= 1000,
+        "{report:#}"
+    );
+}
+
+#[test]
 fn arp_flood_of_5000_senders_keeps_the_cache_bounded() {
     let (lab, xskd) = start("atkarp");
     assert_still_serving(&lab);

@@ -161,6 +161,15 @@ def arp_spoof():
     out("sent", 3)
 
 
+def spoofed_onlink_syns():
+    """SYNs from 150 on-link addresses nobody owns: every SYN-ACK needs ARP
+    resolution that never completes. Held frames and requests are bounded."""
+    pkts = [E / IP(src="198.18.0.%d" % (100 + i % 150), dst=XSKD) /
+            TCP(sport=1024 + i, dport=7, flags="S", seq=i) for i in range(2000)]
+    sendp(pkts, iface=iface)
+    out("sent", len(pkts))
+
+
 def arp_flood():
     pkts = []
     for i in range(5000):
@@ -401,6 +410,7 @@ def syn_options():
     "arp_conflict": arp_conflict,
     "arp_flood": arp_flood,
     "arp_spoof": arp_spoof,
+    "spoofed_onlink_syns": spoofed_onlink_syns,
     "blind_rst": blind_rst,
     "syn_options": syn_options,
     "challenge_ack_limit": challenge_ack_limit,
