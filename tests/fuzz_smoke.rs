@@ -431,3 +431,71 @@ fn reassembly_exact_duplicate_fragment_still_delivers() {
         "a duplicate is not an overlap attack"
     );
 }
+
+/// RFC 1122 3.2.2: no ICMP error about a datagram sent to a broadcast
+/// address, about an ICMP error, or to a source that is not a unicast host
+/// (these are how an amplifier is built).
+#[test]
+fn icmp_errors_are_never_sent_about_broadcasts_or_errors() {
+    use xskd::stack::Stack;
+    use xskd::time::Instant;
+
+    let mut s = Stack::new(fc::config());
+    let mut out = Vec::new();
+    let now = Instant::from_secs(1);
+    s.process_frame(
+        now,
+        &fc::arp(2, fc::PEER_MAC, fc::PEER_IP, fc::OUR_IP),
+        &mut out,
+    );
+    out.clear();
+    let bcast_frame = |ip: &fc::Ip, payload: &[u8]| {
+        let mut f = ip.frame(payload);
+        f[0..6].copy_from_slice(&[0xff; 6]);
+        f
+    };
+    // UDP to a closed port, to the subnet and limited broadcast.
+    for dst in [
+        std::net::Ipv4Addr::new(198, 18, 0, 255),
+        std::net::Ipv4Addr::BROADCAST,
+    ] {
+        let mut ip = fc::Ip::new(17);
+        ip.dst = dst;
+        let mut udp = fc::udp_datagram(1000, 9999, b"x");
+        udp[6..8].fill(0);
+        s.process_frame(now, &bcast_frame(&ip, &udp), &mut out);
+        // Unknown protocol to broadcast.
+        let mut ip = fc::Ip::new(99);
+        ip.dst = dst;
+        s.process_frame(now, &bcast_frame(&ip, b"zzzz"), &mut out);
+    }
+    assert!(out.is_empty(), "ICMP error about a broadcast: {out:?}");
+    // A port unreachable about one of our datagrams: answered with nothing.
+    let quoted = fc::Ip {
+        src: fc::OUR_IP,
+        dst: fc::PEER_IP,
+        ..fc::Ip::new(17)
+    }
+    .packet(&fc::udp_datagram(7, 9999, b"q"));
+    let mut err = vec![3, 3, 0, 0, 0, 0, 0, 0];
+    err.extend_from_slice(&quoted[..28]);
+    let c = xskd::wire::checksum::finish(xskd::wire::checksum::sum(&err));
+    err[2..4].copy_from_slice(&c.to_be_bytes());
+    s.process_frame(now, &fc::Ip::new(1).frame(&err), &mut out);
+    // An unknown ICMP type and a UDP datagram to a closed port from a
+    // multicast source (dropped before any error).
+    let mut ip = fc::Ip::new(17);
+    ip.src = std::net::Ipv4Addr::new(224, 0, 0, 9);
+    s.process_frame(now, &ip.frame(&fc::udp_datagram(1, 9999, b"m")), &mut out);
+    assert!(
+        out.is_empty(),
+        "ICMP error about an error or to multicast: {out:?}"
+    );
+    // Sanity: the same closed-port datagram by unicast does get one.
+    s.process_frame(
+        now,
+        &fc::Ip::new(17).frame(&fc::udp_datagram(1000, 9999, b"x")),
+        &mut out,
+    );
+    assert_eq!(out.len(), 1, "port unreachable to a unicast sender");
+}
