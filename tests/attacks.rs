@@ -707,3 +707,21 @@ fn ack_flood_to_a_listener_opens_no_connection() {
     assert_eq!(tcp_counter(&report, "passive_opens"), 1, "{report:#}");
     assert!(tcp_counter(&report, "out_rsts") >= 2000, "{report:#}");
 }
+
+#[test]
+fn zero_window_peer_gets_probes_then_the_data_when_it_opens() {
+    let (lab, xskd) = start("atkzwin");
+    let r = scapy(&lab, "zero_window");
+    assert_eq!(key(&r, "handshake"), "ok", "{r:?}");
+    // While the window is closed: at most 1-byte probes, and not a storm.
+    let max: u64 = key(&r, "max_payload_while_closed").parse().unwrap();
+    let segs: u64 = key(&r, "segments_while_closed").parse().unwrap();
+    assert!(max <= 1, "sent {max} bytes into a zero window: {r:?}");
+    assert!(
+        segs <= 10,
+        "{segs} segments in 2.5 s to a zero window: {r:?}"
+    );
+    assert_eq!(key(&r, "echo_after_open"), "yes", "{r:?}");
+    assert_still_serving(&lab);
+    stop_checked(xskd);
+}

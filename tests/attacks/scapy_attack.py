@@ -184,7 +184,7 @@ def arp_flood():
     out("sent", len(pkts))
 
 
-def handshake(dport, opts=None):
+def handshake(dport, opts=None, win=8192):
     """A connection from GHOST, held by hand. Returns (sport, our_seq, their_seq)."""
     # Teach xskd where GHOST lives (an ARP request from it is learned).
     sendp(Ether(src=pmac, dst="ff:ff:ff:ff:ff:ff") /
@@ -199,7 +199,7 @@ def handshake(dport, opts=None):
         sys.exit(1)
     theirs = (sa[TCP].seq + 1) & 0xFFFFFFFF
     sendp(E / IP(src=GHOST, dst=XSKD) / TCP(sport=sp, dport=dport, flags="A", seq=1001,
-                                              ack=theirs), iface=iface)
+                                              ack=theirs, window=win), iface=iface)
     out("handshake", "ok")
     return sp, 1001, theirs
 
@@ -365,6 +365,31 @@ def closed_port_probes(cases=None):
         out(name, str(got[0][TCP].flags) if got else "none")
 
 
+def zero_window():
+    """A peer that closes its window: xskd holds the echo and only probes
+    (RFC 9293 3.8.6.1), then sends it all once the window opens."""
+    sp, seq, theirs = handshake(7, win=0)
+    flt = f"tcp and src host {XSKD} and dst host {GHOST} and dst port {sp}"
+    sn = AsyncSniffer(iface=iface, filter=flt)
+    sn.start()
+    time.sleep(0.2)
+    sendp(E / IP(src=GHOST, dst=XSKD) / TCP(sport=sp, dport=7, flags="PA", seq=seq, ack=theirs,
+                                              window=0) / Raw(b"hello zero window"), iface=iface)
+    time.sleep(2.5)
+    held = sn.stop()
+    data = [p for p in held if p.haslayer(Raw)]
+    out("segments_while_closed", len(held))
+    out("max_payload_while_closed", max((len(p[Raw].load) for p in data), default=0))
+    sn = AsyncSniffer(iface=iface, filter=flt)
+    sn.start()
+    time.sleep(0.2)
+    sendp(E / IP(src=GHOST, dst=XSKD) / TCP(sport=sp, dport=7, flags="A", seq=seq + 17, ack=theirs,
+                                              window=65535), iface=iface)
+    time.sleep(1.5)
+    after = b"".join(bytes(p[Raw].load) for p in sn.stop() if p.haslayer(Raw))
+    out("echo_after_open", "yes" if b"zero window" in after else "no")
+
+
 def syn_options():
     cases = [
         ("mss_0", [("MSS", 0)]),
@@ -416,6 +441,7 @@ def syn_options():
     "challenge_ack_limit": challenge_ack_limit,
     "tiny_mss": tiny_mss,
     "ooo_flood": ooo_flood,
+    "zero_window": zero_window,
     "icmp_errors_for_tcp": icmp_errors_for_tcp,
     "ack_injection": ack_injection,
     "closed_port_probes": closed_port_probes,
