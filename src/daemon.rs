@@ -10,7 +10,8 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use crossbeam::channel::{self, Receiver};
 
-use crate::config::Config;
+use crate::config::{Config, ImpairConfig};
+use crate::datapath::impair::{ImpairCounters, Impaired};
 use crate::datapath::xdp_prog::{XdpCounters, XdpProgram};
 use crate::datapath::xsk::{XskCounters, XskKernelStats, XskSocket};
 use crate::worker::{self, FrameProcessor, LoopStats, WorkerOptions};
@@ -25,6 +26,25 @@ pub struct QueueStats<S> {
     pub frames_accounted: usize,
     pub frame_count: usize,
     pub zero_copy: bool,
+    /// The link impairment's books when `[impair]` is configured.
+    pub impair: Option<ImpairCounters>,
+}
+
+/// A queue's socket, bare or behind the configured impairment. One per
+/// worker, built once: the size difference between variants costs nothing.
+#[allow(clippy::large_enum_variant)]
+enum Port {
+    Plain(XskSocket),
+    Impaired(Impaired<XskSocket>),
+}
+
+/// Each queue gets its own stream from the seed, so workers do not drop
+/// in lockstep.
+fn queue_impairment(cfg: &ImpairConfig, queue: u32) -> ImpairConfig {
+    ImpairConfig {
+        seed: cfg.seed ^ u64::from(queue).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+        ..cfg.clone()
+    }
 }
 
 /// Sent by a worker to the control thread now and then, and once at exit.
@@ -42,6 +62,8 @@ pub struct DataPlane<S: Clone + Send + 'static> {
     stop: Arc<AtomicBool>,
     workers: Vec<thread::JoinHandle<()>>,
     pub snapshots: Receiver<WorkerSnapshot<S>>,
+    /// One command queue per worker, in `interface.queues` order.
+    pub commands: Vec<channel::Sender<worker::ControlCommand>>,
 }
 
 impl<S: Clone + Send + 'static> DataPlane<S> {
@@ -100,10 +122,14 @@ impl<S: Clone + Send + 'static> DataPlane<S> {
         let stop = worker::stop_flag();
         let (snap_tx, snap_rx) = channel::bounded(1024);
         let make = Arc::new(make);
+        let impair = config.impair.clone();
+        let frame_size = config.umem.frame_size as usize;
         let mut workers = Vec::new();
+        let mut commands = Vec::new();
         let mut meshes = worker::Mesh::connect(sockets.len()).into_iter();
         let (ready_tx, ready_rx) = channel::bounded::<Result<(), String>>(sockets.len());
-        for (q, mut sock) in sockets {
+        for (q, sock) in sockets {
+            let impair = impair.clone();
             let stop = stop.clone();
             let snap_tx = snap_tx.clone();
             let make = make.clone();
@@ -113,11 +139,15 @@ impl<S: Clone + Send + 'static> DataPlane<S> {
             } else {
                 worker::Mesh::alone()
             };
+            let (cmd_tx, cmd_rx) = channel::bounded(64);
+            commands.push(cmd_tx);
+            let mesh = mesh.with_commands(cmd_rx);
             let opts = WorkerOptions {
                 queue: q.queue,
                 batch: config.umem.batch as usize,
                 poll: config.worker.poll,
                 report_every: Duration::from_millis(250),
+                drain: Duration::from_secs(config.worker.drain_secs),
             };
             let handle = thread::Builder::new()
                 .name(format!("xskd-q{}", q.queue))
@@ -127,6 +157,20 @@ impl<S: Clone + Send + 'static> DataPlane<S> {
                             tracing::warn!(queue = q.queue, core, "could not pin worker");
                         }
                     }
+                    let port = match &impair {
+                        None => Ok(Port::Plain(sock)),
+                        Some(cfg) => {
+                            Impaired::new(sock, &queue_impairment(cfg, q.queue), frame_size)
+                                .map(Port::Impaired)
+                        }
+                    };
+                    let mut port = match port {
+                        Ok(p) => p,
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(format!("queue {}: {e}", q.queue)));
+                            return;
+                        }
+                    };
                     let mut proc = match make(q.queue) {
                         Ok(p) => p,
                         Err(e) => {
@@ -136,35 +180,45 @@ impl<S: Clone + Send + 'static> DataPlane<S> {
                     };
                     let _ = ready_tx.send(Ok(()));
                     let queue = q.queue;
-                    worker::run(
-                        &mut sock,
-                        &mut proc,
-                        &opts,
-                        &stop,
-                        &mesh,
-                        |sock, proc, loops, final_report| {
-                            let snap = WorkerSnapshot {
-                                queue,
-                                stats: QueueStats {
-                                    processor: proc.stats(),
-                                    xsk: sock.counters(),
-                                    kernel: sock.kernel_stats(),
-                                    frames_free: sock.frames_free(),
-                                    frames_accounted: sock.frames_accounted(),
-                                    frame_count: sock.frame_count(),
-                                    zero_copy: sock.is_zero_copy(),
-                                },
-                                loops,
-                                final_report,
-                            };
-                            if final_report {
-                                let _ = snap_tx.send(snap);
-                            } else {
-                                // Never block the data path on the control plane.
-                                let _ = snap_tx.try_send(snap);
-                            }
-                        },
-                    );
+                    let report = |sock: &XskSocket,
+                                  impair: Option<ImpairCounters>,
+                                  proc: &P,
+                                  loops: LoopStats,
+                                  final_report: bool| {
+                        let snap = WorkerSnapshot {
+                            queue,
+                            stats: QueueStats {
+                                processor: proc.stats(),
+                                xsk: sock.counters(),
+                                kernel: sock.kernel_stats(),
+                                frames_free: sock.frames_free(),
+                                frames_accounted: sock.frames_accounted(),
+                                frame_count: sock.frame_count(),
+                                zero_copy: sock.is_zero_copy(),
+                                impair,
+                            },
+                            loops,
+                            final_report,
+                        };
+                        if final_report {
+                            let _ = snap_tx.send(snap);
+                        } else {
+                            // Never block the data path on the control plane.
+                            let _ = snap_tx.try_send(snap);
+                        }
+                    };
+                    match &mut port {
+                        Port::Plain(sock) => {
+                            worker::run(sock, &mut proc, &opts, &stop, &mesh, |s, p, l, f| {
+                                report(s, None, p, l, f)
+                            })
+                        }
+                        Port::Impaired(dp) => {
+                            worker::run(dp, &mut proc, &opts, &stop, &mesh, |d, p, l, f| {
+                                report(d.inner(), Some(d.counters()), p, l, f)
+                            })
+                        }
+                    }
                 })
                 .context("spawning a worker thread")?;
             workers.push(handle);
@@ -175,6 +229,7 @@ impl<S: Clone + Send + 'static> DataPlane<S> {
             stop,
             workers,
             snapshots: snap_rx,
+            commands,
         };
         for _ in 0..dp.workers.len() {
             match ready_rx.recv() {

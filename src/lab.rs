@@ -196,6 +196,16 @@ impl Lab {
     /// Start `xskd run --config CONFIG` inside xskd's namespace and wait until
     /// it says it is ready.
     pub fn spawn_xskd(&self, exe: &Path, config: &Path) -> Result<XskdProcess> {
+        self.spawn_xskd_with_env(exe, config, &[])
+    }
+
+    /// As `spawn_xskd`, with extra environment variables (e.g. NOTIFY_SOCKET).
+    pub fn spawn_xskd_with_env(
+        &self,
+        exe: &Path,
+        config: &Path,
+        env: &[(&str, &str)],
+    ) -> Result<XskdProcess> {
         let mut child = Command::new("ip")
             .args(["netns", "exec", &self.ns_xskd])
             .arg(exe)
@@ -206,6 +216,7 @@ impl Lab {
                 "RUST_LOG",
                 std::env::var("RUST_LOG").unwrap_or_else(|_| "info".into()),
             )
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -307,17 +318,22 @@ impl XskdProcess {
     }
 
     /// SIGTERM, wait for exit, return the final report's JSON line.
-    pub fn stop(mut self) -> Result<serde_json::Value> {
+    pub fn stop(self) -> Result<serde_json::Value> {
+        self.stop_within(Duration::from_secs(20))
+    }
+
+    /// As `stop`, failing if xskd takes longer than `limit` to exit.
+    pub fn stop_within(mut self, limit: Duration) -> Result<serde_json::Value> {
         let mut child = self.child.take().context("already stopped")?;
         run(Command::new("kill").args(["-TERM", &child.id().to_string()]))?;
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + limit;
         let status = loop {
             if let Some(s) = child.try_wait()? {
                 break s;
             }
             if Instant::now() > deadline {
                 let _ = child.kill();
-                bail!("xskd did not exit within 20 s of SIGTERM");
+                bail!("xskd did not exit within {limit:?} of SIGTERM");
             }
             while self.take_line(Duration::from_millis(20)).is_some() {}
         };

@@ -48,28 +48,70 @@ enum Command {
         #[arg(long)]
         port: Option<u16>,
     },
+    /// Ask the running daemon to connect out over the bypass stack: send a
+    /// message, half-close, print the answer (JSON).
+    TcpProbe {
+        target: std::net::SocketAddrV4,
+        #[arg(long, default_value = "")]
+        send: String,
+        #[arg(long, default_value_t = 5000)]
+        timeout_ms: u64,
+        #[arg(long, default_value = "127.0.0.1:9100")]
+        admin: std::net::SocketAddr,
+    },
     /// Client-side checks used by the demo and the tests (run them in the
     /// peer namespace).
     #[command(subcommand)]
     Probe(cli::probe::Probe),
+    /// Side-by-side benchmarks in a veth lab: xskd vs the kernel stack.
+    Bench(cli::bench::BenchArgs),
+    /// Load generators `xskd bench` runs in the peer namespace.
+    #[command(subcommand)]
+    BenchClient(cli::bench::client::BenchClient),
+    /// Kernel-socket servers, the baselines `xskd bench` compares against.
+    #[command(subcommand)]
+    KernelServer(cli::kernel_servers::KernelServer),
+}
+
+/// Logs go to stderr (journald picks them up under systemd), without colour
+/// unless stderr is a terminal. `RUST_LOG` overrides the configured level.
+fn init_logging(level: &str) {
+    use std::io::IsTerminal;
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::try_new(level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr)
+        .init();
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
     let cli = Cli::parse();
+    let level = match &cli.command {
+        Command::Run { config } => xskd::config::Config::load(config)
+            .map(|c| c.log.level)
+            .unwrap_or_else(|_| "info".into()),
+        _ => "info".into(),
+    };
+    init_logging(&level);
     let result: Result<()> = match cli.command {
         Command::Run { config } => cli::run::run(&config),
         Command::CheckConfig { file } => cli::check_config(&file),
         Command::Demo => cli::demo::demo(),
         Command::Probe(p) => cli::probe::probe(p),
         Command::Stats { admin } => cli::admin_client::stats(admin),
+        Command::TcpProbe {
+            target,
+            send,
+            timeout_ms,
+            admin,
+        } => cli::admin_client::tcp_probe(admin, target, &send, timeout_ms),
         Command::Ss { admin, state, port } => cli::admin_client::ss(admin, state.as_deref(), port),
+        Command::Bench(args) => cli::bench::bench(args),
+        Command::BenchClient(c) => cli::bench::client::bench_client(c),
+        Command::KernelServer(s) => cli::kernel_servers::kernel_server(s),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

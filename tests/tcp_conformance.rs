@@ -25,21 +25,7 @@
 //! `last_drop REASON` / `last_ok`, `expect_none`. Per-line `from PORT`
 //! overrides the remote port of an inbound segment.
 
-// The services, compiled here from src/service until the library exports
-// `service`; they name `crate::stack` and `crate::time`.
-mod stack {
-    pub use xskd::stack::*;
-}
-mod time {
-    pub use xskd::time::*;
-}
-// Accessors unused by these tests would warn in this crate only.
-#[allow(dead_code)]
-#[path = "../src/service/discard.rs"]
-mod discard;
-#[allow(dead_code)]
-#[path = "../src/service/tcp_echo.rs"]
-mod tcp_echo;
+use xskd::service::{discard, tcp_echo};
 
 #[path = "tcp_conformance/pair.rs"]
 mod pair;
@@ -105,6 +91,7 @@ scripts! {
     rst_in_window_challenge_ack,
     rst_outside_window_dropped,
     seq_wrap_receive,
+    shutdown_in_syn_sent_sends_fin_after_handshake,
     simultaneous_close,
     simultaneous_open,
     syn_backoff_gives_up,

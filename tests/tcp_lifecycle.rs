@@ -115,3 +115,89 @@ fn connections_show_in_the_admin_endpoint_while_open() {
     );
     xskd.stop().unwrap();
 }
+
+#[test]
+fn xskd_connects_out_to_a_kernel_server_and_closes_first() {
+    let (lab, xskd) = start("tcpout");
+    // A kernel echo server in the peer namespace, for one connection.
+    let mut server = lab.peer_cmd("socat");
+    server.args([
+        "-T",
+        "10",
+        "TCP-LISTEN:9000,bind=198.18.0.2,reuseaddr",
+        "PIPE",
+    ]);
+    let mut server = server.spawn().unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    let out = lab
+        .xskd_ns_cmd(XSKD)
+        .args([
+            "tcp-probe",
+            "198.18.0.2:9000",
+            "--send",
+            "hello from the bypass stack",
+        ])
+        .output()
+        .unwrap();
+    let _ = server.wait();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let v: serde_json::Value = serde_json::from_str(text.trim())
+        .unwrap_or_else(|e| panic!("{e}: {text} {}", String::from_utf8_lossy(&out.stderr)));
+    assert_eq!(v["answer"], "hello from the bypass stack", "{v:#}");
+    // We sent FIN first, so TIME-WAIT is ours (2*MSL = 60 s by default).
+    assert_eq!(v["final_state"], "TIME-WAIT", "{v:#}");
+    let port = v["local_port"].as_u64().unwrap();
+    assert!(
+        (49152..=65535).contains(&port),
+        "ephemeral port from the IANA range: {port}"
+    );
+    let mut rows = String::new();
+    for _ in 0..20 {
+        let o = lab
+            .xskd_ns_cmd(XSKD)
+            .args(["ss", "--state", "time-wait"])
+            .output()
+            .unwrap();
+        rows = String::from_utf8_lossy(&o.stdout).into_owned();
+        if rows.contains(&format!("198.18.0.1:{port}")) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        rows.contains("TIME-WAIT") && rows.contains("198.18.0.2:9000"),
+        "{rows}"
+    );
+    // The kernel side is fully closed: nothing in FIN-WAIT-2 or CLOSE-WAIT.
+    let ss = peer_ok(&lab, "ss", &["-tanH", "sport", "9000"]);
+    assert!(
+        !ss.contains("CLOSE-WAIT") && !ss.contains("FIN-WAIT"),
+        "{ss}"
+    );
+    let report = xskd.stop().unwrap();
+    assert_eq!(
+        sum_queues(&report, "/stack/tcp/active_opens"),
+        1,
+        "{report:#}"
+    );
+}
+
+#[test]
+fn connect_out_to_a_closed_port_reports_refused() {
+    let (lab, xskd) = start("tcpoutrst");
+    let out = lab
+        .xskd_ns_cmd(XSKD)
+        .args([
+            "tcp-probe",
+            "198.18.0.2:9001",
+            "--send",
+            "x",
+            "--timeout-ms",
+            "3000",
+        ])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && text.contains("refused"), "{text}");
+    xskd.stop().unwrap();
+}

@@ -8,16 +8,22 @@ use anyhow::{bail, Context, Result};
 
 /// GET `path` from the admin endpoint; returns the body of a 200.
 pub fn get(admin: SocketAddr, path: &str) -> Result<String> {
+    request(admin, "GET", path, b"")
+}
+
+fn request(admin: SocketAddr, method: &str, path: &str, body: &[u8]) -> Result<String> {
     let mut s = TcpStream::connect_timeout(&admin, Duration::from_secs(2)).with_context(|| {
         format!(
             "connecting to the xskd admin endpoint at {admin} (is xskd running? see admin.listen)"
         )
     })?;
-    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    s.set_read_timeout(Some(Duration::from_secs(40)))?;
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: {admin}\r\nConnection: close\r\n\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {admin}\r\nConnection: close\r\nContent-Length: {}\r\n\r\n",
+        body.len()
     )?;
+    s.write_all(body)?;
     let mut raw = String::new();
     s.read_to_string(&mut raw)?;
     let (head, body) = raw
@@ -79,6 +85,23 @@ pub fn stats(admin: SocketAddr) -> Result<()> {
     for (r, v) in merged.iter().filter(|(_, v)| *v > 0.0) {
         println!("  {r:<26} {v}");
     }
+    Ok(())
+}
+
+/// `xskd tcp-probe`: ask a worker to connect out, send, half-close and read.
+pub fn tcp_probe(
+    admin: SocketAddr,
+    target: std::net::SocketAddrV4,
+    send: &str,
+    timeout_ms: u64,
+) -> Result<()> {
+    let body = request(
+        admin,
+        "POST",
+        &format!("/actions/tcp-probe?target={target}&timeout_ms={timeout_ms}"),
+        send.as_bytes(),
+    )?;
+    println!("{body}");
     Ok(())
 }
 

@@ -70,7 +70,10 @@ pub fn demo() -> Result<()> {
         "  peer side: namespace {} interface {} -> Linux at 198.18.0.2",
         lab.ns_peer, lab.if_peer
     );
-    let config = lab.config_toml(&[(0, None)], "[worker]\npoll = \"backoff\"\n");
+    let config = lab.config_toml(
+        &[(0, None)],
+        "[worker]\npoll = \"backoff\"\n\n[dns]\nzone = \"xskd.test.\"\nrecords = [{ name = \"www\", ipv4 = \"198.18.0.1\" }]\n",
+    );
     let path = lab.write_config(&config)?;
     println!("\nconfig ({}):\n{config}", path.display());
     let xskd = lab.spawn_xskd(&exe, &path)?;
@@ -111,6 +114,20 @@ pub fn demo() -> Result<()> {
             &["probe", "udp-echo", &target, "--min", "1", "--max", "1472"],
         )?;
         steps.peer(
+            "DNS: the authoritative responder answers dig",
+            "dig",
+            &[
+                "@198.18.0.1",
+                "+tries=2",
+                "+time=2",
+                "+noall",
+                "+answer",
+                "+comments",
+                "www.xskd.test",
+                "A",
+            ],
+        )?;
+        steps.peer(
             "UDP to a closed port: ICMP port unreachable",
             &exe_s,
             &["probe", "udp-closed", &format!("{ip}:9")],
@@ -123,7 +140,10 @@ pub fn demo() -> Result<()> {
         steps.peer(
             "TCP to a closed port: refused with RST",
             "sh",
-            &["-c", &format!("if nc -z -w 2 {ip} 81; then exit 1; else echo 'connection refused'; fi")],
+            &[
+                "-c",
+                &format!("if nc -z -w 2 {ip} 81; then exit 1; else echo 'connection refused'; fi"),
+            ],
         )?;
         steps.peer(
             "The kernel's view: the client (active closer) holds TIME-WAIT",

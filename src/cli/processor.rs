@@ -4,6 +4,7 @@
 use anyhow::{bail, Context, Result};
 use xskd::config::Config;
 use xskd::service::discard::Discard;
+use xskd::service::dns_udp::DnsUdp;
 use xskd::service::tcp_echo::TcpEcho;
 use xskd::service::UdpEcho;
 use xskd::stack::{Stack, StackConfig};
@@ -14,6 +15,11 @@ use xskd::worker::reflector::Reflector;
 pub struct StackSetup {
     base: StackConfig,
     services: xskd::config::ServicesConfig,
+    dns: Option<xskd::service::dns::DnsConfig>,
+    /// One DNS cookie secret for all workers.
+    dns_cookie_secret: [u8; 16],
+    /// Wall-clock seconds at the monotonic clock's zero.
+    unix_at_zero: u64,
 }
 
 impl StackSetup {
@@ -32,9 +38,18 @@ impl StackSetup {
         let mut base = StackConfig::new(EthernetAddress(mac), cidr.addr, cidr.prefix_len);
         base.gateway = config.address.gateway;
         base.mtu = config.address.mtu;
+        base.tcp = config.tcp.to_tcp_config();
+        let unix_now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let mono_secs = xskd::time::Instant::monotonic().as_nanos() / 1_000_000_000;
         Ok(StackSetup {
             base,
             services: config.services.clone(),
+            dns: config.dns.clone(),
+            dns_cookie_secret: rand::random(),
+            unix_at_zero: unix_now.saturating_sub(mono_secs),
         })
     }
 
@@ -55,6 +70,13 @@ impl StackSetup {
                 .bind_udp(sv.udp_echo_port, Box::new(UdpEcho::new()))
                 .context("services.udp_echo_port")?;
             udp.push((sv.udp_echo_port, "udp_echo"));
+        }
+        if let Some(dns) = &self.dns {
+            let svc =
+                DnsUdp::new(dns, self.dns_cookie_secret, self.unix_at_zero).context("[dns]")?;
+            let port = svc.port();
+            stack.bind_udp(port, Box::new(svc)).context("dns.port")?;
+            udp.push((port, "dns"));
         }
         let mut tcp = Vec::new();
         if sv.tcp_echo_port != 0 {

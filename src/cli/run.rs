@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use xskd::config::{Config, ProcessorKind};
 use xskd::control::admin::AdminServer;
-use xskd::control::state::{ControlState, StatsExport};
+use xskd::control::notify::Notifier;
+use xskd::control::state::{Control, ControlState, StatsExport};
 use xskd::daemon::DataPlane;
 use xskd::worker::FrameProcessor;
 
@@ -39,9 +40,13 @@ where
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone()).context("installing signal handlers")?;
     }
-    let state = Arc::new(Mutex::new(ControlState::new(config.interface.queues.len())));
+    let control = Arc::new(Control {
+        state: Mutex::new(ControlState::new(config.interface.queues.len())),
+        commands: dp.commands.clone(),
+    });
+    let state = &control.state;
     let admin = match config.admin.listen {
-        Some(addr) => Some(AdminServer::start(addr, state.clone())?),
+        Some(addr) => Some(AdminServer::start(addr, control.clone())?),
         None => None,
     };
     let cidr = config.ipv4();
@@ -60,8 +65,39 @@ where
             .as_ref()
             .map_or("off".to_string(), |a| format!("http://{}", a.local_addr()))
     );
+    let notifier = Notifier::from_env();
+    if let Some(n) = &notifier {
+        // Only now: the program is attached and every socket is bound.
+        n.ready(&format!(
+            "serving {} on {}",
+            cidr.addr, config.interface.name
+        ));
+    }
+    let watchdog_every = notifier.as_ref().and_then(Notifier::watchdog_every);
+    let mut next_watchdog = Instant::now();
+    let mut last_loops: Vec<(u32, u64)> = Vec::new();
     let mut next_xdp = Instant::now();
     while !stop.load(Ordering::Relaxed) {
+        if let (Some(n), Some(every)) = (&notifier, watchdog_every) {
+            if Instant::now() >= next_watchdog {
+                next_watchdog = Instant::now() + every;
+                let loops = state.lock().expect("control state lock").worker_loops();
+                // Fed only while every worker reports and its loop advanced.
+                let progressing = loops.len() == config.interface.queues.len()
+                    && loops.iter().all(|(q, l)| {
+                        last_loops
+                            .iter()
+                            .find(|(lq, _)| lq == q)
+                            .is_none_or(|(_, prev)| l > prev)
+                    });
+                if progressing {
+                    n.watchdog();
+                } else {
+                    tracing::warn!("a worker made no progress: withholding the watchdog");
+                }
+                last_loops = loops;
+            }
+        }
         if let Ok(s) = dp.snapshots.recv_timeout(Duration::from_millis(50)) {
             let mut st = state.lock().expect("control state lock");
             st.ingest(s);
@@ -75,7 +111,10 @@ where
             state.lock().expect("control state lock").xdp = x;
         }
     }
-    tracing::info!("stopping");
+    tracing::info!("stopping: draining connections, then detaching XDP");
+    if let Some(n) = &notifier {
+        n.stopping();
+    }
     let xdp = dp.xdp_counters();
     dp.shutdown();
     drop(admin);

@@ -1,6 +1,7 @@
 //! The TOML configuration: schema (serde), defaults, and validation whose
 //! errors name the key and the fix.
 
+mod tcp;
 mod validate;
 
 use std::net::{Ipv4Addr, SocketAddr};
@@ -8,6 +9,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use crate::datapath::impair::ImpairConfig;
+pub use tcp::TcpSection;
 pub use validate::ConfigError;
 
 /// The whole file. Every section has defaults except `interface.name` and
@@ -25,6 +28,32 @@ pub struct Config {
     pub services: ServicesConfig,
     #[serde(default)]
     pub admin: AdminConfig,
+    #[serde(default)]
+    pub tcp: TcpSection,
+    #[serde(default)]
+    pub log: LogConfig,
+    /// The authoritative DNS responder; absent = off.
+    #[serde(default)]
+    pub dns: Option<crate::service::dns::DnsConfig>,
+    /// Seeded link impairment for chaos testing; present (even empty) =
+    /// every queue's socket is wrapped in `datapath::impair::Impaired`.
+    #[serde(default)]
+    pub impair: Option<ImpairConfig>,
+}
+
+#[derive(Clone, Debug, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// A `tracing` filter ("info", "warn", "xskd=debug"); `RUST_LOG` wins.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: "info".into(),
+        }
+    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -132,13 +161,26 @@ impl Default for UmemConfig {
     }
 }
 
-#[derive(Clone, Debug, Default, Deserialize, Serialize)]
+#[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct WorkerConfig {
     pub poll: PollMode,
+    /// On SIGTERM: seconds open TCP connections get to close (our FIN)
+    /// before the rest are reset.
+    pub drain_secs: u64,
     /// What the workers run: the protocol stack, or a bare reflector that
     /// swaps addresses and sends UDP frames straight back (benchmarks).
     pub processor: ProcessorKind,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            poll: PollMode::default(),
+            drain_secs: 5,
+            processor: ProcessorKind::default(),
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]

@@ -144,3 +144,73 @@ fn mac_parser_accepts_only_six_hex_pairs() {
     assert_eq!(validate::parse_mac("02:00:00:00:00:00:00"), None);
     assert_eq!(validate::parse_mac("2:00:00:00:00:00"), None);
 }
+
+#[test]
+fn tcp_section_overrides_defaults_and_is_validated() {
+    let c = Config::from_toml(&with(
+        "",
+        "",
+        "[tcp]\nmsl_secs = 5\nsyn_queue = 16\nkeepalive_idle_secs = 30\nrto_min_ms = 100",
+    ))
+    .unwrap();
+    let t = c.tcp.to_tcp_config();
+    assert_eq!(t.msl, std::time::Duration::from_secs(5));
+    assert_eq!(t.syn_queue, 16);
+    assert_eq!(t.rto_min, std::time::Duration::from_millis(100));
+    assert_eq!(
+        t.keepalive.unwrap().idle,
+        std::time::Duration::from_secs(30)
+    );
+    assert_eq!(
+        err_key(&with("", "", "[tcp]\nrto_min_ms = 0")),
+        "tcp.rto_min_ms"
+    );
+    assert_eq!(
+        err_key(&with("", "", "[tcp]\nmax_conns = 0")),
+        "tcp.max_conns"
+    );
+    assert_eq!(
+        err_key(&with("", "", "[tcp]\nrto_initial_ms = 100000")),
+        "tcp.rto_initial_ms"
+    );
+    assert!(
+        Config::from_toml(&with("", "", "[tcp]\nmsl = 5")).is_err(),
+        "unknown key"
+    );
+}
+
+#[test]
+fn dns_section_is_optional_and_validated() {
+    assert!(Config::from_toml(MINIMAL).unwrap().dns.is_none());
+    let ok = with(
+        "",
+        "",
+        "[dns]\nzone = \"xskd.test.\"\nrecords = [{ name = \"www\", ipv4 = \"198.18.0.1\" }]",
+    );
+    assert_eq!(Config::from_toml(&ok).unwrap().dns.unwrap().port, 53);
+    let bad = with("", "", "[dns]\nzone = \"xskd.test.\"\nrecords = [{ name = \"www.example.com.\", ipv4 = \"198.18.0.1\" }]");
+    let e = Config::from_toml(&bad).unwrap_err().to_string();
+    assert!(e.contains("dns.records[0].name"), "{e}");
+}
+
+#[test]
+fn impair_section_absent_is_none_and_present_is_validated() {
+    assert!(Config::from_toml(MINIMAL).unwrap().impair.is_none());
+    let c = Config::from_toml(&with(
+        "",
+        "",
+        "[impair]\nseed = 3\n[impair.tx]\ndrop = 0.01\nreorder = 0.05\n",
+    ))
+    .unwrap();
+    let imp = c.impair.expect("[impair] present");
+    assert_eq!((imp.seed, imp.tx.drop, imp.tx.reorder), (3, 0.01, 0.05));
+    assert!(Config::from_toml(&with("", "", "[impair]\n"))
+        .unwrap()
+        .impair
+        .is_some());
+    assert_eq!(
+        err_key(&with("", "", "[impair.rx]\ncorrupt = 2.0\n")),
+        "impair.rx.corrupt"
+    );
+    assert!(Config::from_toml(&with("", "", "[impair.rx]\nlos = 0.1\n")).is_err());
+}

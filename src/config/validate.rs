@@ -16,12 +16,16 @@ pub enum ConfigError {
     },
     #[error("config is not valid TOML for xskd: {0} (see config/xskd.toml for every key)")]
     Syntax(String),
+    #[error("{0}")]
+    Dns(String),
     #[error("`{key}` = {value}: {fix}")]
     Invalid {
         key: &'static str,
         value: String,
         fix: String,
     },
+    #[error(transparent)]
+    Impair(#[from] crate::datapath::impair::ImpairConfigError),
 }
 
 impl ConfigError {
@@ -33,6 +37,7 @@ impl ConfigError {
     pub fn key(&self) -> Option<&'static str> {
         match self {
             ConfigError::Invalid { key, .. } => Some(key),
+            ConfigError::Impair(e) => Some(e.key()),
             _ => None,
         }
     }
@@ -155,6 +160,13 @@ impl Config {
                 ));
             }
         }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return Err(invalid(
+                "log.level",
+                &self.log.level,
+                "use a level (error, warn, info, debug, trace) or a tracing filter like \"xskd=debug\"",
+            ));
+        }
         if !(576..=9000).contains(&self.address.mtu) {
             return Err(invalid(
                 "address.mtu",
@@ -191,12 +203,31 @@ impl Config {
                 ),
             ));
         }
+        let mut tcp = self.tcp.to_tcp_config();
+        tcp.mss = tcp
+            .mss
+            .min(u16::try_from(self.address.mtu - 40).unwrap_or(u16::MAX));
+        if let Err(e) = tcp.validate() {
+            return Err(ConfigError::Invalid {
+                key: super::TcpSection::key_of(e.key),
+                value: format!("(tcp field {})", e.key),
+                fix: e.problem.to_string(),
+            });
+        }
+        if let Some(dns) = &self.dns {
+            // Building the responder validates every name and record.
+            crate::service::dns::DnsResponder::with_cookie_secret(dns, [0; 16])
+                .map_err(|e| ConfigError::Dns(e.to_string()))?;
+        }
         if u.batch == 0 || u.batch > u.rx_ring {
             return Err(invalid(
                 "umem.batch",
                 u.batch,
                 "must be between 1 and umem.rx_ring",
             ));
+        }
+        if let Some(impair) = &self.impair {
+            impair.validate()?;
         }
         Ok(())
     }

@@ -19,6 +19,11 @@ pub trait AdminSource: Send + Sync + 'static {
     fn connections_json(&self, query: &str) -> String;
     /// (healthy, JSON detail).
     fn health(&self) -> (bool, String);
+    /// A POST: (status, JSON body). Commands to the workers go here.
+    fn post(&self, path: &str, query: &str, body: &[u8]) -> (u16, String) {
+        let _ = (path, query, body);
+        (404, "{\"error\":\"not found\"}".into())
+    }
 }
 
 pub struct AdminServer {
@@ -27,7 +32,8 @@ pub struct AdminServer {
     thread: Option<thread::JoinHandle<()>>,
 }
 
-const MAX_REQUEST: usize = 8192;
+/// Request head plus body; action bodies are small.
+const MAX_REQUEST: usize = 72 * 1024;
 
 impl AdminServer {
     pub fn start(addr: SocketAddr, source: Arc<dyn AdminSource>) -> Result<AdminServer> {
@@ -91,8 +97,32 @@ fn handle(mut stream: TcpStream, source: &dyn AdminSource) -> std::io::Result<()
         let mut headers = [httparse::EMPTY_HEADER; 32];
         let mut req = httparse::Request::new(&mut headers);
         match req.parse(&buf[..len]) {
-            Ok(httparse::Status::Complete(_)) => {
-                break route(req.method.unwrap_or(""), req.path.unwrap_or(""), source)
+            Ok(httparse::Status::Complete(head_len)) => {
+                let method = req.method.unwrap_or("").to_string();
+                let path = req.path.unwrap_or("").to_string();
+                let body_len = req
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+                    .and_then(|h| {
+                        std::str::from_utf8(h.value)
+                            .ok()?
+                            .trim()
+                            .parse::<usize>()
+                            .ok()
+                    })
+                    .unwrap_or(0);
+                if head_len + body_len > buf.len() {
+                    break (413, "text/plain", "body too large\n".to_string());
+                }
+                while len < head_len + body_len {
+                    let n = stream.read(&mut buf[len..head_len + body_len])?;
+                    if n == 0 {
+                        return Ok(());
+                    }
+                    len += n;
+                }
+                break route(&method, &path, &buf[head_len..head_len + body_len], source);
             }
             Ok(httparse::Status::Partial) => continue,
             Err(_) => break (400, "text/plain", "bad request\n".to_string()),
@@ -103,6 +133,9 @@ fn handle(mut stream: TcpStream, source: &dyn AdminSource) -> std::io::Result<()
         400 => "Bad Request",
         404 => "Not Found",
         405 => "Method Not Allowed",
+        413 => "Content Too Large",
+        502 => "Bad Gateway",
+        504 => "Gateway Timeout",
         431 => "Request Header Fields Too Large",
         503 => "Service Unavailable",
         _ => "Error",
@@ -110,17 +143,30 @@ fn handle(mut stream: TcpStream, source: &dyn AdminSource) -> std::io::Result<()
     let head = format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\nServer: xskd\r\n{}\r\n",
         body.len(),
-        if status == 405 { "Allow: GET\r\n" } else { "" }
+        if status == 405 { "Allow: GET, POST\r\n" } else { "" }
     );
     stream.write_all(head.as_bytes())?;
     stream.write_all(body.as_bytes())?;
     stream.flush()
 }
 
-fn route(method: &str, target: &str, source: &dyn AdminSource) -> (u16, &'static str, String) {
+fn route(
+    method: &str,
+    target: &str,
+    body: &[u8],
+    source: &dyn AdminSource,
+) -> (u16, &'static str, String) {
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
+    if method == "POST" && path.starts_with("/actions/") {
+        let (status, body) = source.post(path, query, body);
+        return (status, "application/json", body);
+    }
     if method != "GET" && method != "HEAD" {
-        return (405, "text/plain", "only GET\n".into());
+        return (
+            405,
+            "text/plain",
+            "only GET (and POST to /actions/...)\n".into(),
+        );
     }
     match path {
         "/metrics" => (

@@ -4,4 +4,5 @@
 
 pub mod admin;
 pub mod metrics;
+pub mod notify;
 pub mod state;

@@ -4,7 +4,11 @@
 //! it under a mutex that is never on the packet path.
 
 use std::collections::BTreeMap;
+use std::net::SocketAddrV4;
 use std::sync::Mutex;
+use std::time::Duration;
+
+use crossbeam::channel::Sender;
 
 use serde_json::json;
 
@@ -12,6 +16,7 @@ use super::admin::AdminSource;
 use super::metrics::MetricSet;
 use crate::daemon::WorkerSnapshot;
 use crate::datapath::xdp_prog::XdpCounters;
+use crate::worker::ControlCommand;
 
 /// Worker statistics the control plane can export.
 pub trait StatsExport: Clone + Send + 'static {
@@ -46,6 +51,15 @@ pub fn new_latency_histogram() -> hdrhistogram::Histogram<u64> {
 pub const MAX_CONNECTION_ROWS: usize = 10_000;
 
 impl<S: StatsExport> ControlState<S> {
+    /// Loop counters of every worker, for the watchdog: it may only be fed
+    /// when each of them moved since the last feeding.
+    pub fn worker_loops(&self) -> Vec<(u32, u64)> {
+        self.latest
+            .iter()
+            .map(|(q, s)| (*q, s.loops.loops))
+            .collect()
+    }
+
     pub fn new(workers: usize) -> Self {
         ControlState {
             latest: BTreeMap::new(),
@@ -165,6 +179,31 @@ impl<S: StatsExport> ControlState<S> {
                 ),
             ] {
                 m.counter(name, help, l, v);
+            }
+            if let Some(imp) = &st.impair {
+                for (direction, c) in [("rx", &imp.rx), ("tx", &imp.tx)] {
+                    for (outcome, v) in [
+                        ("passed", c.passed),
+                        ("dropped", c.dropped),
+                        ("duplicated", c.duplicated),
+                        ("reordered", c.reordered),
+                        ("corrupted", c.corrupted),
+                        ("delayed", c.delayed),
+                        ("rate_dropped", c.rate_dropped),
+                        ("queue_dropped", c.queue_dropped),
+                        ("refused", c.refused),
+                    ] {
+                        let mut ll = l.to_vec();
+                        ll.push(("direction", direction));
+                        ll.push(("outcome", outcome));
+                        m.counter(
+                            "impair_frames_total",
+                            "Frames through the seeded link impairment, by direction and outcome.",
+                            &ll,
+                            v,
+                        );
+                    }
+                }
             }
             m.gauge(
                 "umem_free_frames",
@@ -308,20 +347,128 @@ impl<S: StatsExport> ControlState<S> {
     }
 }
 
-impl<S: StatsExport> AdminSource for Mutex<ControlState<S>> {
+/// What the admin endpoint serves from: the control state (behind a mutex
+/// only the control and admin threads take) and the workers' command queues.
+pub struct Control<S> {
+    pub state: Mutex<ControlState<S>>,
+    pub commands: Vec<Sender<ControlCommand>>,
+}
+
+/// Longest an operator probe may run.
+const MAX_PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+
+impl<S: StatsExport> Control<S> {
+    /// `/actions/stall?worker=N&ms=M`: block worker N for M ms (at most 30 s).
+    fn stall(&self, query: &str) -> (u16, String) {
+        let mut worker = 0usize;
+        let mut ms = 1000u64;
+        for kv in query.split('&') {
+            match kv.split_once('=') {
+                Some(("worker", v)) => worker = v.parse().unwrap_or(usize::MAX),
+                Some(("ms", v)) => ms = v.parse().unwrap_or(ms),
+                _ => {}
+            }
+        }
+        let duration = Duration::from_millis(ms).min(MAX_PROBE_TIMEOUT);
+        match self.commands.get(worker) {
+            Some(q) if q.try_send(ControlCommand::Stall { duration }).is_ok() => (
+                200,
+                json!({"stalled_worker": worker, "ms": duration.as_millis() as u64}).to_string(),
+            ),
+            Some(_) => (
+                503,
+                json!({"error": "worker command queue full"}).to_string(),
+            ),
+            None => (
+                400,
+                json!({"error": format!("no worker {worker}")}).to_string(),
+            ),
+        }
+    }
+
+    /// `/actions/tcp-probe?target=IP:PORT[&timeout_ms=N][&worker=N]`, body =
+    /// bytes to send.
+    fn tcp_probe(&self, query: &str, body: &[u8]) -> (u16, String) {
+        let mut target = None;
+        let mut timeout = Duration::from_secs(5);
+        let mut worker = 0usize;
+        for kv in query.split('&') {
+            match kv.split_once('=') {
+                Some(("target", v)) => target = v.parse::<SocketAddrV4>().ok(),
+                Some(("timeout_ms", v)) => {
+                    timeout = v
+                        .parse()
+                        .map(Duration::from_millis)
+                        .unwrap_or(timeout)
+                        .min(MAX_PROBE_TIMEOUT)
+                }
+                Some(("worker", v)) => worker = v.parse().unwrap_or(usize::MAX),
+                _ => {}
+            }
+        }
+        let Some(target) = target else {
+            return (
+                400,
+                json!({"error": "target=IPv4:PORT is required"}).to_string(),
+            );
+        };
+        let Some(queue) = self.commands.get(worker) else {
+            return (
+                400,
+                json!({"error": format!("no worker {worker}")}).to_string(),
+            );
+        };
+        let (tx, rx) = crossbeam::channel::bounded(1);
+        let cmd = ControlCommand::TcpProbe {
+            target,
+            payload: body.to_vec(),
+            timeout,
+            reply: tx,
+        };
+        if queue.try_send(cmd).is_err() {
+            return (
+                503,
+                json!({"error": "worker command queue full"}).to_string(),
+            );
+        }
+        match rx.recv_timeout(timeout + Duration::from_secs(1)) {
+            Ok(Ok(o)) => (
+                200,
+                json!({
+                    "target": o.target.to_string(),
+                    "local_port": o.local_port,
+                    "connect_time_us": o.connect_time.as_micros() as u64,
+                    "bytes_sent": o.bytes_sent,
+                    "answer_len": o.answer_len,
+                    "answer": String::from_utf8_lossy(&o.answer),
+                    "final_state": o.final_state,
+                })
+                .to_string(),
+            ),
+            Ok(Err(e)) => (502, json!({"error": e.to_string()}).to_string()),
+            Err(_) => (
+                504,
+                json!({"error": "the worker did not answer in time"}).to_string(),
+            ),
+        }
+    }
+}
+
+impl<S: StatsExport> AdminSource for Control<S> {
     fn metrics_text(&self) -> String {
-        let set = self.lock().map(|s| s.metrics()).unwrap_or_default();
+        let set = self.state.lock().map(|s| s.metrics()).unwrap_or_default();
         set.encode_text()
     }
 
     fn connections_json(&self, query: &str) -> String {
-        self.lock()
+        self.state
+            .lock()
             .map(|s| s.connections(query).to_string())
             .unwrap_or_else(|_| "{}".into())
     }
 
     fn health(&self) -> (bool, String) {
-        match self.lock() {
+        match self.state.lock() {
             Ok(s) => {
                 let reporting = s.latest.len();
                 let ok = reporting == s.workers;
@@ -332,6 +479,17 @@ impl<S: StatsExport> AdminSource for Mutex<ControlState<S>> {
                 )
             }
             Err(_) => (false, "{\"healthy\":false}".into()),
+        }
+    }
+
+    fn post(&self, path: &str, query: &str, body: &[u8]) -> (u16, String) {
+        match path {
+            "/actions/tcp-probe" => self.tcp_probe(query, body),
+            "/actions/stall" => self.stall(query),
+            _ => (
+                404,
+                json!({"error": "unknown action; try /actions/tcp-probe"}).to_string(),
+            ),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! datapath for tests (`memory`).
 
 pub mod iface;
+pub mod impair;
 pub mod memory;
 pub mod xdp_prog;
 pub mod xsk;
@@ -30,6 +31,11 @@ pub trait Datapath {
 
     /// Block for at most `timeout_ms` waiting for received frames (idle back-off).
     fn wait_rx(&mut self, timeout_ms: i32);
+
+    /// The worker's clock reading for this loop turn, given before
+    /// `poll_rx`. Datapaths that hold frames by time (`impair::Impaired`)
+    /// need it; the others ignore it.
+    fn set_now(&mut self, _now: crate::time::Instant) {}
 
     /// True when nothing we sent is still owned by the kernel.
     fn quiescent(&self) -> bool {

@@ -1,6 +1,9 @@
 //! Applications running inside the workers on the stack's API.
 
+pub mod connect_probe;
 pub mod discard;
+pub mod dns;
+pub mod dns_udp;
 pub mod tcp_echo;
 pub mod udp_echo;
 

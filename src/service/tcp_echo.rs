@@ -31,6 +31,16 @@ impl TcpEcho {
         })
     }
 
+    /// Graceful stop: take no new connections and close every one held
+    /// (our FIN after the data already queued).
+    pub fn shutdown(&mut self, tcp: &mut Tcp) {
+        let _ = tcp.unlisten(self.listener);
+        for c in self.conns.drain(..) {
+            let _ = tcp.close(c);
+        }
+        self.max_conns = 0;
+    }
+
     pub fn port(&self) -> u16 {
         self.listener.port()
     }

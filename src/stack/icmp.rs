@@ -44,6 +44,10 @@ pub(crate) struct TransportError {
     pub local: SocketAddrV4,
     /// Its destination.
     pub remote: SocketAddrV4,
+    /// Bytes 4..8 of the quoted transport header: TCP's sequence number.
+    pub quoted_seq: Option<u32>,
+    /// Next-hop MTU of a "fragmentation needed" (RFC 1191), else 0.
+    pub next_hop_mtu: u16,
 }
 
 /// Read the datagram an ICMP error quotes: it must be one we sent and
@@ -61,11 +65,21 @@ fn quoted(our_ip: Ipv4Addr, kind: IcmpErrorKind, invoking: &[u8]) -> Option<Tran
         return None;
     }
     let port = |at: usize| u16::from_be_bytes([invoking[hlen + at], invoking[hlen + at + 1]]);
+    let quoted_seq = (invoking.len() >= hlen + 8).then(|| {
+        u32::from_be_bytes([
+            invoking[hlen + 4],
+            invoking[hlen + 5],
+            invoking[hlen + 6],
+            invoking[hlen + 7],
+        ])
+    });
     Some(TransportError {
         kind,
         protocol: ip.protocol(),
         local: SocketAddrV4::new(our_ip, port(0)),
         remote: SocketAddrV4::new(ip.dst_addr(), port(2)),
+        quoted_seq,
+        next_hop_mtu: 0,
     })
 }
 
@@ -129,8 +143,14 @@ impl Net {
             IcmpRepr::DstUnreachable { code, invoking } => {
                 self.counters.icmp_errors_rx += 1;
                 let kind = IcmpErrorKind::DstUnreachable(code);
+                let mtu = packet.next_hop_mtu();
                 quoted(self.config.ipv4, kind, invoking)
-                    .map(Some)
+                    .map(|e| {
+                        Some(TransportError {
+                            next_hop_mtu: mtu,
+                            ..e
+                        })
+                    })
                     .ok_or(DropReason::IcmpIgnored)
             }
             //= https://www.rfc-editor.org/rfc/rfc1122#section-3.2.2.4

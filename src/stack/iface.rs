@@ -186,6 +186,11 @@ impl Stack {
         );
     }
 
+    /// The UDP services' own metrics, each with its port (snapshot time).
+    pub fn udp_service_metrics(&self, mut f: impl FnMut(u16, super::udp::ServiceMetric)) {
+        self.udp.service_metrics(&mut f);
+    }
+
     /// The TCP layer, for services: listen, accept, read, write, close.
     pub fn tcp(&self) -> &Tcp {
         &self.tcp
@@ -193,6 +198,18 @@ impl Stack {
 
     pub fn tcp_mut(&mut self) -> &mut Tcp {
         &mut self.tcp
+    }
+
+    /// Active open to `remote`; the SYN (or the ARP request it waits on)
+    /// goes out now.
+    pub fn tcp_connect(
+        &mut self,
+        now: Instant,
+        remote: std::net::SocketAddrV4,
+        tx: &mut impl TxSink,
+    ) -> Result<super::tcp::ConnId, super::tcp::TcpApiError> {
+        let Stack { tcp, net, .. } = self;
+        tcp.connect(now, remote, &mut NetSegments { net, now, tx })
     }
 
     /// Neighbours learned since the last call, for the other workers of the

@@ -191,7 +191,7 @@ fn deliver(
             None => Ok(()),
             Some(e) => match e.protocol {
                 IpProtocol::Udp => udp.icmp_error(now, &e),
-                IpProtocol::Tcp => tcp_icmp_error(net, now, &e),
+                IpProtocol::Tcp => tcp_icmp_error(tcp, now, &e),
                 _ => Err(DropReason::IcmpIgnored),
             },
         },
@@ -235,8 +235,28 @@ fn tcp_input(
 
 /// The other half of the TCP seam: ICMP errors about segments we sent
 /// (RFC 1122 4.2.3.9, RFC 5927). Ignored until TCP plugs in.
-fn tcp_icmp_error(_net: &mut Net, _now: Instant, _e: &TransportError) -> Result<(), DropReason> {
-    Err(DropReason::IcmpIgnored)
+fn tcp_icmp_error(tcp: &mut Tcp, now: Instant, e: &TransportError) -> Result<(), DropReason> {
+    use super::icmp::IcmpErrorKind;
+    use super::tcp::IcmpTcpError;
+    use crate::wire::IcmpUnreachable as U;
+    //= https://www.rfc-editor.org/rfc/rfc1122#section-4.2.3.9
+    //# Since these Unreachable messages indicate soft error
+    //# conditions, TCP MUST NOT abort the connection, and it
+    //# SHOULD make the information available to the
+    //# application.
+    // Codes 2-4 are hard (protocol/port unreachable, frag needed has its
+    // own handling); everything else is soft.
+    let error = match e.kind {
+        IcmpErrorKind::DstUnreachable(U::ProtocolUnreachable | U::PortUnreachable) => {
+            IcmpTcpError::Hard
+        }
+        IcmpErrorKind::DstUnreachable(U::FragNeeded) => IcmpTcpError::FragNeeded {
+            mtu: e.next_hop_mtu,
+        },
+        _ => IcmpTcpError::Soft,
+    };
+    let seq = e.quoted_seq.map(crate::wire::tcp::SeqNumber);
+    tcp.on_icmp_error(now, e.local, e.remote, seq, error)
 }
 
 /// How a datagram is cut, if it is.

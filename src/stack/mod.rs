@@ -32,7 +32,7 @@ pub use drop_reason::{DropCounters, DropReason};
 pub use icmp::{IcmpErrorKind, MAX_QUOTE};
 pub use iface::{Stack, StackError, TxSink, MAX_MTU, MIN_MTU};
 pub use ipv4::{DEFAULT_TTL, MAX_IPV4_PAYLOAD};
-pub use udp::{UdpReply, UdpService, MAX_UDP_PAYLOAD};
+pub use udp::{ServiceMetric, UdpReply, UdpService, MAX_UDP_PAYLOAD};
 
 #[cfg(test)]
 mod tests;

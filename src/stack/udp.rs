@@ -15,6 +15,15 @@ pub const MAX_UDP_PAYLOAD: usize = MAX_IPV4_PAYLOAD - UDP_HEADER_LEN;
 
 /// An application bound to a UDP port. Runs to completion inside the
 /// worker: it must not block.
+/// One sample of a service's own metric: `(name, help, label, value)`,
+/// e.g. `("dns_responses_total", "...", Some(("rcode", "NOERROR")), 3)`.
+pub type ServiceMetric = (
+    &'static str,
+    &'static str,
+    Option<(&'static str, &'static str)>,
+    u64,
+);
+
 pub trait UdpService {
     /// One datagram arrived from `src` for `dst` (our address, or a
     /// broadcast address). Answer through `reply`, zero or more times.
@@ -41,6 +50,10 @@ pub trait UdpService {
     ) {
         let _ = (now, local, remote, error);
     }
+
+    /// Report the service's own counters (called at snapshot time, not per
+    /// packet).
+    fn metrics(&self, _out: &mut dyn FnMut(ServiceMetric)) {}
 }
 
 /// Sends datagrams back to the peer of the datagram being handled, from
@@ -167,6 +180,14 @@ pub(crate) struct UdpTable {
 }
 
 impl UdpTable {
+    /// Every bound service's own metrics, with its port.
+    pub(crate) fn service_metrics(&self, f: &mut dyn FnMut(u16, ServiceMetric)) {
+        for b in &self.bindings {
+            let port = b.port;
+            b.service.metrics(&mut |m| f(port, m));
+        }
+    }
+
     pub(crate) fn bind(
         &mut self,
         port: u16,

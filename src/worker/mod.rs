@@ -14,6 +14,7 @@ use crossbeam::channel::{bounded, Receiver, Sender};
 
 use crate::config::PollMode;
 use crate::datapath::{Datapath, TxSink};
+use crate::service::connect_probe::{ProbeError, ProbeOutcome};
 use crate::time::Instant;
 use crate::wire::EthernetAddress;
 
@@ -35,6 +36,49 @@ pub trait FrameProcessor {
 
     /// Apply an event a sibling worker handed over.
     fn apply_shared(&mut self, _now: Instant, _event: SharedEvent, _tx: &mut impl TxSink) {}
+
+    /// Graceful stop begins: take no new work, start closing what is open.
+    fn begin_shutdown(&mut self, _now: Instant, _tx: &mut impl TxSink) {}
+
+    /// Nothing is left to drain.
+    fn drained(&self) -> bool {
+        true
+    }
+
+    /// The drain time is over: reset whatever is left.
+    fn abort_all(&mut self, _now: Instant, _tx: &mut impl TxSink) {}
+
+    /// Carry out a command from the control plane. The default refuses.
+    fn apply_command(&mut self, _now: Instant, command: ControlCommand, _tx: &mut impl TxSink) {
+        command.refuse("this worker runs no stack");
+    }
+}
+
+/// What the control plane asks a worker to do; answers come back on the
+/// channel inside the command, never through shared state.
+#[derive(Debug)]
+pub enum ControlCommand {
+    /// Connect out, send `payload`, half-close, read the answer to EOF.
+    TcpProbe {
+        target: std::net::SocketAddrV4,
+        payload: Vec<u8>,
+        timeout: Duration,
+        reply: Sender<Result<ProbeOutcome, ProbeError>>,
+    },
+    /// Block the worker for `duration`: an operator's fault injection to
+    /// check that the systemd watchdog notices a stuck worker.
+    Stall { duration: Duration },
+}
+
+impl ControlCommand {
+    pub fn refuse(self, why: &str) {
+        match self {
+            ControlCommand::TcpProbe { reply, .. } => {
+                let _ = reply.send(Err(ProbeError::Connect(why.to_string())));
+            }
+            ControlCommand::Stall { duration } => std::thread::sleep(duration),
+        }
+    }
 }
 
 /// What workers of the same address tell each other. Workers share no
@@ -45,10 +89,12 @@ pub enum SharedEvent {
     ArpLearned { ip: Ipv4Addr, mac: EthernetAddress },
 }
 
-/// One worker's end of the sibling queues.
+/// One worker's queues: events from and to its siblings, commands from the
+/// control plane.
 pub struct Mesh {
     inbox: Option<Receiver<SharedEvent>>,
     siblings: Vec<Sender<SharedEvent>>,
+    commands: Option<Receiver<ControlCommand>>,
 }
 
 /// Bound of each worker's inbox; a full inbox drops the event (the sibling
@@ -61,7 +107,14 @@ impl Mesh {
         Mesh {
             inbox: None,
             siblings: Vec::new(),
+            commands: None,
         }
+    }
+
+    /// Take commands from the control plane on `rx`.
+    pub fn with_commands(mut self, rx: Receiver<ControlCommand>) -> Mesh {
+        self.commands = Some(rx);
+        self
     }
 
     /// Fully connected queues for `n` workers, in worker order.
@@ -76,6 +129,7 @@ impl Mesh {
                     .filter(|(j, _)| *j != i)
                     .map(|(_, (tx, _))| tx.clone())
                     .collect(),
+                commands: None,
             })
             .collect()
     }
@@ -95,6 +149,8 @@ pub struct WorkerOptions {
     pub poll: PollMode,
     /// How often `report` is called while running (it is also called once at exit).
     pub report_every: Duration,
+    /// How long a graceful stop lets open connections drain before RST.
+    pub drain: Duration,
 }
 
 /// How often the loop looks at the stop flag and timers when idle in back-off mode.
@@ -117,14 +173,67 @@ pub fn run<D, P, R>(
     R: FnMut(&mut D, &P, LoopStats, bool),
 {
     let mut now = Instant::monotonic();
+    dp.set_now(now);
     proc.start(now, &mut dp.tx());
     dp.flush();
-    let mut stats = LoopStats::default();
-    let mut idle_spins: u32 = 0;
-    let mut next_report = now + opts.report_every;
+    let mut lp = Loop {
+        stats: LoopStats::default(),
+        idle_spins: 0,
+        next_report: now + opts.report_every,
+    };
     while !stop.load(Ordering::Relaxed) {
-        stats.loops += 1;
-        now = Instant::monotonic();
+        now = lp.turn(dp, proc, opts, mesh, &mut report);
+    }
+    // Graceful stop: no new connections, FIN on the open ones, let them
+    // drain for `opts.drain`, then reset what is left.
+    if !opts.drain.is_zero() {
+        proc.begin_shutdown(now, &mut dp.tx());
+        let deadline = now + opts.drain;
+        while !proc.drained() && now < deadline {
+            now = lp.turn(dp, proc, opts, mesh, &mut report);
+        }
+    }
+    proc.abort_all(now, &mut dp.tx());
+    // Let the RSTs (and anything else queued) out.
+    for _ in 0..3 {
+        lp.turn(dp, proc, opts, mesh, &mut report);
+    }
+    // Drain what is in flight so the books balance at exit.
+    for _ in 0..1000 {
+        // Frames an impaired link still holds are due by the clock.
+        dp.set_now(Instant::monotonic());
+        if dp.flush() == 0 && dp.quiescent() {
+            break;
+        }
+        std::thread::sleep(Duration::from_micros(100));
+    }
+    report(dp, proc, lp.stats, true);
+}
+
+struct Loop {
+    stats: LoopStats,
+    idle_spins: u32,
+    next_report: Instant,
+}
+
+impl Loop {
+    /// One turn of the loop; returns the `now` it ran at.
+    fn turn<D, P, R>(
+        &mut self,
+        dp: &mut D,
+        proc: &mut P,
+        opts: &WorkerOptions,
+        mesh: &Mesh,
+        report: &mut R,
+    ) -> Instant
+    where
+        D: Datapath,
+        P: FrameProcessor,
+        R: FnMut(&mut D, &P, LoopStats, bool),
+    {
+        self.stats.loops += 1;
+        let now = Instant::monotonic();
+        dp.set_now(now);
         let rx = dp.poll_rx(opts.batch, |frame, tx| proc.process_frame(now, frame, tx));
         if let Some(inbox) = &mesh.inbox {
             while let Ok(ev) = inbox.try_recv() {
@@ -136,33 +245,33 @@ pub fn run<D, P, R>(
                 }
             });
         }
+        if let Some(commands) = &mesh.commands {
+            while let Ok(cmd) = commands.try_recv() {
+                proc.apply_command(now, cmd, &mut dp.tx());
+            }
+        }
         if proc.poll_at().is_some_and(|t| t <= now) {
             proc.poll(now, &mut dp.tx());
         }
         let sent = dp.flush();
         if rx > 0 || sent > 0 {
-            stats.busy_loops += 1;
-            idle_spins = 0;
+            self.stats.busy_loops += 1;
+            self.idle_spins = 0;
         } else {
-            idle_spins = idle_spins.saturating_add(1);
+            self.idle_spins = self.idle_spins.saturating_add(1);
             match opts.poll {
-                PollMode::Backoff if idle_spins > BACKOFF_SPINS => dp.wait_rx(BACKOFF_SLEEP_MS),
+                PollMode::Backoff if self.idle_spins > BACKOFF_SPINS => {
+                    dp.wait_rx(BACKOFF_SLEEP_MS)
+                }
                 _ => std::hint::spin_loop(),
             }
         }
-        if now >= next_report {
-            next_report = now + opts.report_every;
-            report(dp, proc, stats, false);
+        if now >= self.next_report {
+            self.next_report = now + opts.report_every;
+            report(dp, proc, self.stats, false);
         }
+        now
     }
-    // Drain what is in flight so the books balance at exit.
-    for _ in 0..1000 {
-        if dp.flush() == 0 && dp.quiescent() {
-            break;
-        }
-        std::thread::sleep(Duration::from_micros(100));
-    }
-    report(dp, proc, stats, true);
 }
 
 /// Pin the calling thread to `core`; false when the core doesn't exist.

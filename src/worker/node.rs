@@ -2,7 +2,12 @@
 
 use serde_json::json;
 
-use super::{FrameProcessor, SharedEvent};
+use super::{ControlCommand, FrameProcessor, SharedEvent};
+use crate::service::connect_probe::{ConnectProbe, ProbeError, ProbeOutcome};
+use crossbeam::channel::Sender;
+
+/// Operator probes one worker runs at once.
+const MAX_PROBES: usize = 16;
 use crate::control::metrics::MetricSet;
 use crate::control::state::StatsExport;
 use crate::control::state::{new_latency_histogram, MAX_CONNECTION_ROWS};
@@ -10,7 +15,7 @@ use crate::datapath::TxSink;
 use crate::service::discard::Discard;
 use crate::service::tcp_echo::TcpEcho;
 use crate::stack::tcp::{ConnInfo, State, Tcp, TcpCounters};
-use crate::stack::{DropReason, Stack, StackCounters};
+use crate::stack::{DropReason, ServiceMetric, Stack, StackCounters};
 use crate::time::Instant;
 use hdrhistogram::Histogram;
 
@@ -35,6 +40,13 @@ impl TcpApp {
         }
     }
 
+    fn shutdown(&mut self, tcp: &mut Tcp) {
+        match self {
+            TcpApp::Echo(s) => s.shutdown(tcp),
+            TcpApp::Discard(s) => s.shutdown(tcp),
+        }
+    }
+
     fn port(&self) -> u16 {
         match self {
             TcpApp::Echo(s) => s.port(),
@@ -51,6 +63,8 @@ pub struct Node {
     /// Frames arrived since the applications last ran.
     apps_due: bool,
     udp_echo_port: Option<u16>,
+    /// Operator probes in flight, each with where to send its outcome.
+    probes: Vec<(ConnectProbe, Sender<Result<ProbeOutcome, ProbeError>>)>,
     /// Rx-ring pickup to reply queued, for UDP echo datagrams (ns).
     udp_echo_turnaround: Histogram<u64>,
 }
@@ -70,6 +84,7 @@ impl Node {
             udp_services,
             tcp_apps,
             apps_due: true,
+            probes: Vec::new(),
             udp_echo_turnaround: new_latency_histogram(),
         }
     }
@@ -89,6 +104,8 @@ pub struct NodeStats {
     pub tcp_states: Vec<(&'static str, u64)>,
     pub tcp_apps: Vec<(u16, &'static str)>,
     pub udp_echo_turnaround: Histogram<u64>,
+    /// UDP services' own metrics, with their port.
+    pub service_metrics: Vec<(u16, ServiceMetric)>,
     pub arp_cache_entries: usize,
     pub arp_held_frames: usize,
     pub reassembly_in_use: usize,
@@ -122,14 +139,83 @@ impl FrameProcessor for Node {
                 app.poll(now, self.stack.tcp_mut());
             }
         }
+        let mut i = 0;
+        while i < self.probes.len() {
+            match self.probes[i].0.poll(now, self.stack.tcp_mut()) {
+                Some(outcome) => {
+                    let (_, reply) = self.probes.swap_remove(i);
+                    let _ = reply.send(outcome);
+                }
+                None => i += 1,
+            }
+        }
         self.stack.poll(now, tx);
     }
 
     fn poll_at(&self) -> Option<Instant> {
-        if self.apps_due && !self.tcp_apps.is_empty() {
+        if self.apps_due && (!self.tcp_apps.is_empty() || !self.probes.is_empty()) {
             return Some(Instant::ZERO);
         }
-        self.stack.poll_at()
+        let probe_deadline = self.probes.iter().map(|(p, _)| p.deadline()).min();
+        [self.stack.poll_at(), probe_deadline]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    fn begin_shutdown(&mut self, _now: Instant, _tx: &mut impl TxSink) {
+        for app in &mut self.tcp_apps {
+            app.shutdown(self.stack.tcp_mut());
+        }
+        for (probe, reply) in self.probes.drain(..) {
+            let _ = self.stack.tcp_mut().abort(probe.conn());
+            let _ = reply.send(Err(ProbeError::Connect("xskd is stopping".into())));
+        }
+    }
+
+    fn drained(&self) -> bool {
+        self.stack.tcp().draining() == 0
+    }
+
+    fn abort_all(&mut self, now: Instant, tx: &mut impl TxSink) {
+        let n = self.stack.tcp_mut().abort_all();
+        if n > 0 {
+            tracing::info!(
+                connections = n,
+                "reset connections left after the drain time"
+            );
+        }
+        self.stack.poll(now, tx);
+    }
+
+    fn apply_command(&mut self, now: Instant, command: ControlCommand, tx: &mut impl TxSink) {
+        match command {
+            ControlCommand::TcpProbe {
+                target,
+                payload,
+                timeout,
+                reply,
+            } => {
+                if self.probes.len() >= MAX_PROBES {
+                    let _ =
+                        reply.send(Err(ProbeError::Connect("too many probes in flight".into())));
+                    return;
+                }
+                match self.stack.tcp_connect(now, target, tx) {
+                    Ok(conn) => {
+                        self.probes.push((
+                            ConnectProbe::new(conn, target, payload, now, timeout),
+                            reply,
+                        ));
+                        self.apps_due = true;
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(ProbeError::Connect(e.to_string())));
+                    }
+                }
+            }
+            ControlCommand::Stall { duration } => std::thread::sleep(duration),
+        }
     }
 
     fn drain_shared(&mut self, out: &mut dyn FnMut(SharedEvent)) {
@@ -165,6 +251,11 @@ impl FrameProcessor for Node {
             tcp_states: states,
             tcp_apps: self.tcp_apps.iter().map(|a| (a.port(), a.name())).collect(),
             udp_echo_turnaround: self.udp_echo_turnaround.clone(),
+            service_metrics: {
+                let mut v = Vec::new();
+                self.stack.udp_service_metrics(|port, m| v.push((port, m)));
+                v
+            },
             arp_cache_entries: self.stack.arp_cache_len(),
             arp_held_frames: self.stack.arp_held_frames(),
             reassembly_in_use: self.stack.reassembly_in_use(),
@@ -467,6 +558,15 @@ impl StatsExport for NodeStats {
                 n as f64,
             );
         }
+        for (port, (name, help, label, value)) in &self.service_metrics {
+            let port = port.to_string();
+            let mut ll = l.to_vec();
+            ll.push(("port", &port));
+            if let Some(kv) = label {
+                ll.push(*kv);
+            }
+            m.counter(name, help, &ll, *value);
+        }
         // Every reason, zeros included, so dashboards see the full set.
         for &r in DropReason::ALL {
             let mut ll = l.to_vec();
@@ -522,6 +622,18 @@ impl StatsExport for NodeStats {
                 "states": self.tcp_states.iter().map(|(s, n)| (s.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
             },
             "drops": drops,
+            "services": self
+                .service_metrics
+                .iter()
+                .filter(|(_, (_, _, _, v))| *v > 0)
+                .map(|(port, (name, _, label, v))| {
+                    let key = match label {
+                        Some((_, value)) => format!("{name}:{value}"),
+                        None => name.to_string(),
+                    };
+                    (format!("{port}/{key}"), json!(v))
+                })
+                .collect::<serde_json::Map<_, _>>(),
         })
     }
 

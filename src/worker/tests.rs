@@ -68,6 +68,7 @@ fn loop_reflects_every_frame_and_reports_once_at_exit() {
         batch: 4,
         poll: PollMode::Busy,
         report_every: Duration::from_secs(3600),
+        drain: Duration::ZERO,
     };
     let mut reports = Vec::new();
     run(

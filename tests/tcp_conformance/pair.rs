@@ -25,6 +25,25 @@ struct Pair {
     now: Instant,
     wire_count: u64,
     lose: fn(u64) -> bool,
+    /// Seeded random impairment: (rng state, loss %, duplicate %, reorder %).
+    chaos: Option<(u64, u64, u64, u64)>,
+    /// Segments held back one round (reordering): (to server?, bytes).
+    held: Vec<(bool, Vec<u8>)>,
+}
+
+fn splitmix(x: &mut u64) -> u64 {
+    *x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+    let mut z = *x;
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+enum Fate {
+    Drop,
+    Deliver,
+    Twice,
+    Hold,
 }
 
 impl Pair {
@@ -37,6 +56,58 @@ impl Pair {
             now: Instant::from_secs(5),
             wire_count: 0,
             lose,
+            chaos: None,
+            held: Vec::new(),
+        }
+    }
+
+    fn fate(&mut self) -> Fate {
+        self.wire_count += 1;
+        if (self.lose)(self.wire_count) {
+            return Fate::Drop;
+        }
+        let Some((rng, loss, dup, reorder)) = self.chaos.as_mut() else {
+            return Fate::Deliver;
+        };
+        let r = splitmix(rng) % 100;
+        if r < *loss {
+            Fate::Drop
+        } else if r < *loss + *dup {
+            Fate::Twice
+        } else if r < *loss + *dup + *reorder {
+            Fate::Hold
+        } else {
+            Fate::Deliver
+        }
+    }
+
+    fn deliver(&mut self, to_server: bool, seg: &[u8]) {
+        let r = if to_server {
+            self.server
+                .on_segment(self.now, REMOTE, LOCAL, seg, &mut self.to_client)
+        } else {
+            self.client
+                .on_segment(self.now, LOCAL, REMOTE, seg, &mut self.to_server)
+        };
+        if std::env::var("DEBUG_WIRE").is_ok() {
+            let (s, d) = if to_server {
+                (REMOTE, LOCAL)
+            } else {
+                (LOCAL, REMOTE)
+            };
+            let p = xskd::wire::tcp::TcpPacket::new_checked(seg).unwrap();
+            let t = xskd::wire::tcp::TcpRepr::parse(&p, s, d).unwrap();
+            eprintln!(
+                "{:?} {} {:?} seq {} ack {:?} len {} win {} -> {:?}",
+                self.now,
+                if to_server { "c>s" } else { "s>c" },
+                t.control,
+                t.seq,
+                t.ack,
+                t.payload.len(),
+                t.window_len,
+                r
+            );
         }
     }
 
@@ -54,32 +125,37 @@ impl Pair {
         services(self.now, &mut self.server);
         self.server.poll(self.now, &mut s2c);
         let idle = c2s.is_empty() && s2c.is_empty();
-        let idle = idle && self.to_client.is_empty() && self.to_server.is_empty();
-        for (_, _, seg) in c2s {
-            self.wire_count += 1;
-            if !(self.lose)(self.wire_count) {
-                let _ = self
-                    .server
-                    .on_segment(self.now, REMOTE, LOCAL, &seg, &mut self.to_client);
+        let idle =
+            idle && self.to_client.is_empty() && self.to_server.is_empty() && self.held.is_empty();
+        let held = std::mem::take(&mut self.held);
+        let fresh = c2s
+            .into_iter()
+            .map(|(_, _, b)| (true, b))
+            .chain(s2c.into_iter().map(|(_, _, b)| (false, b)));
+        for (to_server, seg) in fresh {
+            match self.fate() {
+                Fate::Drop => {}
+                Fate::Deliver => self.deliver(to_server, &seg),
+                Fate::Twice => {
+                    self.deliver(to_server, &seg);
+                    self.deliver(to_server, &seg);
+                }
+                Fate::Hold => self.held.push((to_server, seg)),
             }
         }
-        for (_, _, seg) in s2c {
-            self.wire_count += 1;
-            if !(self.lose)(self.wire_count) {
-                let _ = self
-                    .client
-                    .on_segment(self.now, LOCAL, REMOTE, &seg, &mut self.to_server);
-            }
+        // Held segments arrive after the ones sent after them.
+        for (to_server, seg) in held {
+            self.deliver(to_server, &seg);
         }
         self.now += Duration::from_micros(100);
         if idle && jump {
+            // Jump to the earliest deadline (never past one already due).
             let next = [self.client.poll_at(), self.server.poll_at()]
                 .into_iter()
                 .flatten()
-                .filter(|&t| t > self.now)
                 .min();
             if let Some(t) = next {
-                self.now = t;
+                self.now = self.now.max(t);
             }
         }
     }
@@ -87,7 +163,10 @@ impl Pair {
 
 /// Send `data` through the echo service and read it back; returns the echo.
 fn echo_roundtrip(lose: fn(u64) -> bool, data: &[u8]) -> (Vec<u8>, Pair, ConnId) {
-    let mut p = Pair::new(lose);
+    echo_roundtrip_with(Pair::new(lose), data)
+}
+
+fn echo_roundtrip_with(mut p: Pair, data: &[u8]) -> (Vec<u8>, Pair, ConnId) {
     let mut echo = tcp_echo::TcpEcho::new(&mut p.server, 7).unwrap();
     let mut out = Sink::new();
     let c = p
@@ -208,4 +287,27 @@ fn discard_service_reads_everything_and_closes_on_peer_close() {
     assert_eq!(d.bytes_discarded(), 200_000);
     assert_eq!(d.connections(), 0);
     assert_eq!(p.server.connections().count(), 0);
+}
+
+mod chaos {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn echo_is_byte_exact_under_loss_duplication_and_reordering(
+            seed in any::<u64>(),
+            loss in 0u64..15,
+            dup in 0u64..5,
+            reorder in 0u64..10,
+            len in 1usize..40_000,
+        ) {
+            let mut p = Pair::new(|_| false);
+            p.chaos = Some((seed, loss, dup, reorder));
+            let data = pattern(len);
+            let (got, _, _) = echo_roundtrip_with(p, &data);
+            prop_assert!(got == data, "echo {} of {} bytes", got.len(), data.len());
+        }
+    }
 }

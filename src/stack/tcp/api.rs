@@ -86,7 +86,9 @@ impl Tcp {
         let local = SocketAddrV4::new(self.local_ip, port);
         let iss = syncookies::isn(&self.isn_key, now, local, remote);
         let bufs = self.take_buffers();
+        let tso = syncookies::ts_offset(&self.isn_key, local, remote);
         let mut t = Tcb::new(&self.cfg, now, local, remote, iss, Owner::App, bufs);
+        t.ts_offset = tso;
         t.state = State::SynSent;
         t.rcv_wscale = 0;
         let idx = self.insert(t).ok_or(TcpApiError::TableFull)?;
@@ -159,11 +161,10 @@ impl Tcp {
 
     /// Half-close: FIN after the queued data.
     fn shutdown_write_inner(&mut self, c: ConnId) -> Result<(), TcpApiError> {
-        let (idx, t) = self.app_tcb(c)?;
+        let (_, t) = self.app_tcb(c)?;
+        // In SYN-SENT/SYN-RECEIVED the FIN waits for the handshake, after
+        // any data already queued (unlike close(), which abandons a SYN-SENT).
         Self::queue_fin(t);
-        if t.state == State::SynSent {
-            self.close_conn(idx, None);
-        }
         Ok(())
     }
 

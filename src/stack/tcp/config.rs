@@ -285,3 +285,80 @@ pub struct TcpCounters {
     pub listen_overflows: u64,
     pub listen_drops: u64,
 }
+
+/// A configuration value the stack cannot run with; names the key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("tcp.{key}: {problem}")]
+pub struct TcpConfigError {
+    pub key: &'static str,
+    pub problem: &'static str,
+}
+
+impl TcpConfig {
+    /// Check the values against what the stack needs; the error names the
+    /// key and what is wrong with it.
+    pub fn validate(&self) -> Result<(), TcpConfigError> {
+        let bad = |key, problem| Err(TcpConfigError { key, problem });
+        if self.mss < 64 {
+            return bad("mss", "must be at least 64");
+        }
+        if self.min_peer_mss > self.mss {
+            return bad("min_peer_mss", "must not exceed mss");
+        }
+        if self.send_buffer == 0 || self.send_buffer > 1 << 30 {
+            return bad("send_buffer", "must be between 1 byte and 1 GiB");
+        }
+        if self.recv_buffer == 0 || self.recv_buffer > (0xffff << 14) {
+            return bad(
+                "recv_buffer",
+                "must be between 1 byte and 65535 << 14 (the largest scaled window)",
+            );
+        }
+        if self.max_conns == 0 {
+            return bad("max_conns", "must be at least 1");
+        }
+        if self.accept_queue == 0 {
+            return bad("accept_queue", "must be at least 1");
+        }
+        if self.rto_min.is_zero() || self.rto_min > self.rto_max {
+            return bad("rto_min", "must be non-zero and not above rto_max");
+        }
+        if self.rto_initial < self.rto_min || self.rto_initial > self.rto_max {
+            return bad("rto_initial", "must lie between rto_min and rto_max");
+        }
+        let (lo, hi) = self.ephemeral_ports;
+        if lo == 0 || lo > hi {
+            return bad(
+                "ephemeral_ports",
+                "must be a non-empty range without port 0",
+            );
+        }
+        if let Some(k) = self.keepalive {
+            if k.interval.is_zero() || k.count == 0 {
+                return bad("keepalive", "interval and count must be non-zero");
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_config_is_valid() {
+        assert_eq!(TcpConfig::default().validate(), Ok(()));
+    }
+
+    #[test]
+    fn invalid_config_names_the_key() {
+        let c = TcpConfig {
+            rto_initial: Duration::from_secs(120),
+            ..TcpConfig::default()
+        };
+        let e = c.validate().unwrap_err();
+        assert_eq!(e.key, "rto_initial");
+        assert!(e.to_string().starts_with("tcp.rto_initial:"));
+    }
+}

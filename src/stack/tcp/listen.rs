@@ -117,7 +117,9 @@ impl Tcp {
         }
         let iss = syncookies::isn(&self.isn_key, now, local, remote);
         let bufs = self.take_buffers();
+        let tso = syncookies::ts_offset(&self.isn_key, local, remote);
         let mut t = Tcb::new(&self.cfg, now, local, remote, iss, Owner::Listener(l), bufs);
+        t.ts_offset = tso;
         t.state = State::SynReceived;
         t.irs = repr.seq;
         t.rcv_nxt = repr.seq + 1u32;
@@ -171,7 +173,12 @@ impl Tcp {
                     .then(|| repr.window_scale.unwrap_or(0).min(14)),
                 sack: self.cfg.sack && repr.sack_permitted,
             };
-            r.timestamp = Some((syncookies::encode_ts(now.as_millis() as u32, opts), tsval));
+            let clock = (now.as_millis() as u32).wrapping_add(syncookies::ts_offset(
+                &self.isn_key,
+                local,
+                remote,
+            ));
+            r.timestamp = Some((syncookies::encode_ts(clock, opts), tsval));
             r.window_scale = opts.wscale.map(|_| Tcb::wscale_for(self.cfg.recv_buffer));
             r.sack_permitted = opts.sack;
         }
@@ -216,15 +223,11 @@ impl Tcp {
         }
         let l = ListenerId(local.port());
         let bufs = self.take_buffers();
-        let mut t = Tcb::new(
-            &self.cfg,
-            now,
-            local,
-            remote,
-            cookie,
-            Owner::Listener(l),
-            bufs,
-        );
+        // Later TSvals must not run behind the one the cookie carried.
+        let tso = syncookies::ts_offset(&self.isn_key, local, remote).wrapping_add(32);
+        let owner = Owner::Listener(l);
+        let mut t = Tcb::new(&self.cfg, now, local, remote, cookie, owner, bufs);
+        t.ts_offset = tso;
         t.state = State::Established;
         t.passive = true;
         t.irs = peer_isn;
@@ -237,8 +240,6 @@ impl Tcp {
             let o = syncookies::decode_ts(tsecr);
             t.ts_ok = true;
             t.ts_recent = tsval;
-            // Our later TSvals must not run behind the one the cookie used.
-            t.ts_offset = 32;
             t.sack_ok = o.sack;
             if let Some(ws) = o.wscale {
                 t.snd_wscale = ws;

@@ -1,17 +1,34 @@
 //! TCP for one worker, sans-IO: segments and `now` in, segments out.
 //!
-//! Split by path like Linux: `input` (segment arrival, RFC 9293 3.10.7),
-//! `output` (building segments), `timers` (retransmission, keepalive,
-//! reapers), `time_wait`, `syncookies` (and ISNs), `options` negotiation,
-//! `seq` arithmetic, `table` (connections and listeners), `api` (what
-//! services call). The IPv4 layer hands us the TCP segment with its source
-//! and destination addresses; we hand back whole segments, checksum
-//! included, through a `SegmentSink`.
+//! Split by path like Linux: `input` (segment arrival in synchronized
+//! states, RFC 9293 3.10.7.3-4), `listen` (LISTEN, SYN cookies, CLOSED),
+//! `output` (building segments), `timers` (retransmission, persist,
+//! keepalive, reapers), `time_wait`, `syncookies` (and ISNs, TSval
+//! offsets), `options` negotiation, `reassembly` (bounded out-of-order
+//! store), `icmp` (errors about our segments), `seq` arithmetic, `table`
+//! (connections, listeners, buffer pool), `api` (what services call).
+//!
+//! Wiring (for the worker / IPv4 layer):
+//! - Input: for an IPv4 datagram to us with protocol 6, call
+//!   [`Tcp::on_segment`]`(now, src_ip, dst_ip, ip_payload, sink)` with the
+//!   payload trimmed to the IPv4 total length. We verify the TCP checksum
+//!   over the pseudo-header ourselves; `Err(reason)` means dropped (count it;
+//!   a RST or ACK may still have been sent).
+//! - Output: [`SegmentSink::send_segment`]`(src, dst, len, fill)` asks for
+//!   one IPv4 datagram of protocol 6 from `src.ip()` to `dst.ip()` whose
+//!   payload is `len` bytes; `fill` writes the whole TCP segment including
+//!   its checksum (computed with those addresses). Map it onto the IPv4
+//!   sender; an `Err` is treated as loss (retransmission recovers).
+//! - Time: call [`Tcp::poll`] whenever `now >= poll_at()` (`Instant::ZERO`
+//!   means "now"): it fires timers and sends output queued by API calls.
+//!   Run services (their `poll`) before it in the same loop iteration.
+//! - ICMP errors quoting our segments: [`Tcp::on_icmp_error`].
 
 mod api;
 mod buffer;
 pub mod config;
 pub mod congestion;
+mod icmp;
 mod input;
 mod listen;
 mod options;
@@ -19,6 +36,7 @@ mod output;
 mod reassembly;
 mod rtt;
 pub mod seq;
+mod shutdown;
 mod syncookies;
 mod table;
 mod tcb;
@@ -33,9 +51,10 @@ use std::net::{Ipv4Addr, SocketAddrV4};
 
 pub use config::{
     CloseReason, ConnId, ConnInfo, KeepaliveConfig, ListenerId, Readiness, State, TcpApiError,
-    TcpConfig, TcpCounters,
+    TcpConfig, TcpConfigError, TcpCounters,
 };
 pub use congestion::{CongestionControl, FixedWindow, Unlimited};
+pub use icmp::IcmpTcpError;
 pub use seq::SeqNumber;
 
 use crate::stack::DropReason;

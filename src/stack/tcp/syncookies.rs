@@ -41,6 +41,16 @@ pub(crate) fn isn(
     SeqNumber(m.wrapping_add(h.finish() as u32))
 }
 
+/// Per-connection TSval offset (RFC 7323 7.1: a random offset per
+/// connection so TSvals do not reveal the host clock). Derived from the
+/// 4-tuple so a stateless cookie SYN-ACK and the connection built later agree.
+pub(crate) fn ts_offset(key: &[u8; 16], local: SocketAddrV4, remote: SocketAddrV4) -> u32 {
+    let mut h = keyed(key);
+    h.write(b"tsoff");
+    hash_tuple(&mut h, local, remote);
+    h.finish() as u32
+}
+
 /// MSS values a cookie can carry (3 bits), smallest first; the peer's MSS is
 /// rounded down to one of these.
 pub(crate) const MSS_TABLE: [u16; 8] = [536, 1200, 1220, 1300, 1360, 1400, 1440, 1460];

@@ -485,3 +485,104 @@ fn freed_connection_buffers_are_recycled_not_reallocated() {
         .unwrap();
     assert_eq!(t.spare.len(), 0, "the new connection took the spare rings");
 }
+
+#[test]
+fn icmp_port_unreachable_aborts_syn_sent_only_with_matching_seq() {
+    let mut t = Tcp::new(TcpConfig::default(), A, [1; 32], 1);
+    let mut out = Sink::new();
+    let remote = SocketAddrV4::new(B, 80);
+    let c = t.connect(Instant::ZERO, remote, &mut out).unwrap();
+    let syn = parse(&out[0].2, A, B);
+    let local = SocketAddrV4::new(A, syn.src_port);
+    let wrong = Some(syn.seq + 1000u32);
+    assert_eq!(
+        t.on_icmp_error(Instant::ZERO, local, remote, wrong, IcmpTcpError::Hard),
+        Err(DropReason::IcmpIgnored)
+    );
+    assert_eq!(t.state(c), Some(State::SynSent));
+    t.on_icmp_error(
+        Instant::ZERO,
+        local,
+        remote,
+        Some(syn.seq),
+        IcmpTcpError::Hard,
+    )
+    .unwrap();
+    assert_eq!(t.state(c), Some(State::Closed));
+    assert_eq!(t.recv(c, &mut [0; 4]), Err(TcpApiError::Refused));
+}
+
+#[test]
+fn icmp_frag_needed_shrinks_mss_and_resends() {
+    let mut t = server(TcpConfig::default());
+    let l = t.listen(80).unwrap();
+    let now = Instant::from_secs(1);
+    let mut out = Sink::new();
+    t.on_segment(now, A, B, &syn(7, 80, 0, Some(1460), None), &mut out)
+        .unwrap();
+    let sa = parse(&out[0].2, B, A).seq;
+    t.on_segment(now, A, B, &ack(7, 80, 1, sa.0 + 1), &mut out)
+        .unwrap();
+    let c = t.accept(l).unwrap();
+    t.send(c, &[9u8; 3000]).unwrap();
+    out.clear();
+    t.poll(now, &mut out);
+    assert_eq!(out.len(), 3, "1460 + 1460 + 80");
+    let (local, remote) = (SocketAddrV4::new(B, 80), SocketAddrV4::new(A, 7));
+    t.on_icmp_error(
+        now,
+        local,
+        remote,
+        Some(sa + 1u32),
+        IcmpTcpError::FragNeeded { mtu: 1000 },
+    )
+    .unwrap();
+    out.clear();
+    t.poll(now, &mut out);
+    let lens: Vec<usize> = out
+        .iter()
+        .map(|(_, _, s)| parse(s, B, A).payload.len())
+        .collect();
+    assert_eq!(lens, vec![960, 960, 960, 120]);
+}
+
+#[test]
+fn syn_flood_is_answered_with_cookies_and_established_connection_keeps_working() {
+    let cfg = TcpConfig {
+        syn_queue: 4,
+        ..TcpConfig::default()
+    };
+    let mut t = server(cfg);
+    let l = t.listen(80).unwrap();
+    let now = Instant::from_secs(10);
+    let mut out = Sink::new();
+    t.on_segment(now, A, B, &syn(1, 80, 0, Some(1460), None), &mut out)
+        .unwrap();
+    let sa = parse(&out[0].2, B, A).seq;
+    t.on_segment(now, A, B, &ack(1, 80, 1, sa.0 + 1), &mut out)
+        .unwrap();
+    let c = t.accept(l).unwrap();
+    for port in 2000..3000u16 {
+        let _ = t.on_segment(now, A, B, &syn(port, 80, 77, Some(1460), None), &mut out);
+    }
+    assert_eq!(t.counters().syncookies_sent, 1000 - 4);
+    assert_eq!(
+        t.connections().count(),
+        1 + 4,
+        "flood holds only the SYN queue"
+    );
+    // The established connection is untouched and still moves data.
+    let mut r = output::bare_repr(SocketAddrV4::new(A, 1), SocketAddrV4::new(B, 80));
+    r.seq = SeqNumber(1);
+    r.ack = Some(sa + 1u32);
+    r.window_len = 65535;
+    r.psh = true;
+    r.payload = b"hello";
+    let mut b = vec![0; r.buffer_len()];
+    r.emit(&mut TcpPacket::new_unchecked(&mut b[..]), A, B);
+    t.on_segment(now, A, B, &b, &mut out).unwrap();
+    let mut buf = [0u8; 8];
+    assert_eq!(t.recv(c, &mut buf), Ok(5));
+    assert_eq!(&buf[..5], b"hello");
+    assert_eq!(t.state(c), Some(State::Established));
+}

@@ -353,3 +353,48 @@ fn datagram_over_65535_bytes_dropped() {
     assert_eq!(drops(&s, DropReason::FragTooBig), 1);
     assert_eq!(s.reassembly_in_use(), 0);
 }
+
+/// An ICMP destination unreachable from the peer quoting `ip_packet`.
+fn unreachable_quoting(code: IcmpUnreachable, ip_packet: &[u8]) -> Vec<u8> {
+    let quote = &ip_packet[..ip_packet.len().min(28)];
+    let icmp = IcmpRepr::DstUnreachable {
+        code,
+        invoking: quote,
+    };
+    let mut b = vec![0u8; icmp.buffer_len()];
+    icmp.emit(&mut IcmpPacket::new_unchecked(&mut b[..]));
+    Ip::new(IpProtocol::Icmp).frame(&b)
+}
+
+#[test]
+fn icmp_port_unreachable_quoting_our_syn_fails_the_connect() {
+    let mut s = learned_stack();
+    let mut out = Vec::new();
+    let c = s
+        .tcp_connect(T0, std::net::SocketAddrV4::new(PEER_IP, 9000), &mut out)
+        .unwrap();
+    assert_eq!(out.len(), 1, "the SYN");
+    let syn_ip = EthernetFrame::new_checked(&out[0][..])
+        .unwrap()
+        .payload()
+        .to_vec();
+    // A quote with the wrong sequence number is a blind attack: ignored.
+    let mut forged = syn_ip.clone();
+    forged[20 + 4] ^= 0x55;
+    feed(
+        &mut s,
+        &unreachable_quoting(IcmpUnreachable::PortUnreachable, &forged),
+    );
+    assert!(s
+        .tcp()
+        .state(c)
+        .is_some_and(|st| st != crate::stack::tcp::State::Closed));
+    assert_eq!(drops(&s, DropReason::IcmpIgnored), 1);
+    // The real one aborts the attempt (RFC 5461 4.1).
+    feed(
+        &mut s,
+        &unreachable_quoting(IcmpUnreachable::PortUnreachable, &syn_ip),
+    );
+    assert!(s.tcp().readiness(c).closed, "connect failed");
+    assert_eq!(s.tcp().counters().attempt_fails, 1);
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The side-by-side benchmark (issue 7): builds a veth lab, runs xskd and the
+# kernel doing the same work on the same core, alternating in rounds, and
+# prints medians and ratios. About 2 minutes with the defaults. Needs root.
+#
+#   bash benches/harness.sh                      # defaults
+#   BENCH_ROUNDS=5 BENCH_SECONDS=10 bash benches/harness.sh
+#   bash benches/harness.sh --only udp --poll busy   # extra args go to `xskd bench`
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/install-deps.sh
+export CARGO_TERM_COLOR=never
+cargo build --release --locked --bin xskd
+exec "${CARGO_TARGET_DIR:-target}/release/xskd" bench \
+    --rounds "${BENCH_ROUNDS:-3}" \
+    --seconds "${BENCH_SECONDS:-5}" \
+    --out "${BENCH_OUT:-bench-out}" \
+    "$@"

@@ -1,0 +1,451 @@
+//! The bench report: medians over rounds, ratios against the peer, goals
+//! from issue 7, as a markdown table and as JSON with every raw sample.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use super::servers::Subject;
+use super::{BenchArgs, Load, Part, PollArg, Sample};
+
+/// A goal on `subject / peer` (issue 7's "goals the report holds the
+/// project to").
+#[derive(Clone, Copy)]
+enum Goal {
+    AtMost(f64),
+    AtLeast(f64),
+}
+
+impl Goal {
+    fn text(self) -> String {
+        match self {
+            Goal::AtMost(r) => format!("<= {r}x"),
+            Goal::AtLeast(r) => format!(">= {r}x"),
+        }
+    }
+
+    fn met(self, ratio: f64) -> bool {
+        match self {
+            Goal::AtMost(r) => ratio <= r,
+            Goal::AtLeast(r) => ratio >= r,
+        }
+    }
+}
+
+/// One metric of one load, read from a sample.
+struct Metric {
+    label: &'static str,
+    load: Load,
+    read: fn(&Sample) -> Option<f64>,
+    goal: Option<Goal>,
+    /// Digits after the point.
+    digits: usize,
+}
+
+impl Metric {
+    /// Counts of losses are shown side by side but not divided: a ratio
+    /// of two small counts says nothing.
+    fn has_ratio(&self) -> bool {
+        !self.label.contains("lost") && !self.label.contains("loss")
+    }
+}
+
+/// A table row in the JSON: medians per subject, ratios against the peer.
+#[derive(Serialize)]
+pub struct Row {
+    pub section: &'static str,
+    pub metric: &'static str,
+    pub values: Vec<(Subject, Option<f64>)>,
+    pub peer: Subject,
+    pub peer_value: Option<f64>,
+    /// Smallest and largest value over the rounds, subjects then the peer.
+    pub spread: Vec<(Subject, Option<(f64, f64)>)>,
+    pub ratios: Vec<(Subject, Option<f64>)>,
+    pub goal: Option<String>,
+    pub met: Vec<(Subject, Option<bool>)>,
+    #[serde(skip)]
+    digits: usize,
+}
+
+fn latency_metrics() -> Vec<Metric> {
+    let lat = |label, read, goal, digits| Metric {
+        label,
+        load: Load::UdpLatency,
+        read,
+        goal,
+        digits,
+    };
+    vec![
+        lat(
+            "UDP echo RTT p50 (us)",
+            |s| s.latency.as_ref().map(|l| l.p50_us),
+            Some(Goal::AtMost(0.5)),
+            1,
+        ),
+        lat(
+            "UDP echo RTT p99 (us)",
+            |s| s.latency.as_ref().map(|l| l.p99_us),
+            Some(Goal::AtMost(0.5)),
+            1,
+        ),
+        lat(
+            "UDP echo RTT p99.9 (us)",
+            |s| s.latency.as_ref().map(|l| l.p999_us),
+            None,
+            1,
+        ),
+        lat(
+            "UDP echo round trips lost",
+            |s| s.latency.as_ref().map(|l| l.lost as f64),
+            None,
+            0,
+        ),
+        lat(
+            "server CPU per round trip (us, process)",
+            |s| Some(s.cpu_us_per_op()),
+            None,
+            2,
+        ),
+        lat(
+            "server core busy per round trip (us)",
+            |s| Some(s.core_us_per_op()),
+            None,
+            2,
+        ),
+    ]
+}
+
+fn throughput_metrics(rate_goal: Option<Goal>) -> Vec<Metric> {
+    let thr = |label, read, goal, digits| Metric {
+        label,
+        load: Load::UdpThroughput,
+        read,
+        goal,
+        digits,
+    };
+    vec![
+        thr(
+            "UDP echoed datagrams/s",
+            |s| s.throughput.as_ref().map(|t| t.echoed_per_sec),
+            rate_goal,
+            0,
+        ),
+        thr(
+            "UDP loss (%)",
+            |s| s.throughput.as_ref().map(|t| t.loss_ratio * 100.0),
+            None,
+            3,
+        ),
+        thr(
+            "server CPU per datagram (us, process)",
+            |s| Some(s.cpu_us_per_op()),
+            None,
+            3,
+        ),
+        thr(
+            "server core busy per datagram (us)",
+            |s| Some(s.core_us_per_op()),
+            None,
+            3,
+        ),
+    ]
+}
+
+pub(super) fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    Some(if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    })
+}
+
+fn values_of(samples: &[Sample], subject: Subject, m: &Metric) -> Vec<f64> {
+    samples
+        .iter()
+        .filter(|s| s.subject == subject && s.load == m.load)
+        .filter_map(|s| (m.read)(s))
+        .collect()
+}
+
+fn spread_of(samples: &[Sample], subject: Subject, m: &Metric) -> Option<(f64, f64)> {
+    let v = values_of(samples, subject, m);
+    let min = v.iter().copied().reduce(f64::min)?;
+    let max = v.iter().copied().reduce(f64::max)?;
+    Some((min, max))
+}
+
+fn median_of(samples: &[Sample], subject: Subject, m: &Metric) -> Option<f64> {
+    median(values_of(samples, subject, m))
+}
+
+fn rows_for(
+    section: &'static str,
+    samples: &[Sample],
+    subjects: &[Subject],
+    peer: Subject,
+    metrics: &[Metric],
+) -> Vec<Row> {
+    metrics
+        .iter()
+        .map(|m| {
+            let p = median_of(samples, peer, m);
+            let values: Vec<_> = subjects
+                .iter()
+                .map(|&s| (s, median_of(samples, s, m)))
+                .collect();
+            let ratios: Vec<_> = values
+                .iter()
+                .map(|&(s, v)| {
+                    let r = v.zip(p).filter(|(_, p)| *p > 0.0).map(|(v, p)| v / p);
+                    (s, r.filter(|_| m.has_ratio()))
+                })
+                .collect();
+            let met = ratios
+                .iter()
+                .map(|&(s, r)| (s, m.goal.zip(r).map(|(g, r)| g.met(r))))
+                .collect();
+            Row {
+                section,
+                metric: m.label,
+                values,
+                peer,
+                peer_value: p,
+                spread: subjects
+                    .iter()
+                    .chain([&peer])
+                    .map(|&s| (s, spread_of(samples, s, m)))
+                    .collect(),
+                ratios,
+                goal: m.goal.map(Goal::text),
+                met,
+                digits: m.digits,
+            }
+        })
+        .collect()
+}
+
+pub const UDP_SECTION: &str = "UDP echo: xskd vs the kernel";
+pub const CEILING_SECTION: &str = "Datapath ceiling: xskd stack echo vs bare AF_XDP reflector";
+
+pub fn rows(samples: &[Sample], args: &BenchArgs, parts: &[Part]) -> Vec<Row> {
+    let mut rows = Vec::new();
+    if parts.contains(&Part::Udp) {
+        let xs: Vec<Subject> = match args.poll {
+            PollArg::Busy => vec![Subject::Xskd],
+            PollArg::Backoff => vec![Subject::XskdBackoff],
+            PollArg::Both => vec![Subject::Xskd, Subject::XskdBackoff],
+        };
+        let mut metrics = latency_metrics();
+        metrics.extend(throughput_metrics(None));
+        rows.extend(rows_for(
+            UDP_SECTION,
+            samples,
+            &xs,
+            Subject::Kernel,
+            &metrics,
+        ));
+    }
+    if parts.contains(&Part::Ceiling) {
+        rows.extend(rows_for(
+            CEILING_SECTION,
+            samples,
+            &[Subject::Xskd],
+            Subject::Reflector,
+            &throughput_metrics(Some(Goal::AtLeast(0.9))),
+        ));
+    }
+    rows
+}
+
+fn fmt(v: Option<f64>, digits: usize) -> String {
+    v.map_or("-".into(), |v| format!("{v:.digits$}"))
+}
+
+/// The markdown report: one table per section, then notes.
+/// Facts about the run itself.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunInfo {
+    pub wall_s: f64,
+    /// 1-minute load average before and after.
+    pub loadavg_before: f64,
+    pub loadavg_after: f64,
+    /// Fraction of the server and the load core busy with other work in a
+    /// second before the run, with nothing of ours running.
+    pub background_server_core: f64,
+    pub background_load_core: f64,
+    pub cores: usize,
+    pub kernel: String,
+}
+
+pub fn loadavg() -> f64 {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|x| x.parse().ok()))
+        .unwrap_or(0.0)
+}
+
+pub fn kernel_release() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/osrelease")
+        .unwrap_or_default()
+        .trim()
+        .to_string()
+}
+
+pub fn table(samples: &[Sample], args: &BenchArgs, parts: &[Part], info: &RunInfo) -> String {
+    let rows = rows(samples, args, parts);
+    let mut out = String::new();
+    let busy = info.background_server_core.max(info.background_load_core);
+    if busy > 0.25 {
+        out.push_str(&format!(
+            "\n> **Noisy run:** before it started, other work kept the server core {:.0}% and \
+the load core {:.0}% busy. Tails and CPU per operation are unreliable; rerun on a quiet \
+machine.\n",
+            info.background_server_core * 100.0,
+            info.background_load_core * 100.0
+        ));
+    }
+    let mut section = "";
+    for r in &rows {
+        if r.section != section {
+            section = r.section;
+            let names: Vec<&str> = r.values.iter().map(|(s, _)| s.name()).collect();
+            let ratios: Vec<String> = names
+                .iter()
+                .map(|n| format!("{n}/{}", r.peer.name()))
+                .collect();
+            out.push_str(&format!(
+                "\n### {section}\n\n| metric | {} | {} | {} | goal | met? |\n|---|{}---|{}---|---|\n",
+                names.join(" | "),
+                r.peer.name(),
+                ratios.join(" | "),
+                "---|".repeat(names.len()),
+                "---|".repeat(names.len()),
+            ));
+        }
+        let d = r.digits;
+        let vals: Vec<String> = r.values.iter().map(|(_, v)| fmt(*v, d)).collect();
+        let peer = fmt(r.peer_value, d);
+        let ratios: Vec<String> = r
+            .ratios
+            .iter()
+            .map(|(_, v)| v.map_or("-".into(), |v| format!("{v:.2}x")))
+            .collect();
+        let met: Vec<&str> = r
+            .met
+            .iter()
+            .map(|(_, m)| match m {
+                Some(true) => "yes",
+                Some(false) => "no",
+                None => "-",
+            })
+            .collect();
+        out.push_str(&format!(
+            "| {} | {} | {peer} | {} | {} | {} |\n",
+            r.metric,
+            vals.join(" | "),
+            ratios.join(" | "),
+            r.goal.as_deref().unwrap_or("-"),
+            if r.goal.is_some() {
+                met.join(" / ")
+            } else {
+                "-".into()
+            }
+        ));
+    }
+    out.push_str(&notes(samples, args, info));
+    out
+}
+
+fn notes(samples: &[Sample], args: &BenchArgs, info: &RunInfo) -> String {
+    let scrapes: u64 = samples
+        .iter()
+        .filter_map(|s| s.scrape.as_ref())
+        .map(|s| s.scrapes)
+        .sum();
+    let failures: u64 = samples
+        .iter()
+        .filter_map(|s| s.scrape.as_ref())
+        .map(|s| s.failures)
+        .sum();
+    format!(
+        "\nMedians of {} rounds of {} s per measurement; server on core {}, load on core {}; \
+{}-byte UDP payloads, throughput window {} datagrams.\n\
+- xskd busy-polls: its worker spins at 100% of a core whatever the load, so its CPU per \
+operation is the offered load's inverse, not its work. `xskd-backoff` sleeps when idle and \
+shows a cost closer to the work done.\n\
+- \"process\" CPU is the server's utime+stime (all threads). The kernel does part of its UDP \
+work in softirq context charged to whichever task runs, often the client's core on veth; \
+\"core busy\" counts everything on the server core.\n\
+- Prometheus-style scraping of /metrics ran once a second during every xskd measurement \
+({scrapes} scrapes, {failures} failed).\n\
+- Machine: Linux {}, {} cores; 1-minute load average {:.2} before, {:.2} after. Each \
+measurement keeps about 2 cores busy; much more than that means other work shared the cores \
+and the numbers are noisy (the tails first). Before the run, with nothing of ours running, \
+the server core was {:.0}% and the load core {:.0}% busy.\n",
+        args.rounds,
+        args.seconds,
+        args.server_core,
+        args.load_core,
+        args.size,
+        args.window,
+        info.kernel,
+        info.cores,
+        info.loadavg_before,
+        info.loadavg_after,
+        info.background_server_core * 100.0,
+        info.background_load_core * 100.0,
+    )
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    args: &'a BenchArgs,
+    run: &'a RunInfo,
+    table: Vec<Row>,
+    samples: &'a [Sample],
+    server_reports: &'a [serde_json::Value],
+    markdown: &'a str,
+}
+
+/// Write `bench-<unix time>.json` and `.md` to `dir`, and `latest.*`
+/// copies; return the JSON's path.
+pub fn write(
+    dir: &Path,
+    args: &BenchArgs,
+    samples: &[Sample],
+    reports: &[serde_json::Value],
+    markdown: &str,
+    info: &RunInfo,
+) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let parts: Vec<Part> = if args.only.is_empty() {
+        vec![Part::Udp, Part::Ceiling]
+    } else {
+        args.only.clone()
+    };
+    let table = rows(samples, args, &parts);
+    let report = JsonReport {
+        args,
+        run: info,
+        table,
+        samples,
+        server_reports: reports,
+        markdown,
+    };
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let json = serde_json::to_string_pretty(&report)?;
+    let path = dir.join(format!("bench-{stamp}.json"));
+    std::fs::write(&path, &json)?;
+    std::fs::write(dir.join(format!("bench-{stamp}.md")), markdown)?;
+    std::fs::write(dir.join("latest.json"), &json)?;
+    std::fs::write(dir.join("latest.md"), markdown)?;
+    Ok(path)
+}

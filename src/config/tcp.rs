@@ -1,0 +1,125 @@
+//! The `[tcp]` section: every key optional, each overriding one default of
+//! `stack::tcp::TcpConfig`. Durations carry their unit in the key name.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::stack::tcp::{KeepaliveConfig, TcpConfig};
+
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct TcpSection {
+    /// Maximum segment lifetime; TIME-WAIT lasts 2 * MSL (default 30 s).
+    pub msl_secs: Option<u64>,
+    /// Embryonic connections per listener before SYN cookies (128).
+    pub syn_queue: Option<usize>,
+    /// Established, not yet accepted connections per listener (128).
+    pub accept_queue: Option<usize>,
+    /// Connections per worker, all states (4096).
+    pub max_conns: Option<usize>,
+    /// Connections in TIME-WAIT per worker; past it TIME-WAIT is skipped (2048).
+    pub max_time_wait: Option<usize>,
+    /// Orphaned FIN-WAIT-2 connections are dropped after this (60 s).
+    pub fin_wait2_timeout_secs: Option<u64>,
+    /// CLOSE-WAIT connections the application never closes are reset after this (300 s).
+    pub close_wait_timeout_secs: Option<u64>,
+    pub syn_retries: Option<u32>,
+    pub synack_retries: Option<u32>,
+    /// Data/FIN retransmissions before giving up (15).
+    pub max_retries: Option<u32>,
+    /// RTO bounds and initial value (RFC 6298; 200 ms, 60 s, 1 s).
+    pub rto_min_ms: Option<u64>,
+    pub rto_max_ms: Option<u64>,
+    pub rto_initial_ms: Option<u64>,
+    /// Unacknowledged data this long aborts the connection (300 s).
+    pub user_timeout_secs: Option<u64>,
+    /// Per-connection buffers in bytes (64 KiB each).
+    pub send_buffer: Option<usize>,
+    pub recv_buffer: Option<usize>,
+    /// Challenge ACKs per connection per second (RFC 5961; 10).
+    pub challenge_ack_per_sec: Option<u32>,
+    pub syn_cookies: Option<bool>,
+    pub window_scaling: Option<bool>,
+    pub timestamps: Option<bool>,
+    pub sack: Option<bool>,
+    /// Keepalive, off by default: set keepalive_idle_secs to turn it on.
+    pub keepalive_idle_secs: Option<u64>,
+    pub keepalive_interval_secs: Option<u64>,
+    pub keepalive_probes: Option<u32>,
+}
+
+impl TcpSection {
+    /// The TCP configuration these keys describe.
+    pub fn to_tcp_config(&self) -> TcpConfig {
+        let mut c = TcpConfig::default();
+        let secs = Duration::from_secs;
+        let ms = Duration::from_millis;
+        if let Some(v) = self.msl_secs {
+            c.msl = secs(v);
+        }
+        macro_rules! set {
+            ($($field:ident),*) => { $(if let Some(v) = self.$field { c.$field = v; })* };
+        }
+        set!(
+            syn_queue,
+            accept_queue,
+            max_conns,
+            max_time_wait,
+            syn_retries,
+            synack_retries,
+            max_retries,
+            send_buffer,
+            recv_buffer,
+            challenge_ack_per_sec,
+            syn_cookies,
+            window_scaling,
+            timestamps,
+            sack
+        );
+        if let Some(v) = self.fin_wait2_timeout_secs {
+            c.fin_wait2_timeout = secs(v);
+        }
+        if let Some(v) = self.close_wait_timeout_secs {
+            c.close_wait_timeout = secs(v);
+        }
+        if let Some(v) = self.rto_min_ms {
+            c.rto_min = ms(v);
+        }
+        if let Some(v) = self.rto_max_ms {
+            c.rto_max = ms(v);
+        }
+        if let Some(v) = self.rto_initial_ms {
+            c.rto_initial = ms(v);
+        }
+        if let Some(v) = self.user_timeout_secs {
+            c.user_timeout = secs(v);
+        }
+        if let Some(idle) = self.keepalive_idle_secs {
+            let d = KeepaliveConfig::default();
+            c.keepalive = Some(KeepaliveConfig {
+                idle: secs(idle),
+                interval: self.keepalive_interval_secs.map(secs).unwrap_or(d.interval),
+                count: self.keepalive_probes.unwrap_or(d.count),
+            });
+        }
+        c
+    }
+
+    /// The config key behind a `TcpConfig` field name.
+    pub fn key_of(field: &str) -> &'static str {
+        match field {
+            "mss" | "min_peer_mss" => "address.mtu",
+            "send_buffer" => "tcp.send_buffer",
+            "recv_buffer" => "tcp.recv_buffer",
+            "max_conns" => "tcp.max_conns",
+            "accept_queue" => "tcp.accept_queue",
+            "rto_min" => "tcp.rto_min_ms",
+            "rto_max" => "tcp.rto_max_ms",
+            "rto_initial" => "tcp.rto_initial_ms",
+            "keepalive" => "tcp.keepalive_interval_secs",
+            "msl" => "tcp.msl_secs",
+            _ => "tcp",
+        }
+    }
+}

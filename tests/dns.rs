@@ -1,0 +1,76 @@
+//! The authoritative DNS responder over veth, asked by dig from the kernel.
+
+mod common;
+
+use common::*;
+
+const DNS_CONFIG: &str = "[dns]\nzone = \"xskd.test.\"\nmax_amplification = 3.0\nrecords = [\n  { name = \"www\", ipv4 = \"198.18.0.1\" },\n  { name = \"api\", ipv4 = \"198.18.0.10\", ttl = 30 },\n  { name = \"api\", ipv4 = \"198.18.0.11\", ttl = 30 },\n]\n";
+
+fn dig(lab: &xskd::lab::Lab, args: &[&str]) -> String {
+    let mut full = vec!["@198.18.0.1", "+tries=2", "+time=2"];
+    full.extend_from_slice(args);
+    peer_ok(lab, "dig", &full)
+}
+
+#[test]
+fn dig_gets_answers_nxdomain_refused_and_case_kept() {
+    let (lab, xskd) = start_with("dns", 1, &[(0, None)], DNS_CONFIG);
+    assert_eq!(
+        dig(&lab, &["+short", "www.xskd.test", "A"]).trim(),
+        "198.18.0.1"
+    );
+    let mut api: Vec<_> = dig(&lab, &["+short", "api.xskd.test", "A"])
+        .lines()
+        .map(str::to_string)
+        .collect();
+    api.sort();
+    assert_eq!(api, ["198.18.0.10", "198.18.0.11"]);
+    let full = dig(&lab, &["WwW.XsKd.TeSt", "A"]);
+    assert!(
+        full.contains("status: NOERROR") && full.contains("flags: qr aa"),
+        "{full}"
+    );
+    assert!(
+        full.contains("WwW.XsKd.TeSt."),
+        "0x20 case preserved: {full}"
+    );
+    let nx = dig(&lab, &["nope.xskd.test", "A"]);
+    assert!(
+        nx.contains("status: NXDOMAIN") && nx.contains("SOA"),
+        "{nx}"
+    );
+    let nodata = dig(&lab, &["www.xskd.test", "AAAA"]);
+    assert!(
+        nodata.contains("status: NOERROR") && nodata.contains("ANSWER: 0"),
+        "{nodata}"
+    );
+    let refused = dig(&lab, &["example.com", "A"]);
+    assert!(refused.contains("status: REFUSED"), "{refused}");
+    let report = xskd.stop().unwrap();
+    let services = &report["queues"][0]["stack"]["services"];
+    assert!(
+        services["53/dns_responses_total:NOERROR"].as_u64().unwrap() >= 4,
+        "{report:#}"
+    );
+    assert_eq!(services["53/dns_responses_total:NXDOMAIN"], 1, "{report:#}");
+    assert_eq!(services["53/dns_responses_total:REFUSED"], 1, "{report:#}");
+}
+
+#[test]
+fn bad_dns_config_is_refused_by_check_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.toml");
+    std::fs::write(
+        &path,
+        "[interface]\nname = \"eth0\"\n[address]\nipv4 = \"198.18.0.1/24\"\n[dns]\nzone = \"xskd.test.\"\nrecords = [{ name = \"a.example.\", ipv4 = \"198.18.0.1\" }]\n",
+    )
+    .unwrap();
+    let out = std::process::Command::new(XSKD)
+        .arg("check-config")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("dns.records[0].name"), "{err}");
+}
