@@ -9,11 +9,36 @@ mod common;
 
 use std::collections::HashMap;
 use std::process::Stdio;
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
-use xskd::lab::Lab;
+use xskd::lab::{Lab, XskdProcess};
+
+/// Tests share the machine's two cores. The SYN flood saturates them, so
+/// it runs alone (write lock); every other test holds a read lock.
+static LOAD: RwLock<()> = RwLock::new(());
+
+enum LoadGuard {
+    Shared(#[allow(dead_code)] RwLockReadGuard<'static, ()>),
+    Alone(#[allow(dead_code)] RwLockWriteGuard<'static, ()>),
+}
+
+/// A lab with xskd on one queue (shadows `common::start`), sharing the
+/// machine with other light tests.
+fn start(tag: &str) -> (Lab, XskdProcess, LoadGuard) {
+    let g = LOAD.read().unwrap_or_else(|e| e.into_inner());
+    let (lab, xskd) = common::start(tag);
+    (lab, xskd, LoadGuard::Shared(g))
+}
+
+/// A lab for a test that loads the machine: nothing else runs meanwhile.
+fn start_alone(tag: &str) -> (Lab, XskdProcess, LoadGuard) {
+    let g = LOAD.write().unwrap_or_else(|e| e.into_inner());
+    let (lab, xskd) = common::start(tag);
+    (lab, xskd, LoadGuard::Alone(g))
+}
 
 const SCRIPT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/attacks/scapy_attack.py");
 
@@ -59,7 +84,7 @@ fn assert_still_serving(lab: &Lab) {
 
 /// Stop xskd and check no UMEM frame leaked during the attack: every frame
 /// is accounted for, and all but the fill ring's are back in the free pool.
-fn stop_checked(xskd: xskd::lab::XskdProcess) -> serde_json::Value {
+fn stop_checked(xskd: XskdProcess) -> serde_json::Value {
     let report = xskd.stop().unwrap();
     for q in report["queues"].as_array().expect("queues array") {
         let frames = q["frame_count"].as_u64().unwrap();
@@ -78,7 +103,7 @@ fn stop_checked(xskd: xskd::lab::XskdProcess) -> serde_json::Value {
 }
 
 /// Resident set size of the xskd process, in KiB.
-fn rss_kib(xskd: &xskd::lab::XskdProcess) -> u64 {
+fn rss_kib(xskd: &XskdProcess) -> u64 {
     let pid = xskd.pid().expect("running");
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
     status
@@ -128,7 +153,7 @@ fn ping_ok(lab: &Lab, size: &str) {
 
 #[test]
 fn tcp_invalid_flag_combinations_are_dropped_and_counted() {
-    let (lab, xskd) = start("atkflags");
+    let (lab, xskd, _load) = start("atkflags");
     let r = scapy(&lab, "bad_flags");
     for k in ["syn_fin", "syn_rst", "null", "all"] {
         assert_eq!(key(&r, k), "no", "{k} must get no answer: {r:?}");
@@ -144,7 +169,7 @@ fn tcp_invalid_flag_combinations_are_dropped_and_counted() {
 
 #[test]
 fn land_and_broadcast_or_zero_sources_are_dropped_and_counted() {
-    let (lab, xskd) = start("atksrc");
+    let (lab, xskd, _load) = start("atksrc");
     let r = scapy(&lab, "bad_sources");
     for k in [
         "land",
@@ -163,7 +188,7 @@ fn land_and_broadcast_or_zero_sources_are_dropped_and_counted() {
 
 #[test]
 fn malformed_ipv4_headers_are_dropped_and_ttl_0_is_answered() {
-    let (lab, xskd) = start("atkip");
+    let (lab, xskd, _load) = start("atkip");
     let r = scapy(&lab, "bad_ipv4");
     for k in [
         "ihl_4",
@@ -190,7 +215,7 @@ fn malformed_ipv4_headers_are_dropped_and_ttl_0_is_answered() {
 
 #[test]
 fn overlapping_teardrop_fragments_are_dropped_whole() {
-    let (lab, xskd) = start("atkovl");
+    let (lab, xskd, _load) = start("atkovl");
     let r = scapy(&lab, "frag_overlap");
     assert_eq!(key(&r, "overlap_rewrite_answered"), "no", "{r:?}");
     // Honest fragmented datagrams still reassemble.
@@ -208,7 +233,7 @@ fn overlapping_teardrop_fragments_are_dropped_whole() {
 
 #[test]
 fn fragmented_datagram_over_65535_is_dropped() {
-    let (lab, xskd) = start("atkbig");
+    let (lab, xskd, _load) = start("atkbig");
     scapy(&lab, "frag_too_big");
     ping_ok(&lab, "3000");
     // The largest legal datagram (65535 bytes) is still reassembled, and
@@ -237,7 +262,7 @@ fn reassembly_slots_used(lab: &Lab) -> u64 {
 /// Takes ~35 s: the reassembly timeout is 30 s and not configurable.
 #[test]
 fn never_completed_fragment_trains_fill_the_table_then_time_out() {
-    let (lab, xskd) = start("atktrain");
+    let (lab, xskd, _load) = start("atktrain");
     assert_still_serving(&lab);
     let rss_before = rss_kib(&xskd);
     let started = Instant::now();
@@ -262,7 +287,7 @@ fn never_completed_fragment_trains_fill_the_table_then_time_out() {
 
 #[test]
 fn udp_bad_lengths_and_port_0_are_dropped_and_counted() {
-    let (lab, xskd) = start("atkudp");
+    let (lab, xskd, _load) = start("atkudp");
     let r = scapy(&lab, "bad_udp");
     assert_eq!(key(&r, "len_over_datagram"), "no", "{r:?}");
     assert_eq!(key(&r, "len_under_header"), "no", "{r:?}");
@@ -278,7 +303,7 @@ fn udp_bad_lengths_and_port_0_are_dropped_and_counted() {
 
 #[test]
 fn icmp_redirect_is_ignored() {
-    let (lab, xskd) = start("atkredir");
+    let (lab, xskd, _load) = start("atkredir");
     let r = scapy(&lab, "icmp_redirect");
     assert_eq!(key(&r, "redirect"), "no", "{r:?}");
     // Replies still go to the peer directly.
@@ -289,7 +314,7 @@ fn icmp_redirect_is_ignored() {
 
 #[test]
 fn arp_reply_claiming_our_address_counts_a_conflict() {
-    let (lab, xskd) = start("atkconf");
+    let (lab, xskd, _load) = start("atkconf");
     scapy(&lab, "arp_conflict");
     thread::sleep(Duration::from_millis(200));
     assert_still_serving(&lab);
@@ -299,7 +324,7 @@ fn arp_reply_claiming_our_address_counts_a_conflict() {
 
 #[test]
 fn unsolicited_arp_reply_does_not_replace_a_live_entry() {
-    let (lab, xskd) = start("atkspoof");
+    let (lab, xskd, _load) = start("atkspoof");
     // xskd learns the peer's real MAC from this exchange.
     assert_still_serving(&lab);
     scapy(&lab, "arp_spoof");
@@ -312,7 +337,7 @@ fn unsolicited_arp_reply_does_not_replace_a_live_entry() {
 
 #[test]
 fn syns_from_unresolvable_onlink_sources_keep_arp_bounded() {
-    let (lab, xskd) = start("atkarpres");
+    let (lab, xskd, _load) = start("atkarpres");
     assert_still_serving(&lab);
     let rss_before = rss_kib(&xskd);
     let r = scapy(&lab, "spoofed_onlink_syns");
@@ -332,7 +357,7 @@ fn syns_from_unresolvable_onlink_sources_keep_arp_bounded() {
 
 #[test]
 fn arp_flood_of_5000_senders_keeps_the_cache_bounded() {
-    let (lab, xskd) = start("atkarp");
+    let (lab, xskd, _load) = start("atkarp");
     assert_still_serving(&lab);
     let rss_before = rss_kib(&xskd);
     let r = scapy(&lab, "arp_flood");
@@ -350,7 +375,7 @@ fn arp_flood_of_5000_senders_keeps_the_cache_bounded() {
 
 #[test]
 fn syn_flood_is_answered_with_cookies_while_clients_keep_connecting() {
-    let (lab, xskd) = start("atksyn");
+    let (lab, xskd, _load) = start_alone("atksyn");
     assert_still_serving(&lab);
     let rss_before = rss_kib(&xskd);
     let mut flood = lab
@@ -390,7 +415,7 @@ fn syn_flood_is_answered_with_cookies_while_clients_keep_connecting() {
 
 #[test]
 fn blind_in_window_rst_and_syn_get_a_challenge_ack() {
-    let (lab, xskd) = start("atkrst");
+    let (lab, xskd, _load) = start("atkrst");
     let r = scapy(&lab, "blind_rst");
     assert_eq!(key(&r, "handshake"), "ok", "{r:?}");
     let seen: u64 = key(&r, "challenge_acks_seen").parse().unwrap();
@@ -423,7 +448,7 @@ fn syn_answer(v: &str) -> (String, Option<u32>, Option<u32>) {
 
 #[test]
 fn syn_option_abuse_is_answered_sanely() {
-    let (lab, xskd) = start("atkopts");
+    let (lab, xskd, _load) = start("atkopts");
     let r = scapy(&lab, "syn_options");
     for k in [
         "mss_0",
@@ -460,7 +485,7 @@ fn syn_option_abuse_is_answered_sanely() {
 
 #[test]
 fn nmap_syn_scan_finds_exactly_the_open_ports() {
-    let (lab, xskd) = start("atknmap");
+    let (lab, xskd, _load) = start("atknmap");
     let out = peer_ok(
         &lab,
         "nmap",
@@ -495,7 +520,7 @@ fn nmap_syn_scan_finds_exactly_the_open_ports() {
 
 #[test]
 fn challenge_acks_are_rate_limited_per_connection() {
-    let (lab, xskd) = start("atkcack");
+    let (lab, xskd, _load) = start("atkcack");
     let r = scapy(&lab, "challenge_ack_limit");
     assert_eq!(key(&r, "handshake"), "ok", "{r:?}");
     let seen: u64 = key(&r, "challenge_acks_seen").parse().unwrap();
@@ -513,7 +538,7 @@ fn challenge_acks_are_rate_limited_per_connection() {
 
 #[test]
 fn peer_mss_1_does_not_make_us_send_tiny_segments() {
-    let (lab, xskd) = start("atkmss");
+    let (lab, xskd, _load) = start("atkmss");
     let r = scapy(&lab, "tiny_mss");
     assert_eq!(key(&r, "handshake"), "ok", "{r:?}");
     let segments: u64 = key(&r, "segments").parse().unwrap();
@@ -529,7 +554,7 @@ fn peer_mss_1_does_not_make_us_send_tiny_segments() {
 
 #[test]
 fn out_of_order_flood_of_tiny_segments_is_bounded() {
-    let (lab, xskd) = start("atkooo");
+    let (lab, xskd, _load) = start("atkooo");
     let r = scapy(&lab, "ooo_flood");
     assert_eq!(key(&r, "handshake"), "ok", "{r:?}");
     assert_eq!(key(&r, "still_echoes"), "yes", "{r:?}");
@@ -541,7 +566,7 @@ fn out_of_order_flood_of_tiny_segments_is_bounded() {
 
 #[test]
 fn icmp_errors_quoting_our_connection_do_not_kill_it() {
-    let (lab, xskd) = start("atkicmptcp");
+    let (lab, xskd, _load) = start("atkicmptcp");
     let r = scapy(&lab, "icmp_errors_for_tcp");
     assert_eq!(key(&r, "handshake"), "ok", "{r:?}");
     assert_eq!(key(&r, "still_echoes"), "yes", "{r:?}");
@@ -560,7 +585,7 @@ fn icmp_errors_quoting_our_connection_do_not_kill_it() {
 
 #[test]
 fn data_with_an_unsent_ack_or_outside_the_window_is_not_accepted() {
-    let (lab, xskd) = start("atkinject");
+    let (lab, xskd, _load) = start("atkinject");
     let r = scapy(&lab, "ack_injection");
     assert_eq!(key(&r, "handshake"), "ok", "{r:?}");
     assert_eq!(key(&r, "injected_echoed"), "no", "{r:?}");
@@ -575,7 +600,7 @@ fn data_with_an_unsent_ack_or_outside_the_window_is_not_accepted() {
 
 #[test]
 fn echo_request_to_broadcast_is_not_answered() {
-    let (lab, xskd) = start("atkbcast");
+    let (lab, xskd, _load) = start("atkbcast");
     let out = peer(
         &lab,
         "ping",
@@ -597,7 +622,7 @@ fn echo_request_to_broadcast_is_not_answered() {
 
 #[test]
 fn nmap_stealth_scans_see_the_true_ports_and_xskd_stays_up() {
-    let (lab, xskd) = start("atknmap2");
+    let (lab, xskd, _load) = start("atknmap2");
     let scan = |kind: &str| {
         peer_ok(
             &lab,
@@ -641,7 +666,7 @@ fn nmap_stealth_scans_see_the_true_ports_and_xskd_stays_up() {
 
 #[test]
 fn segments_to_a_closed_port_are_answered_with_rst() {
-    let (lab, xskd) = start("atkclosed");
+    let (lab, xskd, _load) = start("atkclosed");
     let r = scapy(&lab, "closed_port_probes");
     for k in ["fin", "xmas", "ack", "fin_ack", "syn"] {
         assert!(key(&r, k).contains('R'), "{k}: RST expected: {r:?}");
@@ -658,7 +683,7 @@ fn segments_to_a_closed_port_are_answered_with_rst() {
 #[test]
 #[ignore = "BUG: a null (no-flag) TCP segment to a closed port gets no RST (RFC 9293 3.10.7.1); TcpRepr::parse rejects it as BadFlags before segment_without_conn, so nmap -sN reports every port open|filtered"]
 fn null_segment_to_a_closed_port_is_answered_with_rst() {
-    let (lab, xskd) = start("atknull");
+    let (lab, xskd, _load) = start("atknull");
     let r = scapy(&lab, "null_to_closed");
     assert!(key(&r, "null").contains('R'), "RST expected: {r:?}");
     let out = peer_ok(
@@ -685,7 +710,7 @@ fn null_segment_to_a_closed_port_is_answered_with_rst() {
 
 #[test]
 fn ack_flood_to_a_listener_opens_no_connection() {
-    let (lab, xskd) = start("atkackf");
+    let (lab, xskd, _load) = start("atkackf");
     // Blind ACKs guessing a SYN cookie: 3000 of them, random sequence numbers.
     peer_ok(
         &lab,
@@ -717,7 +742,7 @@ fn ack_flood_to_a_listener_opens_no_connection() {
 
 #[test]
 fn zero_window_peer_gets_probes_then_the_data_when_it_opens() {
-    let (lab, xskd) = start("atkzwin");
+    let (lab, xskd, _load) = start("atkzwin");
     let r = scapy(&lab, "zero_window");
     assert_eq!(key(&r, "handshake"), "ok", "{r:?}");
     // While the window is closed: at most 1-byte probes, and not a storm.
