@@ -376,6 +376,13 @@ fn arp_flood_of_5000_senders_keeps_the_cache_bounded() {
 #[test]
 fn syn_flood_is_answered_with_cookies_while_clients_keep_connecting() {
     let (lab, xskd, _load) = start_alone("atksyn");
+    // The honest client gets its own address: hping3 sweeps source ports
+    // from 198.18.0.2 and would otherwise hit the client's own 4-tuple.
+    peer_ok(
+        &lab,
+        "ip",
+        &["addr", "add", "198.18.0.4/24", "dev", &lab.if_peer],
+    );
     assert_still_serving(&lab);
     let rss_before = rss_kib(&xskd);
     let mut flood = lab
@@ -387,26 +394,30 @@ fn syn_flood_is_answered_with_cookies_while_clients_keep_connecting() {
         .unwrap();
     thread::sleep(Duration::from_millis(500));
     // Honest clients keep completing while the flood runs. A SYN may be
-    // lost in a full rx ring (the flood shares it), so the client gets the
-    // kernel's SYN retransmits (1 s, 3 s): allow 5 s per connection.
-    let (mut ok, mut failed) = (0, 0);
+    // lost in a full rx ring (the flood shares it), so a client may need
+    // the kernel's SYN retransmits (1 s, 3 s): each gets 8 s, and every
+    // one must complete.
+    let mut ok = 0;
     let mut slowest = Duration::ZERO;
     while flood.try_wait().unwrap().is_none() {
         let mut c = lab.peer_cmd("sh");
-        c.args(["-c", "printf 'during flood\\n' | nc -N -w 5 198.18.0.1 7"]);
+        c.args([
+            "-c",
+            "printf 'during flood\\n' | nc -N -w 8 -s 198.18.0.4 198.18.0.1 7",
+        ]);
         let t = Instant::now();
         let out = c.output().unwrap();
         slowest = slowest.max(t.elapsed());
-        if out.stdout == b"during flood\n" {
-            ok += 1;
-        } else {
-            failed += 1;
-        }
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "during flood\n",
+            "TCP echo during the SYN flood failed after {:?} ({ok} completed before)",
+            t.elapsed()
+        );
+        ok += 1;
     }
-    assert!(
-        ok >= 2 && failed <= 1,
-        "{ok} echoes completed and {failed} failed during the flood (slowest {slowest:?})"
-    );
+    eprintln!("SYN flood: {ok} echo connections completed, slowest {slowest:?}");
+    assert!(ok >= 1, "no echo completed during the flood");
     assert_still_serving(&lab);
     assert_rss_flat(rss_before, rss_kib(&xskd), "SYN flood");
     let report = stop_checked(xskd);
