@@ -249,6 +249,10 @@ fn echo_service_survives_loss_with_retransmission() {
         data.len()
     );
     assert!(p.client.counters().retrans_segs + p.server.counters().retrans_segs > 0);
+    // Congestion control reacted: losses were repaired by fast retransmit
+    // (duplicate ACKs), not only by timeouts.
+    let fr = p.client.counters().fast_retransmits + p.server.counters().fast_retransmits;
+    assert!(fr > 0, "no fast retransmit under 1-in-13 loss");
     for _ in 0..100 {
         p.step(&mut |_, _| {});
     }

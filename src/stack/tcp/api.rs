@@ -4,6 +4,7 @@
 use std::net::SocketAddrV4;
 
 use super::config::{ConnId, ConnInfo, ListenerId, Readiness, State, TcpApiError};
+use super::congestion::CongestionControl;
 use super::tcb::{Owner, Tcb};
 use super::{syncookies, SegmentSink, Tcp};
 use crate::time::Instant;
@@ -279,6 +280,12 @@ impl Tcp {
                 mss: t.mss,
                 srtt: t.rtt.srtt(),
                 rto: t.rtt.rto(),
+                rttvar: t.rtt.rttvar(),
+                cwnd: t.cc.cwnd(),
+                ssthresh: t.cc.ssthresh(),
+                bytes_in_flight: t.outstanding(),
+                congestion: t.cc.name(),
+                ca_state: t.ca_state(),
                 bytes_in: t.bytes_in,
                 bytes_out: t.bytes_out,
                 segs_in: t.segs_in,

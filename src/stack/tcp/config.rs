@@ -74,6 +74,8 @@ pub struct TcpConfig {
     /// Ephemeral port range for active opens (RFC 6056 suggests 1024-65535;
     /// IANA 49152-65535 by default).
     pub ephemeral_ports: (u16, u16),
+    /// Congestion control for connections (listeners may override it).
+    pub congestion: super::congestion::CongestionAlgorithm,
 }
 
 impl Default for TcpConfig {
@@ -105,6 +107,7 @@ impl Default for TcpConfig {
             timestamps: true,
             sack: true,
             ephemeral_ports: (49152, 65535),
+            congestion: super::congestion::CongestionAlgorithm::NewReno,
         }
     }
 }
@@ -248,6 +251,18 @@ pub struct ConnInfo {
     pub mss: u16,
     pub srtt: Option<Duration>,
     pub rto: Duration,
+    pub rttvar: Duration,
+    /// Congestion window and slow-start threshold in bytes (`u32::MAX`:
+    /// ssthresh not yet set).
+    pub cwnd: u32,
+    pub ssthresh: u32,
+    /// Sent and not yet acknowledged (SND.MAX - SND.UNA).
+    pub bytes_in_flight: u32,
+    /// "newreno" or "cubic".
+    pub congestion: &'static str,
+    /// "slow_start", "congestion_avoidance", "recovery" (fast recovery) or
+    /// "loss" (retransmitting after an RTO).
+    pub ca_state: &'static str,
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub segs_in: u64,
@@ -267,6 +282,12 @@ pub struct TcpCounters {
     pub in_segs: u64,
     pub out_segs: u64,
     pub retrans_segs: u64,
+    /// Fast retransmits (third duplicate ACK, RFC 5681 3.2).
+    pub fast_retransmits: u64,
+    /// Retransmissions triggered by partial ACKs in fast recovery (RFC 6582).
+    pub partial_ack_retransmits: u64,
+    /// Retransmission timeouts of data (not SYN, not persist probes).
+    pub rto_expirations: u64,
     pub out_rsts: u64,
     pub in_rsts: u64,
     pub syncookies_sent: u64,

@@ -2,6 +2,7 @@
 
 use super::config::{CloseReason, State};
 use super::output::send_reset;
+use super::recovery::AckEvent;
 use super::seq::{between_inclusive, segment_acceptable, SeqNumber};
 use super::tcb::Owner;
 use super::{SegmentSink, Tcp};
@@ -92,6 +93,7 @@ impl Tcp {
                 if t.retransmits == 0 {
                     t.rtt.sample(now.saturating_since(t.created));
                 }
+                t.cc_established();
                 t.ack_pending = true;
                 if t.fin_queued {
                     t.state = State::FinWait1;
@@ -294,6 +296,7 @@ impl Tcp {
             State::Established
         };
         t.syn_pending = false;
+        t.cc_established();
         t.snd_wl1 = repr.seq.max(t.snd_wl1);
         t.snd_wl2 = ack;
         if let Owner::Listener(l) = owner {
@@ -318,7 +321,10 @@ impl Tcp {
             // Acknowledges data sent before an RTO rewound SND.NXT.
             t.snd_nxt = ack;
         }
+        let seg_wnd = u32::from(repr.window_len) << t.snd_wscale;
+        let mut event = AckEvent::None;
         if ack.diff(t.snd_una) > 0 {
+            let flight = t.outstanding();
             let mut acked = ack - t.snd_una;
             if t.snd_una == t.iss {
                 acked -= 1; // our SYN
@@ -332,8 +338,7 @@ impl Tcp {
                     t.rtt_probe = None;
                 }
             }
-            let srtt = t.rtt.srtt();
-            t.cc.on_ack(now, acked, srtt);
+            event = t.on_new_ack(now, ack, acked, flight);
             t.backoff = 0;
             t.retries = 0;
             //= https://www.rfc-editor.org/rfc/rfc6298#section-5
@@ -347,9 +352,30 @@ impl Tcp {
                 t.unacked_since = None;
             }
             t.needs_output = true;
-        } else if ack == t.snd_una && repr.payload.is_empty() {
-            t.cc.on_dup_ack(now);
+        } else if ack == t.snd_una
+            && repr.payload.is_empty()
+            && repr.control == Control::None
+            && t.outstanding() > 0
+            && seg_wnd == t.snd_wnd
+            && t.state.is_synchronized()
+        {
+            //= https://www.rfc-editor.org/rfc/rfc5681#section-2
+            //# DUPLICATE ACKNOWLEDGMENT: An acknowledgment is considered a
+            //# "duplicate" in the following algorithms when (a) the receiver of
+            //# the ACK has outstanding data, (b) the incoming acknowledgment
+            //# carries no data, (c) the SYN and FIN bits are both off, (d) the
+            //# acknowledgment number is equal to the greatest acknowledgment
+            //# received on the given connection (TCP.UNA from [RFC793]) and (e)
+            //# the advertised window in the incoming acknowledgment equals the
+            //# advertised window in the last incoming acknowledgment.
+            event = t.on_dup_ack(now);
         }
+        match event {
+            AckEvent::FastRetransmit => self.counters.fast_retransmits += 1,
+            AckEvent::PartialAck => self.counters.partial_ack_retransmits += 1,
+            AckEvent::None => {}
+        }
+        let Some(t) = self.tcb_mut(idx) else { return };
         //# If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated.
         //# If (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK))
         if t.snd_wl1.diff(repr.seq) < 0 || (t.snd_wl1 == repr.seq && t.snd_wl2.diff(ack) <= 0) {

@@ -247,6 +247,7 @@ impl Tcp {
                 t.wscale_negotiated = true;
             }
         }
+        t.init_cc();
         t.snd_wnd = u32::from(repr.window_len) << t.snd_wscale;
         t.max_snd_wnd = t.snd_wnd;
         t.snd_wl1 = repr.seq;

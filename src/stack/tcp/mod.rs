@@ -34,6 +34,7 @@ mod listen;
 mod options;
 mod output;
 mod reassembly;
+mod recovery;
 mod rtt;
 pub mod seq;
 mod syncookies;
@@ -42,6 +43,8 @@ mod tcb;
 mod time_wait;
 mod timers;
 
+#[cfg(test)]
+mod recovery_tests;
 #[cfg(test)]
 mod tests;
 
@@ -52,7 +55,7 @@ pub use config::{
     CloseReason, ConnId, ConnInfo, KeepaliveConfig, ListenerId, Readiness, State, TcpApiError,
     TcpConfig, TcpConfigError, TcpCounters,
 };
-pub use congestion::{CongestionControl, FixedWindow, Unlimited};
+pub use congestion::{CongestionAlgorithm, CongestionControl, FixedWindow, NewReno, Unlimited};
 pub use icmp::IcmpTcpError;
 pub use seq::SeqNumber;
 

@@ -3,6 +3,7 @@
 use std::net::SocketAddrV4;
 
 use super::config::{State, TcpConfig, TcpCounters};
+use super::congestion::CongestionControl;
 use super::seq::SeqNumber;
 use super::tcb::Tcb;
 use super::{SegmentSink, Tcp};
@@ -56,6 +57,37 @@ fn emit(
         }
     }
     ok
+}
+
+/// Resend the segment at SND.UNA (fast retransmit, partial ACK) without
+/// disturbing SND.NXT.
+fn retransmit_head(
+    now: Instant,
+    out: &mut impl SegmentSink,
+    counters: &mut TcpCounters,
+    t: &mut Tcb,
+) {
+    let n = t.send_buf.len().min(t.payload_mss());
+    let fin = t.fin_seq.is_some_and(|f| f == t.snd_una + n);
+    if n == 0 && !fin {
+        return;
+    }
+    let seq = t.snd_una;
+    let mut r = t.repr(now, seq, if fin { Control::Fin } else { Control::None });
+    r.psh = n == t.send_buf.len();
+    emit(out, counters, t, &r, 0, n);
+    counters.retrans_segs += 1;
+    t.retransmits += 1;
+    //= https://www.rfc-editor.org/rfc/rfc6298#section-3
+    //# RTT samples MUST NOT be made using segments that were
+    //# retransmitted (and thus for which it is ambiguous whether the reply
+    //# was for the first instance of the packet or a later instance).
+    t.rtt_probe = None;
+    let end = seq + n + u32::from(fin);
+    if t.snd_nxt.diff(end) < 0 {
+        t.snd_nxt = end;
+    }
+    t.arm_rtx(now);
 }
 
 /// A RST not tied to a connection (RFC 9293 3.10.7.1).
@@ -174,10 +206,14 @@ impl Tcp {
             _ => {}
         }
         let mss = t.payload_mss();
+        if t.fast_rtx_pending {
+            t.fast_rtx_pending = false;
+            retransmit_head(now, out, counters, t);
+        }
         loop {
             let sent = t.data_sent();
             let avail = t.send_buf.len().saturating_sub(sent);
-            let wnd = t.snd_wnd.min(t.cc.window());
+            let wnd = t.snd_wnd.min(t.cc.cwnd());
             let mut usable = wnd.saturating_sub(t.in_flight()) as usize;
             if t.probe_pending && usable == 0 && avail > 0 {
                 //= https://www.rfc-editor.org/rfc/rfc9293#section-3.8.6.1

@@ -35,6 +35,10 @@ impl RttEstimator {
         self.srtt
     }
 
+    pub fn rttvar(&self) -> Duration {
+        self.rttvar
+    }
+
     pub fn rto(&self) -> Duration {
         self.rto
     }

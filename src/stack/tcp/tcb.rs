@@ -4,7 +4,7 @@ use std::net::SocketAddrV4;
 
 use super::buffer::RingBuffer;
 use super::config::{CloseReason, ListenerId, State, TcpConfig};
-use super::congestion::{CongestionControl, Unlimited};
+use super::congestion::{Cc, CongestionAlgorithm};
 use super::rtt::RttEstimator;
 use super::seq::SeqNumber;
 use crate::time::Instant;
@@ -75,7 +75,17 @@ pub(crate) struct Tcb {
     pub rtt_probe: Option<(SeqNumber, Instant)>,
     /// When the oldest unacknowledged data went out, for the user timeout.
     pub unacked_since: Option<Instant>,
-    pub cc: Box<dyn CongestionControl>,
+    pub cc: Cc,
+    pub cc_algo: CongestionAlgorithm,
+    /// Loss recovery (RFC 5681 3.2, RFC 6582), see `recovery`.
+    pub dupacks: u32,
+    /// RFC 6582 `recover`, stored as the first sequence number beyond it:
+    /// an ACK at or above this is a full acknowledgment.
+    pub recover: SeqNumber,
+    pub in_recovery: bool,
+    /// Retransmit the segment at SND.UNA on the next output (fast
+    /// retransmit, partial ACK).
+    pub fast_rtx_pending: bool,
 
     /// Output wanted: a SYN/SYN-ACK (re)send, an ACK, data, a RST.
     pub syn_pending: bool,
@@ -150,8 +160,15 @@ impl Tcb {
             retries: 0,
             rtt_probe: None,
             unacked_since: None,
-            // A zero-sized type: boxing it allocates nothing.
-            cc: Box::new(Unlimited),
+            cc: Cc::new(cfg.congestion, 536),
+            cc_algo: cfg.congestion,
+            dupacks: 0,
+            //= https://www.rfc-editor.org/rfc/rfc6582#section-3.2
+            //# the variable "recover" ... is initialized to the initial send
+            //# sequence number.
+            recover: iss,
+            in_recovery: false,
+            fast_rtx_pending: false,
             syn_pending: true,
             ack_pending: false,
             rst_pending: false,

@@ -95,7 +95,11 @@ impl Tcp {
         }
         t.retries += 1;
         t.backoff += 1;
-        t.cc.on_rto(now);
+        if !probing && t.state.is_synchronized() {
+            t.cc_on_rto(now);
+            self.counters.rto_expirations += 1;
+        }
+        let Some(t) = self.tcb_mut(idx) else { return };
         //= https://www.rfc-editor.org/rfc/rfc6298#section-5
         //# (5.5) The host MUST set RTO <- RTO * 2 ("back off the timer").
         t.rtx_deadline = Some(now + t.rtt.backed_off(t.backoff));

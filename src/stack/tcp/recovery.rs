@@ -1,0 +1,170 @@
+//! Loss recovery: duplicate ACK counting, fast retransmit and NewReno fast
+//! recovery (RFC 5681 3.2, RFC 6582), and the congestion response to an
+//! RTO. The window arithmetic belongs to the algorithm (`congestion`).
+
+use super::congestion::{Cc, CongestionControl};
+use super::seq::SeqNumber;
+use super::tcb::Tcb;
+use crate::time::Instant;
+
+/// What an ACK did to loss recovery, for counters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum AckEvent {
+    None,
+    FastRetransmit,
+    PartialAck,
+}
+
+impl Tcb {
+    /// SMSS for congestion control: payload per full segment.
+    pub(crate) fn smss(&self) -> u32 {
+        self.payload_mss() as u32
+    }
+
+    /// (Re)start the congestion controller once the MSS is known.
+    pub(crate) fn init_cc(&mut self) {
+        self.cc = Cc::new(self.cc_algo, self.smss());
+    }
+
+    /// The handshake completed: the initial window applies, unless our SYN
+    /// or SYN-ACK had to be retransmitted.
+    pub(crate) fn cc_established(&mut self) {
+        self.init_cc();
+        if self.retransmits > 0 {
+            //= https://www.rfc-editor.org/rfc/rfc5681#section-3.1
+            //# if the SYN or SYN/ACK is lost, the initial window used by a
+            //# sender after a correctly transmitted SYN MUST be one segment
+            //# consisting of at most SMSS bytes.
+            let one = self.smss();
+            self.cc.set_cwnd(one);
+        }
+    }
+
+    pub(crate) fn ca_state(&self) -> &'static str {
+        if self.in_recovery {
+            "recovery"
+        } else if self.snd_nxt.diff(self.snd_max) < 0 {
+            "loss"
+        } else if self.cc.cwnd() < self.cc.ssthresh() {
+            "slow_start"
+        } else {
+            "congestion_avoidance"
+        }
+    }
+
+    /// A duplicate ACK in the sense of RFC 5681 section 2 arrived.
+    pub(crate) fn on_dup_ack(&mut self, now: Instant) -> AckEvent {
+        self.dupacks = self.dupacks.saturating_add(1);
+        let smss = self.smss();
+        if self.in_recovery {
+            //= https://www.rfc-editor.org/rfc/rfc5681#section-3.2
+            //# 4.  For each additional duplicate ACK received (after the third),
+            //# cwnd MUST be incremented by SMSS.
+            let c = self.cc.cwnd().saturating_add(smss);
+            self.cc.set_cwnd(c);
+            self.needs_output = true;
+            return AckEvent::None;
+        }
+        if self.dupacks != 3 {
+            return AckEvent::None;
+        }
+        //= https://www.rfc-editor.org/rfc/rfc6582#section-3.2
+        //# If the Cumulative Acknowledgment field didn't cover more than
+        //# "recover", check to see if the congestion window is greater than
+        //# SMSS bytes and the difference between highest_ack and
+        //# CumulativeACK is at most 4*SMSS bytes.  If true, duplicate ACKs
+        //# indicate a lost segment (enter fast retransmit).  Otherwise, exit
+        //# the procedure.
+        // `recover` is stored one past RFC 6582's value, so "covers more
+        // than recover" is SND.UNA > our `recover`. We take the simple exit
+        // (no highest_ack heuristic).
+        if self.snd_una.diff(self.recover) <= 0 {
+            return AckEvent::None;
+        }
+        //# 2.  ... set ssthresh to no more than the value given in Equation 4
+        //# ... record the highest sequence number transmitted in the variable
+        //# recover
+        self.recover = self.snd_max;
+        let flight = self.outstanding();
+        self.cc.on_loss(now, flight);
+        //= https://www.rfc-editor.org/rfc/rfc5681#section-3.2
+        //# 3.  The lost segment starting at SND.UNA MUST be retransmitted and
+        //# cwnd set to ssthresh plus 3*SMSS.
+        let c = self.cc.ssthresh().saturating_add(3 * smss);
+        self.cc.set_cwnd(c);
+        self.in_recovery = true;
+        self.fast_rtx_pending = true;
+        self.needs_output = true;
+        AckEvent::FastRetransmit
+    }
+
+    /// New data was acknowledged (SND.UNA already moved to `ack`).
+    /// `flight` is what was outstanding before the ACK.
+    pub(crate) fn on_new_ack(
+        &mut self,
+        now: Instant,
+        ack: SeqNumber,
+        acked: u32,
+        flight: u32,
+    ) -> AckEvent {
+        let smss = self.smss();
+        if !self.in_recovery {
+            self.dupacks = 0;
+            let srtt = self.rtt.srtt();
+            self.cc.on_ack(now, acked, flight, srtt);
+            return AckEvent::None;
+        }
+        if ack.diff(self.recover) >= 0 {
+            //= https://www.rfc-editor.org/rfc/rfc6582#section-3.2
+            //# Full acknowledgments:
+            //# If this ACK acknowledges all of the data up to and including
+            //# recover, then the ACK acknowledges all the intermediate segments
+            //# sent between the original transmission of the lost segment and
+            //# the receipt of the third duplicate ACK.  Set cwnd to either (1)
+            //# min (ssthresh, max(FlightSize, SMSS) + SMSS) or (2) ssthresh
+            // Option (1): no burst when little is left in flight.
+            let c = self
+                .cc
+                .ssthresh()
+                .min(self.outstanding().max(smss).saturating_add(smss));
+            self.cc.set_cwnd(c);
+            self.in_recovery = false;
+            self.dupacks = 0;
+            return AckEvent::None;
+        }
+        //= https://www.rfc-editor.org/rfc/rfc6582#section-3.2
+        //# Partial acknowledgments:
+        //# If this ACK does *not* acknowledge all of the data up to and
+        //# including recover, then this is a partial ACK.  In this case,
+        //# retransmit the first unacknowledged segment.  Deflate the
+        //# congestion window by the amount of new data acknowledged by the
+        //# Cumulative Acknowledgment field.  If the partial ACK acknowledges
+        //# at least one SMSS of new data, then add back SMSS bytes to the
+        //# congestion window.
+        let mut c = self.cc.cwnd().saturating_sub(acked);
+        if acked >= smss {
+            c = c.saturating_add(smss);
+        }
+        self.cc.set_cwnd(c);
+        self.fast_rtx_pending = true;
+        self.needs_output = true;
+        AckEvent::PartialAck
+    }
+
+    /// The retransmission timer fired with data outstanding.
+    pub(crate) fn cc_on_rto(&mut self, now: Instant) {
+        // `backoff` counts timer retransmissions not yet answered by an ACK
+        // of new data: past the first, the same segment is being resent.
+        let repeated = self.backoff > 1;
+        let flight = self.outstanding();
+        self.cc.on_rto(now, flight, repeated);
+        //= https://www.rfc-editor.org/rfc/rfc6582#section-3.2
+        //# After a retransmit timeout, record the highest sequence number
+        //# transmitted in the variable recover, and exit the fast recovery
+        //# procedure if applicable.
+        self.recover = self.snd_max;
+        self.in_recovery = false;
+        self.dupacks = 0;
+        self.fast_rtx_pending = false;
+    }
+}
