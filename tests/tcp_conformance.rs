@@ -20,7 +20,9 @@
 //! ISN; on outbound segments it is literal remote space. Outbound `win` and
 //! `<options>` are compared only if given; TS `val` on outbound is ignored.
 //! Calls: listen(P) accept() accept_none() connect(IP:P) write(N) read(N)
-//! read_eof() read_error(Reset) shutdown() close() abort() unlisten();
+//! read_eof() read_error(Reset) shutdown() close() abort() unlisten()
+//! nodelay(1|0); config keys include delayed_ack=SECS (0 = off, the
+//! runner's default) and congestion=newreno|cubic;
 //! checks: `state NAME` (or NONE), `conns N`, `counter NAME N`,
 //! `last_drop REASON` / `last_ok`, `expect_none`. Per-line `from PORT`
 //! overrides the remote port of an inbound segment.
@@ -71,6 +73,7 @@ scripts! {
     closing_segment_matrix,
     data_after_close_gets_rst,
     data_retransmit_backoff,
+    delayed_ack_every_second_segment,
     established_segment_matrix,
     fast_retransmit_and_recovery,
     fin_wait2_reaper,

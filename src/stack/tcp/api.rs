@@ -224,6 +224,18 @@ impl Tcp {
         Ok(())
     }
 
+    /// Nagle's algorithm (RFC 896) is on by default; `true` turns it off
+    /// for this connection (small writes go out while data is in flight).
+    pub fn set_nodelay(&mut self, c: ConnId, nodelay: bool) -> Result<(), TcpApiError> {
+        let (idx, t) = self.app_tcb(c)?;
+        t.nodelay = nodelay;
+        if nodelay {
+            t.needs_output = true;
+        }
+        self.touch(idx);
+        Ok(())
+    }
+
     pub fn state(&self, c: ConnId) -> Option<State> {
         self.resolve(c).and_then(|i| self.tcb(i)).map(|t| t.state)
     }

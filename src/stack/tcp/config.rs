@@ -74,6 +74,9 @@ pub struct TcpConfig {
     /// Ephemeral port range for active opens (RFC 6056 suggests 1024-65535;
     /// IANA 49152-65535 by default).
     pub ephemeral_ports: (u16, u16),
+    /// Delayed ACK bound (RFC 9293 3.8.6.3, under 500 ms); `None` ACKs
+    /// every segment at once.
+    pub delayed_ack: Option<Duration>,
     /// Congestion control for connections (listeners may override it).
     pub congestion: super::congestion::CongestionAlgorithm,
 }
@@ -107,6 +110,7 @@ impl Default for TcpConfig {
             timestamps: true,
             sack: true,
             ephemeral_ports: (49152, 65535),
+            delayed_ack: Some(Duration::from_millis(40)),
             congestion: super::congestion::CongestionAlgorithm::NewReno,
         }
     }
@@ -352,6 +356,15 @@ impl TcpConfig {
             return bad(
                 "ephemeral_ports",
                 "must be a non-empty range without port 0",
+            );
+        }
+        if self
+            .delayed_ack
+            .is_some_and(|d| d.is_zero() || d >= Duration::from_millis(500))
+        {
+            return bad(
+                "delayed_ack",
+                "must be above 0 and below 500 ms (RFC 9293 3.8.6.3)",
             );
         }
         if let Some(k) = self.keepalive {

@@ -74,6 +74,7 @@ impl Tcp {
         }
         t.irs = repr.seq;
         t.rcv_nxt = repr.seq + 1u32;
+        t.rcv_adv = t.rcv_nxt;
         t.negotiate(&cfg, repr);
         t.snd_wl1 = repr.seq;
         // Window fields in SYN segments are never scaled (RFC 7323 2.2).
@@ -339,6 +340,7 @@ impl Tcp {
                 }
             }
             event = t.on_new_ack(now, ack, acked, flight);
+            t.probe_bytes = 0;
             t.backoff = 0;
             t.retries = 0;
             //= https://www.rfc-editor.org/rfc/rfc6298#section-5
@@ -418,6 +420,7 @@ impl Tcp {
         _out: &mut impl SegmentSink,
     ) -> Result<(), DropReason> {
         let close_wait = self.cfg.close_wait_timeout;
+        let delayed_ack = self.cfg.delayed_ack;
         let Some(t) = self.tcb_mut(idx) else {
             // LAST-ACK completed and the connection is gone.
             return Ok(());
@@ -449,13 +452,18 @@ impl Tcp {
             }
             if receiving {
                 let off = t.rcv_nxt - repr.seq;
+                // In-order data into a store without holes may wait for
+                // the delayed ACK; everything else is acknowledged now.
+                let mut immediate = true;
                 if off as i32 >= 0 && (off as usize) < repr.payload.len() {
+                    immediate = !t.reassembly.is_empty() || repr.control == Control::Fin;
                     let data = &repr.payload[off as usize..];
                     let n = t.recv_buf.push(data);
                     t.rcv_nxt += n;
                     t.bytes_in += n as u64;
                     if n < data.len() {
                         fin_in_order = false;
+                        immediate = true;
                         result = Err(DropReason::TcpRecvBufferFull);
                     }
                     let more = t.reassembly.advance(&mut t.recv_buf, t.rcv_nxt);
@@ -477,7 +485,17 @@ impl Tcp {
                 } else {
                     fin_in_order = fin_in_order && end == t.rcv_nxt;
                 }
-                t.ack_pending = true;
+                //= https://www.rfc-editor.org/rfc/rfc5681#section-4.2
+                //# A TCP receiver SHOULD send an immediate duplicate ACK when an
+                //# out-of-order segment arrives.
+                //# ... a TCP receiver SHOULD send an immediate ACK when the
+                //# incoming segment fills in all or part of a gap in the
+                //# sequence space.
+                if immediate {
+                    t.ack_pending = true;
+                } else {
+                    t.delay_ack(now, delayed_ack);
+                }
                 t.needs_output = true;
             }
         }

@@ -123,6 +123,7 @@ impl Tcp {
         t.state = State::SynReceived;
         t.irs = repr.seq;
         t.rcv_nxt = repr.seq + 1u32;
+        t.rcv_adv = t.rcv_nxt;
         t.negotiate(&self.cfg, repr);
         t.snd_wnd = u32::from(repr.window_len);
         t.max_snd_wnd = t.snd_wnd;
@@ -232,6 +233,7 @@ impl Tcp {
         t.passive = true;
         t.irs = peer_isn;
         t.rcv_nxt = repr.seq;
+        t.rcv_adv = t.rcv_nxt;
         t.snd_una = ack;
         t.snd_nxt = ack;
         t.syn_pending = false;

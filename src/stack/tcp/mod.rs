@@ -44,6 +44,8 @@ mod time_wait;
 mod timers;
 
 #[cfg(test)]
+mod flow_tests;
+#[cfg(test)]
 mod recovery_tests;
 #[cfg(test)]
 mod tests;

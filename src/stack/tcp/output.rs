@@ -135,6 +135,8 @@ impl Tcb {
             r.sack_ranges = self.reassembly.ranges();
         }
         self.ack_pending = false;
+        self.ack_deadline = None;
+        self.unacked_segs = 0;
         r
     }
 
@@ -222,12 +224,44 @@ impl Tcp {
                 //# timeout period
                 usable = 1;
             }
-            t.probe_pending = false;
+            let probing = std::mem::take(&mut t.probe_pending);
             let n = avail.min(usable).min(mss);
             if n == 0 {
                 break;
             }
+            //= https://www.rfc-editor.org/rfc/rfc9293#section-3.8.6.2.1
+            //# Send data:
+            //# (1) if a maximum-sized segment can be sent, i.e., if:
+            //#     min(D,U) >= Eff.snd.MSS;
+            //# (2) or if the data is pushed and all queued data can be sent
+            //#     now, i.e., if:
+            //#     [SND.NXT = SND.UNA and] PUSHed and D <= U
+            //#     (the bracketed condition is imposed by the Nagle algorithm);
+            //# (3) or if at least a fraction Fs of the maximum window can be
+            //#     sent, i.e., if:
+            //#     [SND.NXT = SND.UNA and]
+            //#     min(D,U) >= Fs * Max(SND.WND);
+            // Every write counts as pushed; a queued FIN pushes the tail
+            // (nothing more will come); resends after an RTO are not held.
+            // No override timer: the ACK that empties the pipe releases
+            // the held tail, which is what Nagle means.
+            // A zero-window probe byte the peer did not take is not data
+            // in flight for Nagle's purposes.
+            let nagle_ok =
+                t.nodelay || t.in_flight() == 0 || t.fin_queued || t.in_flight() <= t.probe_bytes;
+            let resending = t.snd_nxt.diff(t.snd_max) < 0;
+            let send = n == mss
+                || (n == avail && nagle_ok)
+                || (n as u32 >= t.max_snd_wnd / 2 && nagle_ok)
+                || probing
+                || resending;
+            if !send {
+                break;
+            }
             let fin = t.fin_queued && n == avail;
+            if probing && n == 1 && wnd == 0 {
+                t.probe_bytes = 1;
+            }
             let seq = t.snd_nxt;
             let mut r = t.repr(now, seq, if fin { Control::Fin } else { Control::None });
             r.psh = n == avail;

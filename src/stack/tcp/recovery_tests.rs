@@ -20,8 +20,8 @@ pub(super) struct Harness {
     pub tcp: Tcp,
     pub now: Instant,
     pub conn: ConnId,
-    isn: u32,
-    peer_seq: u32,
+    pub isn: u32,
+    pub peer_seq: u32,
     pub wnd: u16,
 }
 
@@ -143,7 +143,6 @@ impl Harness {
         sent
     }
 
-    #[allow(dead_code)] // used by the receiver-side tests
     pub fn peer_data(&mut self, payload: &[u8]) -> Sink {
         let b = seg(
             self.peer_seq,

@@ -51,6 +51,14 @@ impl Tcp {
             }
             return;
         }
+        if t.ack_deadline.is_some_and(|d| d <= now) {
+            if let Some(t) = self.tcb_mut(idx) {
+                t.ack_deadline = None;
+                t.ack_pending = true;
+            }
+            self.output(now, idx, out);
+        }
+        let Some(t) = self.tcb(idx) else { return };
         if t.rtx_deadline.is_some_and(|d| d <= now) {
             self.on_rto(now, idx, out);
             return;
