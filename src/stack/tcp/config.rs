@@ -292,6 +292,13 @@ pub struct TcpCounters {
     pub partial_ack_retransmits: u64,
     /// Retransmission timeouts of data (not SYN, not persist probes).
     pub rto_expirations: u64,
+    /// Received SACK blocks: ignored as invalid (reversed, outside
+    /// SND.UNA..SND.MAX), D-SACK (RFC 2883), or not kept (scoreboard full).
+    pub sack_blocks_bogus: u64,
+    pub sack_blocks_dsack: u64,
+    pub sack_blocks_dropped: u64,
+    /// Retransmissions chosen from the SACK scoreboard (RFC 6675 NextSeg).
+    pub sack_retransmits: u64,
     pub out_rsts: u64,
     pub in_rsts: u64,
     pub syncookies_sent: u64,

@@ -3,6 +3,7 @@
 use super::config::{CloseReason, State};
 use super::output::send_reset;
 use super::recovery::AckEvent;
+use super::sack::BlockVerdict;
 use super::seq::{between_inclusive, segment_acceptable, SeqNumber};
 use super::tcb::Owner;
 use super::{SegmentSink, Tcp};
@@ -324,6 +325,23 @@ impl Tcp {
         }
         let seg_wnd = u32::from(repr.window_len) << t.snd_wscale;
         let mut event = AckEvent::None;
+        let mut verdicts = [0u64; 3];
+        if t.sack_ok && repr.sack_ranges[0].is_some() {
+            let una = if ack.diff(t.snd_una) > 0 {
+                ack
+            } else {
+                t.snd_una
+            };
+            let max = t.snd_max;
+            for (l, r) in repr.sack_ranges.iter().flatten().copied() {
+                match t.scoreboard.offer(l, r, una, max) {
+                    BlockVerdict::Added => {}
+                    BlockVerdict::Dsack => verdicts[0] += 1,
+                    BlockVerdict::Bogus => verdicts[1] += 1,
+                    BlockVerdict::Full => verdicts[2] += 1,
+                }
+            }
+        }
         if ack.diff(t.snd_una) > 0 {
             let flight = t.outstanding();
             let mut acked = ack - t.snd_una;
@@ -339,6 +357,7 @@ impl Tcp {
                     t.rtt_probe = None;
                 }
             }
+            t.scoreboard.on_cumulative_ack(ack);
             event = t.on_new_ack(now, ack, acked, flight);
             t.probe_bytes = 0;
             t.backoff = 0;
@@ -372,6 +391,12 @@ impl Tcp {
             //# advertised window in the last incoming acknowledgment.
             event = t.on_dup_ack(now);
         }
+        if event == AckEvent::None {
+            event = t.check_sack_loss(now);
+        }
+        self.counters.sack_blocks_dsack += verdicts[0];
+        self.counters.sack_blocks_bogus += verdicts[1];
+        self.counters.sack_blocks_dropped += verdicts[2];
         match event {
             AckEvent::FastRetransmit => self.counters.fast_retransmits += 1,
             AckEvent::PartialAck => self.counters.partial_ack_retransmits += 1,
@@ -481,6 +506,10 @@ impl Tcp {
                     if !t.reassembly.insert(&mut t.recv_buf, nxt, seq, repr.payload) {
                         out_of_order = true;
                         result = Err(DropReason::TcpReassemblyFull);
+                    } else if repr.control == Control::Fin {
+                        // Remember where the stream ends: when the hole
+                        // fills, the FIN is processed without a resend.
+                        t.fin_pending_at = Some(end);
                     }
                 } else {
                     fin_in_order = fin_in_order && end == t.rcv_nxt;
@@ -499,7 +528,19 @@ impl Tcp {
                 t.needs_output = true;
             }
         }
-        let fin_now = fin_in_order && repr.seq + repr.payload.len() == t.rcv_nxt;
+        if repr.control == Control::Fin
+            && repr.payload.is_empty()
+            && repr.seq.diff(t.rcv_nxt) > 0
+            && matches!(
+                t.state,
+                State::Established | State::FinWait1 | State::FinWait2
+            )
+        {
+            // A bare FIN beyond a hole.
+            t.fin_pending_at = Some(repr.seq);
+        }
+        let fin_now = (fin_in_order && repr.seq + repr.payload.len() == t.rcv_nxt)
+            || (t.fin_pending_at == Some(t.rcv_nxt) && !t.fin_received);
         if out_of_order {
             self.counters.out_of_order_dropped += 1;
         }

@@ -36,6 +36,7 @@ mod output;
 mod reassembly;
 mod recovery;
 mod rtt;
+mod sack;
 pub mod seq;
 mod syncookies;
 mod table;

@@ -59,23 +59,31 @@ fn emit(
     ok
 }
 
-/// Resend the segment at SND.UNA (fast retransmit, partial ACK) without
-/// disturbing SND.NXT.
-fn retransmit_head(
+/// Resend up to `max` bytes at `seq` (>= SND.UNA, within what was sent)
+/// without disturbing SND.NXT: fast retransmit, partial ACK, SACK holes.
+/// Returns the sequence space covered.
+fn retransmit_at(
     now: Instant,
     out: &mut impl SegmentSink,
     counters: &mut TcpCounters,
     t: &mut Tcb,
-) {
-    let n = t.send_buf.len().min(t.payload_mss());
-    let fin = t.fin_seq.is_some_and(|f| f == t.snd_una + n);
+    seq: SeqNumber,
+    max: usize,
+) -> u32 {
+    let off = seq.diff(t.snd_una).max(0) as usize;
+    let n = t
+        .send_buf
+        .len()
+        .saturating_sub(off)
+        .min(max)
+        .min(t.payload_mss());
+    let fin = t.fin_seq.is_some_and(|f| f == seq + n);
     if n == 0 && !fin {
-        return;
+        return 0;
     }
-    let seq = t.snd_una;
     let mut r = t.repr(now, seq, if fin { Control::Fin } else { Control::None });
-    r.psh = n == t.send_buf.len();
-    emit(out, counters, t, &r, 0, n);
+    r.psh = off + n == t.send_buf.len();
+    emit(out, counters, t, &r, off, n);
     counters.retrans_segs += 1;
     t.retransmits += 1;
     //= https://www.rfc-editor.org/rfc/rfc6298#section-3
@@ -87,7 +95,11 @@ fn retransmit_head(
     if t.snd_nxt.diff(end) < 0 {
         t.snd_nxt = end;
     }
+    if t.high_rxt.diff(end) < 0 {
+        t.high_rxt = end;
+    }
     t.arm_rtx(now);
+    end - seq
 }
 
 /// A RST not tied to a connection (RFC 9293 3.10.7.1).
@@ -132,7 +144,11 @@ impl Tcb {
             //# If sent at all, SACK options SHOULD be included in all ACKs
             //# which do not ACK the highest sequence number in the data
             //# receiver's queue.
-            r.sack_ranges = self.reassembly.ranges();
+            //# The first SACK block (i.e., the one immediately following the
+            //# kind and length fields in the option) MUST specify the
+            //# contiguous block of data containing the segment which triggered
+            //# this ACK
+            r.sack_ranges = self.reassembly.ranges_most_recent_first();
         }
         self.ack_pending = false;
         self.ack_deadline = None;
@@ -210,13 +226,37 @@ impl Tcp {
         let mss = t.payload_mss();
         if t.fast_rtx_pending {
             t.fast_rtx_pending = false;
-            retransmit_head(now, out, counters, t);
+            let una = t.snd_una;
+            retransmit_at(now, out, counters, t, una, mss);
+        }
+        let sack_recovery = t.in_recovery && t.sack_ok;
+        if sack_recovery {
+            //= https://www.rfc-editor.org/rfc/rfc6675#section-5
+            //# (C.1) The scoreboard MUST be queried via NextSeg () for the
+            //# sequence number range of the next segment to transmit (if
+            //# any), and the given segment sent.
+            // Rule (1) here: lost holes first; new data (rule 2) below.
+            while t.cc.cwnd().saturating_sub(t.pipe()) >= t.smss() {
+                let Some((seq, len)) = t.next_hole(true) else {
+                    break;
+                };
+                if retransmit_at(now, out, counters, t, seq, len as usize) == 0 {
+                    break;
+                }
+                counters.sack_retransmits += 1;
+            }
         }
         loop {
             let sent = t.data_sent();
             let avail = t.send_buf.len().saturating_sub(sent);
             let wnd = t.snd_wnd.min(t.cc.cwnd());
-            let mut usable = wnd.saturating_sub(t.in_flight()) as usize;
+            let in_flight = t.in_flight();
+            let cc_room = if sack_recovery {
+                t.cc.cwnd().saturating_sub(t.pipe())
+            } else {
+                t.cc.cwnd().saturating_sub(in_flight)
+            };
+            let mut usable = t.snd_wnd.saturating_sub(in_flight).min(cc_room) as usize;
             if t.probe_pending && usable == 0 && avail > 0 {
                 //= https://www.rfc-editor.org/rfc/rfc9293#section-3.8.6.1
                 //# The transmitting host SHOULD send the first zero-window
@@ -278,6 +318,20 @@ impl Tcp {
                 t.rtt_probe = Some((t.snd_nxt, now));
             }
             t.arm_rtx(now);
+        }
+        if sack_recovery && t.cc.cwnd().saturating_sub(t.pipe()) >= t.smss() {
+            //= https://www.rfc-editor.org/rfc/rfc6675#section-4
+            //# (3) If the conditions for rules (1) and (2)
+            //# fail, but there exists an unSACKed sequence number 'S3' that
+            //# meets the criteria for detecting loss given in steps (1.a) and
+            //# (1.b) above (specifically excluding step (1.c)), then one
+            //# segment of up to SMSS octets starting with S3 SHOULD be
+            //# returned.
+            if let Some((seq, len)) = t.next_hole(false) {
+                if retransmit_at(now, out, counters, t, seq, len as usize) > 0 {
+                    counters.sack_retransmits += 1;
+                }
+            }
         }
         if t.outstanding() == 0 && t.data_sent() < t.send_buf.len() {
             // Data waits behind a zero window: the persist timer (the RTO

@@ -56,6 +56,11 @@ impl Tcb {
     pub(crate) fn on_dup_ack(&mut self, now: Instant) -> AckEvent {
         self.dupacks = self.dupacks.saturating_add(1);
         let smss = self.smss();
+        if self.in_recovery && self.sack_ok {
+            // RFC 6675 counts the pipe instead of inflating cwnd.
+            self.needs_output = true;
+            return AckEvent::None;
+        }
         if self.in_recovery {
             //= https://www.rfc-editor.org/rfc/rfc5681#section-3.2
             //# 4.  For each additional duplicate ACK received (after the third),
@@ -68,6 +73,24 @@ impl Tcb {
         if self.dupacks != 3 {
             return AckEvent::None;
         }
+        self.enter_recovery(now)
+    }
+
+    /// RFC 6675 5 (b): enough SACKed above SND.UNA means it is lost, even
+    /// before three duplicate ACKs (some may have been lost).
+    pub(crate) fn check_sack_loss(&mut self, now: Instant) -> AckEvent {
+        if self.in_recovery
+            || !self.sack_ok
+            || self.outstanding() == 0
+            || !self.scoreboard.is_lost(self.snd_una, self.smss())
+        {
+            return AckEvent::None;
+        }
+        self.enter_recovery(now)
+    }
+
+    fn enter_recovery(&mut self, now: Instant) -> AckEvent {
+        let smss = self.smss();
         //= https://www.rfc-editor.org/rfc/rfc6582#section-3.2
         //# If the Cumulative Acknowledgment field didn't cover more than
         //# "recover", check to see if the congestion window is greater than
@@ -90,8 +113,12 @@ impl Tcb {
         //= https://www.rfc-editor.org/rfc/rfc5681#section-3.2
         //# 3.  The lost segment starting at SND.UNA MUST be retransmitted and
         //# cwnd set to ssthresh plus 3*SMSS.
-        let c = self.cc.ssthresh().saturating_add(3 * smss);
+        // With SACK (RFC 6675 5 step 4.2) cwnd = ssthresh and the pipe
+        // estimate decides what may be sent.
+        let inflate = if self.sack_ok { 0 } else { 3 * smss };
+        let c = self.cc.ssthresh().saturating_add(inflate);
         self.cc.set_cwnd(c);
+        self.high_rxt = self.snd_una;
         self.in_recovery = true;
         self.fast_rtx_pending = true;
         self.needs_output = true;
@@ -132,6 +159,15 @@ impl Tcb {
             self.dupacks = 0;
             return AckEvent::None;
         }
+        if self.sack_ok {
+            //= https://www.rfc-editor.org/rfc/rfc6675#section-5
+            //# (C) If cwnd - pipe >= 1 SMSS the sender SHOULD transmit one or
+            //# more segments
+            // Partial ACKs need no cwnd arithmetic: the scoreboard picks
+            // the next hole.
+            self.needs_output = true;
+            return AckEvent::None;
+        }
         //= https://www.rfc-editor.org/rfc/rfc6582#section-3.2
         //# Partial acknowledgments:
         //# If this ACK does *not* acknowledge all of the data up to and
@@ -166,5 +202,29 @@ impl Tcb {
         self.in_recovery = false;
         self.dupacks = 0;
         self.fast_rtx_pending = false;
+        //= https://www.rfc-editor.org/rfc/rfc6675#section-5.1
+        //# If an RTO occurs during loss recovery as specified in this document,
+        //# RFC 6675 ... the TCP data sender SHOULD ... reset the scoreboard
+        // The receiver may have reneged (RFC 2018 8): start afresh.
+        self.scoreboard.clear();
+        self.high_rxt = self.snd_una;
+    }
+
+    /// Bytes RFC 6675 believes are in the network (SND.NXT - SND.UNA
+    /// without SACK information).
+    pub(crate) fn pipe(&self) -> u32 {
+        self.scoreboard
+            .pipe(self.snd_una, self.snd_nxt, self.high_rxt, self.smss())
+    }
+
+    /// RFC 6675 NextSeg rules (1) (`lost_only`) and (3): the next hole
+    /// above HighRxt to retransmit, as (seq, len).
+    pub(crate) fn next_hole(&self, lost_only: bool) -> Option<(SeqNumber, u32)> {
+        let from = self.high_rxt.max(self.snd_una);
+        let smss = self.smss();
+        self.scoreboard
+            .holes(from)
+            .find(|&(s, _)| !lost_only || self.scoreboard.is_lost(s, smss))
+            .map(|(s, e)| (s, (e - s).min(smss)))
     }
 }

@@ -86,6 +86,12 @@ pub(crate) struct Tcb {
     /// Retransmit the segment at SND.UNA on the next output (fast
     /// retransmit, partial ACK).
     pub fast_rtx_pending: bool,
+    /// What the peer SACKed (RFC 2018), bounded.
+    pub scoreboard: super::sack::Scoreboard,
+    /// RFC 6675 HighRxt: end of the highest retransmitted range.
+    pub high_rxt: SeqNumber,
+    /// A FIN that arrived beyond a hole: where it sits (end of its data).
+    pub fin_pending_at: Option<SeqNumber>,
 
     /// Output wanted: a SYN/SYN-ACK (re)send, an ACK, data, a RST.
     pub syn_pending: bool,
@@ -180,6 +186,9 @@ impl Tcb {
             recover: iss,
             in_recovery: false,
             fast_rtx_pending: false,
+            scoreboard: super::sack::Scoreboard::default(),
+            high_rxt: iss,
+            fin_pending_at: None,
             syn_pending: true,
             ack_pending: false,
             rst_pending: false,
