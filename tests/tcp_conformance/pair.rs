@@ -3,7 +3,7 @@
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
-use xskd::stack::tcp::{ConnId, Tcp, TcpConfig};
+use xskd::stack::tcp::{CongestionAlgorithm, ConnId, Tcp, TcpConfig};
 use xskd::time::Instant;
 
 use crate::runner::{Sink, LOCAL, REMOTE};
@@ -48,9 +48,13 @@ enum Fate {
 
 impl Pair {
     fn new(lose: fn(u64) -> bool) -> Self {
+        Pair::with_config(lose, TcpConfig::default())
+    }
+
+    fn with_config(lose: fn(u64) -> bool, cfg: TcpConfig) -> Self {
         Pair {
-            client: Tcp::new(TcpConfig::default(), REMOTE, [1u8; 32], 1),
-            server: Tcp::new(TcpConfig::default(), LOCAL, [2u8; 32], 2),
+            client: Tcp::new(cfg.clone(), REMOTE, [1u8; 32], 1),
+            server: Tcp::new(cfg, LOCAL, [2u8; 32], 2),
             to_server: Sink::new(),
             to_client: Sink::new(),
             now: Instant::from_secs(5),
@@ -306,8 +310,15 @@ mod chaos {
             dup in 0u64..5,
             reorder in 0u64..10,
             len in 1usize..40_000,
+            cubic in any::<bool>(),
+            sack in any::<bool>(),
         ) {
-            let mut p = Pair::new(|_| false);
+            let cfg = TcpConfig {
+                congestion: if cubic { CongestionAlgorithm::Cubic } else { CongestionAlgorithm::NewReno },
+                sack,
+                ..TcpConfig::default()
+            };
+            let mut p = Pair::with_config(|_| false, cfg);
             p.chaos = Some((seed, loss, dup, reorder));
             let data = pattern(len);
             let (got, _, _) = echo_roundtrip_with(p, &data);

@@ -4,13 +4,22 @@
 use std::net::SocketAddrV4;
 
 use super::config::{ConnId, ConnInfo, ListenerId, Readiness, State, TcpApiError};
-use super::congestion::CongestionControl;
+use super::congestion::{CongestionAlgorithm, CongestionControl};
 use super::tcb::{Owner, Tcb};
 use super::{syncookies, SegmentSink, Tcp};
 use crate::time::Instant;
 
 impl Tcp {
     pub fn listen(&mut self, port: u16) -> Result<ListenerId, TcpApiError> {
+        self.listen_with(port, self.cfg.congestion)
+    }
+
+    /// Listen with a congestion control algorithm other than the global one.
+    pub fn listen_with(
+        &mut self,
+        port: u16,
+        congestion: CongestionAlgorithm,
+    ) -> Result<ListenerId, TcpApiError> {
         if port == 0 {
             return Err(TcpApiError::InvalidAddress);
         }
@@ -21,7 +30,7 @@ impl Tcp {
             return Err(TcpApiError::TableFull);
         }
         self.listeners
-            .push(Tcp::new_listener(port, self.cfg.accept_queue));
+            .push(Tcp::new_listener(port, self.cfg.accept_queue, congestion));
         Ok(ListenerId(port))
     }
 

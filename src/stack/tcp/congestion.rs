@@ -198,26 +198,28 @@ impl CongestionControl for FixedWindow {
 #[derive(Debug, Clone, Copy)]
 pub enum Cc {
     NewReno(NewReno),
+    Cubic(super::cubic::Cubic),
 }
 
 impl Cc {
     pub fn new(algo: CongestionAlgorithm, mss: u32) -> Cc {
         match algo {
-            CongestionAlgorithm::NewReno | CongestionAlgorithm::Cubic => {
-                Cc::NewReno(NewReno::new(mss))
-            }
+            CongestionAlgorithm::NewReno => Cc::NewReno(NewReno::new(mss)),
+            CongestionAlgorithm::Cubic => Cc::Cubic(super::cubic::Cubic::new(mss)),
         }
     }
 
     fn inner(&mut self) -> &mut dyn CongestionControl {
         match self {
             Cc::NewReno(c) => c,
+            Cc::Cubic(c) => c,
         }
     }
 
     fn inner_ref(&self) -> &dyn CongestionControl {
         match self {
             Cc::NewReno(c) => c,
+            Cc::Cubic(c) => c,
         }
     }
 }

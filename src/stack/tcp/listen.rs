@@ -119,6 +119,7 @@ impl Tcp {
         let bufs = self.take_buffers();
         let tso = syncookies::ts_offset(&self.isn_key, local, remote);
         let mut t = Tcb::new(&self.cfg, now, local, remote, iss, Owner::Listener(l), bufs);
+        t.cc_algo = self.listeners[li].congestion;
         t.ts_offset = tso;
         t.state = State::SynReceived;
         t.irs = repr.seq;
@@ -228,6 +229,7 @@ impl Tcp {
         let tso = syncookies::ts_offset(&self.isn_key, local, remote).wrapping_add(32);
         let owner = Owner::Listener(l);
         let mut t = Tcb::new(&self.cfg, now, local, remote, cookie, owner, bufs);
+        t.cc_algo = self.listeners[li].congestion;
         t.ts_offset = tso;
         t.state = State::Established;
         t.passive = true;

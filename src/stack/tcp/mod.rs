@@ -28,6 +28,7 @@ mod api;
 mod buffer;
 pub mod config;
 pub mod congestion;
+mod cubic;
 mod icmp;
 mod input;
 mod listen;
@@ -59,6 +60,7 @@ pub use config::{
     TcpConfig, TcpConfigError, TcpCounters,
 };
 pub use congestion::{CongestionAlgorithm, CongestionControl, FixedWindow, NewReno, Unlimited};
+pub use cubic::Cubic;
 pub use icmp::IcmpTcpError;
 pub use seq::SeqNumber;
 
@@ -109,6 +111,8 @@ pub(crate) struct Listener {
     accept: VecDeque<ConnId>,
     /// Last time the SYN queue overflowed: cookies are only accepted soon after.
     last_overflow: Option<Instant>,
+    /// Congestion control for connections accepted here.
+    congestion: CongestionAlgorithm,
 }
 
 /// The TCP layer of one worker.

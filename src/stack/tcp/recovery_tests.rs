@@ -301,3 +301,38 @@ fn newreno_slow_start_then_avoidance_without_loss() {
         h.info().snd_nxt.wrapping_sub(h.info().snd_una)
     );
 }
+
+#[test]
+fn cubic_chosen_globally_or_per_listener() {
+    let mut h = Harness::new(TcpConfig {
+        congestion: CongestionAlgorithm::Cubic,
+        ..TcpConfig::default()
+    });
+    assert_eq!(h.info().congestion, "cubic");
+    // Same recovery machinery: the third duplicate ACK, beta = 0.7.
+    h.write(100_000);
+    for _ in 0..3 {
+        h.ack(1);
+    }
+    assert_eq!(h.info().ca_state, "recovery");
+    assert_eq!(h.info().ssthresh, 7 * SMSS);
+    // A listener may pick its own algorithm.
+    let mut t = Tcp::new(TcpConfig::default(), US, [3; 32], 9);
+    t.listen_with(81, CongestionAlgorithm::Cubic).unwrap();
+    t.listen(82).unwrap();
+    let mut out = Sink::new();
+    for port in [81u16, 82] {
+        let mut r = output::bare_repr(SocketAddrV4::new(PEER, 6000), SocketAddrV4::new(US, port));
+        r.control = Control::Syn;
+        r.window_len = 65535;
+        let mut b = vec![0; r.buffer_len()];
+        r.emit(&mut TcpPacket::new_unchecked(&mut b[..]), PEER, US);
+        t.on_segment(h.now, PEER, US, &b, &mut out).unwrap();
+    }
+    let mut algos: Vec<_> = t
+        .connections()
+        .map(|i| (i.local.port(), i.congestion))
+        .collect();
+    algos.sort();
+    assert_eq!(algos, vec![(81, "cubic"), (82, "newreno")]);
+}
