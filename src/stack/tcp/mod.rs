@@ -140,6 +140,8 @@ pub struct Tcp {
     /// Buffers of freed connections, reused so steady state allocates nothing.
     spare: Vec<(buffer::RingBuffer, buffer::RingBuffer)>,
     time_wait_count: usize,
+    /// RTT samples for the worker's histogram (`drain_rtt_samples`).
+    rtt_sink: rtt::RttSink,
 }
 
 fn splitmix(mut x: u64) -> u64 {
@@ -174,6 +176,7 @@ impl Tcp {
             next_timer: None,
             spare: Vec::with_capacity(max),
             time_wait_count: 0,
+            rtt_sink: rtt::RttSink::new(),
             cfg: config,
         }
     }
@@ -190,9 +193,26 @@ impl Tcp {
         &self.counters
     }
 
+    /// Hand every RTT sample taken since the last call to `f`, in
+    /// nanoseconds (for the worker's histogram). At most 1024 are kept
+    /// between calls; older ones are overwritten (`rtt_samples_overwritten`).
+    pub fn drain_rtt_samples(&mut self, f: impl FnMut(u64)) {
+        self.rtt_sink.drain(f)
+    }
+
+    /// RTT samples lost because `drain_rtt_samples` was not called often enough.
+    pub fn rtt_samples_overwritten(&self) -> u64 {
+        self.rtt_sink.overwritten
+    }
+
     /// Handle one arriving segment (TCP header + payload) sent from `src` to
     /// `dst`. `Err` means the segment was dropped (a RST or ACK may still
     /// have been sent in answer); the caller counts the reason.
+    ///
+    /// `now` should be when the frame was picked up from the rx ring (the
+    /// worker passes the batch's pickup time), not when the stack got to
+    /// it: RTT samples are measured to `now`, so a late `now` would add
+    /// the worker's queueing delay to every RTT and RTO.
     pub fn on_segment(
         &mut self,
         now: Instant,

@@ -314,7 +314,8 @@ impl Tcp {
                 t.snd_nxt += 1u32;
             }
             t.snd_max = t.snd_max.max(t.snd_nxt);
-            if t.rtt_probe.is_none() {
+            // Karn: never time a resend (go-back-N after an RTO).
+            if t.rtt_probe.is_none() && !resending {
                 t.rtt_probe = Some((t.snd_nxt, now));
             }
             t.arm_rtx(now);

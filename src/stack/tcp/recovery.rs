@@ -187,6 +187,47 @@ impl Tcb {
         AckEvent::PartialAck
     }
 
+    /// An ACK of new data: take at most one RTT sample per flight. The
+    /// timed segment (nanosecond precision) is preferred; when Karn's rule
+    /// voided it (a retransmission), the echoed timestamp still gives an
+    /// unambiguous sample (RFC 7323 4).
+    pub(crate) fn take_rtt_sample(
+        &mut self,
+        now: Instant,
+        ack: SeqNumber,
+        timestamp: Option<(u32, u32)>,
+        rto_max: std::time::Duration,
+    ) -> Option<std::time::Duration> {
+        let mut sample = None;
+        if let Some((end, sent)) = self.rtt_probe {
+            if ack.diff(end) >= 0 {
+                sample = Some(now.saturating_since(sent));
+                self.rtt_probe = None;
+            }
+        }
+        if sample.is_none() && self.ts_ok && ack.diff(self.ts_sample_edge) > 0 {
+            if let Some((_, tsecr)) = timestamp {
+                // RFC 7323 4 (RTTM, paraphrased): the RTT is the current
+                // timestamp clock minus the echoed TSecr; it is unambiguous
+                // even for retransmitted data.
+                let ms = self.ts_val(now).wrapping_sub(tsecr);
+                let d = std::time::Duration::from_millis(u64::from(ms));
+                // A TSecr from the future or absurdly old is not a sample.
+                if (ms as i32) >= 0 && d <= rto_max {
+                    sample = Some(d);
+                }
+            }
+        }
+        if let Some(r) = sample {
+            // RFC 7323 appendix G (paraphrased): many samples per window
+            // shorten the RTO estimator's memory. Hence one sample per
+            // flight: the next only once the ACK passes today's SND.MAX.
+            self.ts_sample_edge = self.snd_max;
+            self.rtt.sample(r);
+        }
+        sample
+    }
+
     /// The retransmission timer fired with data outstanding.
     pub(crate) fn cc_on_rto(&mut self, now: Instant) {
         // `backoff` counts timer retransmissions not yet answered by an ACK
@@ -202,10 +243,9 @@ impl Tcb {
         self.in_recovery = false;
         self.dupacks = 0;
         self.fast_rtx_pending = false;
-        //= https://www.rfc-editor.org/rfc/rfc6675#section-5.1
-        //# If an RTO occurs during loss recovery as specified in this document,
-        //# RFC 6675 ... the TCP data sender SHOULD ... reset the scoreboard
-        // The receiver may have reneged (RFC 2018 8): start afresh.
+        // RFC 6675 5.1 (paraphrased): after an RTO the sender falls back to
+        // RFC 5681 retransmission; the receiver may also have reneged on
+        // what it SACKed (RFC 2018 8), so the scoreboard starts afresh.
         self.scoreboard.clear();
         self.high_rxt = self.snd_una;
     }

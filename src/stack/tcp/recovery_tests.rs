@@ -34,6 +34,8 @@ pub(super) fn seg(seq: u32, ack: u32, wnd: u16, control: Control, payload: &[u8]
     r.payload = payload;
     if control == Control::Syn {
         r.mss = Some(SMSS as u16);
+        // Ignored unless the config enables timestamps.
+        r.timestamp = Some((1, 0));
     }
     let mut b = vec![0; r.buffer_len()];
     r.emit(&mut TcpPacket::new_unchecked(&mut b[..]), PEER, US);
@@ -46,9 +48,16 @@ pub(super) fn parse(b: &[u8]) -> TcpRepr<'_> {
 
 impl Harness {
     pub fn new(cfg: TcpConfig) -> Self {
+        Harness::with(TcpConfig {
+            timestamps: false,
+            ..cfg
+        })
+    }
+
+    /// As `new`, but the config's `timestamps` is used as given.
+    pub fn with(cfg: TcpConfig) -> Self {
         let cfg = TcpConfig {
             mss: SMSS as u16,
-            timestamps: false,
             send_buffer: 1 << 20,
             ..cfg
         };
@@ -335,4 +344,58 @@ fn cubic_chosen_globally_or_per_listener() {
         .collect();
     algos.sort();
     assert_eq!(algos, vec![(81, "cubic"), (82, "newreno")]);
+}
+
+#[test]
+fn established_rtt_sample_goes_to_the_sink_in_nanoseconds() {
+    let mut h = Harness::new(TcpConfig::default());
+    h.write(1000);
+    h.now += Duration::from_micros(30_250);
+    h.ack(1001);
+    let mut got = Vec::new();
+    h.tcp.drain_rtt_samples(|ns| got.push(ns));
+    assert_eq!(got, vec![30_250_000]);
+    assert_eq!(h.info().srtt, Some(Duration::from_micros(30_250)));
+    assert_eq!(h.info().rttvar, Duration::from_micros(15_125));
+}
+
+#[test]
+fn established_retransmitted_segment_is_timed_by_its_timestamp() {
+    for ts in [false, true] {
+        let mut h = Harness::with(TcpConfig {
+            timestamps: ts,
+            ..TcpConfig::default()
+        });
+        let mut out = Sink::new();
+        h.tcp.send(h.conn, &[1; 500]).unwrap();
+        h.tcp.poll(h.now, &mut out);
+        // Lost; the RTO resends it.
+        let at = h.tcp.poll_at().unwrap();
+        h.now = at;
+        out.clear();
+        h.tcp.poll(h.now, &mut out);
+        let rexmit = parse(&out[0].2);
+        assert_eq!(rexmit.payload.len(), 500);
+        h.now += Duration::from_millis(70);
+        let mut r = output::bare_repr(SocketAddrV4::new(PEER, 5000), SocketAddrV4::new(US, 80));
+        r.seq = SeqNumber(1);
+        r.ack = Some(SeqNumber(h.isn.wrapping_add(501)));
+        r.window_len = 65535;
+        r.timestamp = rexmit.timestamp.map(|(val, _)| (2, val));
+        let mut b = vec![0; r.buffer_len()];
+        r.emit(&mut TcpPacket::new_unchecked(&mut b[..]), PEER, US);
+        h.tcp
+            .on_segment(h.now, PEER, US, &b, &mut Sink::new())
+            .unwrap();
+        let mut got = Vec::new();
+        h.tcp.drain_rtt_samples(|ns| got.push(ns));
+        if ts {
+            // Karn's rule voids the timed segment; TSecr is unambiguous.
+            assert_eq!(got, vec![70_000_000]);
+            assert_eq!(h.info().srtt, Some(Duration::from_millis(70)));
+        } else {
+            assert!(got.is_empty(), "{got:?}");
+            assert_eq!(h.info().srtt, None);
+        }
+    }
 }

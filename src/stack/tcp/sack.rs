@@ -70,14 +70,11 @@ impl Scoreboard {
             return BlockVerdict::Bogus;
         }
         if right.diff(snd_una) <= 0 {
-            //= https://www.rfc-editor.org/rfc/rfc2883#section-4
-            //# If the first SACK block ... covers bytes below the cumulative
-            //# acknowledgement, it is a D-SACK block
+            // RFC 2883 (paraphrased): a block below the cumulative ACK
+            // reports a duplicate segment (D-SACK); it must not break a
+            // sender that does not use it.
             return BlockVerdict::Dsack;
         }
-        //= https://www.rfc-editor.org/rfc/rfc2018#section-3
-        //# Left Edge of Block
-        //# This is the first sequence number of this block.
         // A block reaching below SND.UNA or above SND.MAX was never sent by
         // us as one range: ignore it whole rather than trust its edges.
         if left.diff(snd_una) < 0 || right.diff(snd_max) > 0 {

@@ -75,6 +75,8 @@ pub(crate) struct Tcb {
     pub rtt_probe: Option<(SeqNumber, Instant)>,
     /// When the oldest unacknowledged data went out, for the user timeout.
     pub unacked_since: Option<Instant>,
+    /// No timestamp RTT sample until an ACK passes this (one per flight).
+    pub ts_sample_edge: SeqNumber,
     pub cc: Cc,
     pub cc_algo: CongestionAlgorithm,
     /// Loss recovery (RFC 5681 3.2, RFC 6582), see `recovery`.
@@ -177,6 +179,7 @@ impl Tcb {
             retries: 0,
             rtt_probe: None,
             unacked_since: None,
+            ts_sample_edge: iss,
             cc: Cc::new(cfg.congestion, 536),
             cc_algo: cfg.congestion,
             dupacks: 0,
