@@ -46,6 +46,8 @@ pub trait CongestionControl: std::fmt::Debug + Send {
     fn on_rto(&mut self, now: Instant, flight: u32, repeated: bool);
     /// Fast recovery's own cwnd arithmetic (inflation, deflation, exit).
     fn set_cwnd(&mut self, cwnd: u32);
+    /// Loss recovery keeping an earlier reduction (see `cc_on_rto`).
+    fn set_ssthresh(&mut self, ssthresh: u32);
 }
 
 /// Initial window, RFC 6928.
@@ -121,7 +123,10 @@ impl CongestionControl for NewReno {
             //# When bytes_acked becomes greater than or equal to the value of
             //# the congestion window, bytes_acked is reduced by the value of
             //# cwnd.  Next, cwnd is incremented by a full-sized segment (SMSS).
-            self.bytes_acked = self.bytes_acked.saturating_add(acked);
+            // One ACK credits at most one window: a stretch ACK covering
+            // data SACKed long ago (after an RTO) must not turn into a
+            // burst of increments.
+            self.bytes_acked = self.bytes_acked.saturating_add(acked.min(self.cwnd));
             if self.bytes_acked >= self.cwnd {
                 self.bytes_acked -= self.cwnd;
                 self.cwnd += self.mss;
@@ -152,6 +157,9 @@ impl CongestionControl for NewReno {
     fn set_cwnd(&mut self, cwnd: u32) {
         self.cwnd = cwnd.clamp(self.mss, CWND_MAX);
     }
+    fn set_ssthresh(&mut self, ssthresh: u32) {
+        self.ssthresh = ssthresh.max(2 * self.mss);
+    }
 }
 
 /// No congestion window at all: flow control only. Zero-sized.
@@ -172,6 +180,7 @@ impl CongestionControl for Unlimited {
     fn on_loss(&mut self, _now: Instant, _flight: u32) {}
     fn on_rto(&mut self, _now: Instant, _flight: u32, _repeated: bool) {}
     fn set_cwnd(&mut self, _cwnd: u32) {}
+    fn set_ssthresh(&mut self, _ssthresh: u32) {}
 }
 
 /// A fixed window: flow control only.
@@ -192,6 +201,7 @@ impl CongestionControl for FixedWindow {
     fn on_loss(&mut self, _now: Instant, _flight: u32) {}
     fn on_rto(&mut self, _now: Instant, _flight: u32, _repeated: bool) {}
     fn set_cwnd(&mut self, _cwnd: u32) {}
+    fn set_ssthresh(&mut self, _ssthresh: u32) {}
 }
 
 /// The algorithm a connection runs, by value (no allocation).
@@ -245,6 +255,9 @@ impl CongestionControl for Cc {
     }
     fn set_cwnd(&mut self, cwnd: u32) {
         self.inner().set_cwnd(cwnd)
+    }
+    fn set_ssthresh(&mut self, ssthresh: u32) {
+        self.inner().set_ssthresh(ssthresh)
     }
 }
 

@@ -151,7 +151,8 @@ impl CongestionControl for Cubic {
         }
     }
     fn on_ack(&mut self, now: Instant, acked: u32, _flight: u32, rtt: Option<Duration>) {
-        let segs = f64::from(acked) / f64::from(self.mss);
+        // One ACK credits at most one window (see NewReno).
+        let segs = (f64::from(acked) / f64::from(self.mss)).min(self.cwnd);
         if self.cwnd < self.ssthresh {
             // RFC 9438 4.10 leaves slow start to the implementation:
             // Reno's, with RFC 3465 L = 2, capped at ssthresh.
@@ -180,6 +181,9 @@ impl CongestionControl for Cubic {
     }
     fn set_cwnd(&mut self, cwnd: u32) {
         self.cwnd = (f64::from(cwnd) / f64::from(self.mss)).clamp(1.0, MAX_SEGS);
+    }
+    fn set_ssthresh(&mut self, ssthresh: u32) {
+        self.ssthresh = (f64::from(ssthresh) / f64::from(self.mss)).max(2.0);
     }
 }
 

@@ -227,7 +227,13 @@ impl Tcp {
         if t.fast_rtx_pending {
             t.fast_rtx_pending = false;
             let una = t.snd_una;
-            retransmit_at(now, out, counters, t, una, mss);
+            if retransmit_at(now, out, counters, t, una, mss) > 0 {
+                // The timer has been running since the last cumulative ACK,
+                // about an RTT before the duplicates that triggered this:
+                // give the resent head a full RTO to come back (as Linux
+                // does), or a deep queue turns every recovery into an RTO.
+                t.rtx_deadline = Some(now + t.rtt.backed_off(t.backoff));
+            }
         }
         let sack_recovery = t.in_recovery && t.sack_ok;
         if sack_recovery {

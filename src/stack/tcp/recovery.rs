@@ -233,8 +233,20 @@ impl Tcb {
         // `backoff` counts timer retransmissions not yet answered by an ACK
         // of new data: past the first, the same segment is being resent.
         let repeated = self.backoff > 1;
-        let flight = self.outstanding();
+        // FlightSize is data in the network: what the peer SACKed is not.
+        let flight = self
+            .outstanding()
+            .saturating_sub(self.scoreboard.sacked_bytes());
+        let before = self.cc.ssthresh();
         self.cc.on_rto(now, flight, repeated);
+        if self.in_recovery {
+            // The timeout hit a fast recovery that already set ssthresh
+            // for this loss episode: keep it. Recomputing from FlightSize
+            // now would either undo the reduction (with SACK far more than
+            // the old window can be outstanding) or, counting SACKed data
+            // out, collapse it to 2*SMSS because the network drained.
+            self.cc.set_ssthresh(before);
+        }
         //= https://www.rfc-editor.org/rfc/rfc6582#section-3.2
         //# After a retransmit timeout, record the highest sequence number
         //# transmitted in the variable recover, and exit the fast recovery

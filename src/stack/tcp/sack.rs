@@ -130,6 +130,12 @@ impl Scoreboard {
         self.len = k;
     }
 
+    pub fn sacked_bytes(&self) -> u32 {
+        self.blocks()
+            .iter()
+            .fold(0u32, |n, &(s, e)| n.saturating_add(e - s))
+    }
+
     pub fn highest(&self) -> Option<SeqNumber> {
         self.len.checked_sub(1).map(|i| self.blocks[i].1)
     }
