@@ -228,3 +228,74 @@ fn established_nagle_and_delayed_ack_stall_is_bounded_by_the_ack_delay() {
     assert_eq!(tail.2, 100);
     assert_eq!(tail.0 - t0, Duration::from_millis(40));
 }
+
+#[test]
+fn established_zero_window_is_probed_with_backoff_then_cut_off() {
+    let mut h = Harness::new(TcpConfig {
+        max_retries: 4,
+        ..TcpConfig::default()
+    });
+    // The peer shuts its window before we have anything to send.
+    h.wnd = 0;
+    h.ack(1);
+    let start = h.now;
+    assert!(h.write(100).is_empty(), "nothing into a zero window");
+    // Probes of one byte, each RTO doubled (1 s initial): 1, 2, 4, 8 s.
+    let mut at = Vec::new();
+    for _ in 0..4 {
+        let t = h.tcp.poll_at().unwrap();
+        h.now = t;
+        let sent = h.poll();
+        assert_eq!(sent, vec![(1, 1)], "a one-byte window probe");
+        at.push((t - start).as_secs());
+        // The peer answers each probe, still with a zero window.
+        h.ack(1);
+    }
+    assert_eq!(at, vec![1, 3, 7, 15]);
+    // A window closed for good is not kept forever (sockstress): after
+    // max_retries probes the connection is dropped.
+    let t = h.tcp.poll_at().unwrap();
+    assert_eq!((t - start).as_secs(), 31);
+    h.now = t;
+    h.poll();
+    assert_eq!(h.tcp.state(h.conn), Some(State::Closed));
+    assert_eq!(h.tcp.recv(h.conn, &mut [0; 4]), Err(TcpApiError::TimedOut));
+}
+
+#[test]
+fn established_old_timestamp_is_dropped_by_paws_and_acked() {
+    let mut h = Harness::with(TcpConfig::default());
+    let mk = |tsval: u32, seq: u32, isn: u32| {
+        let mut r = output::bare_repr(
+            SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 2), 5000),
+            SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 1), 80),
+        );
+        r.seq = SeqNumber(seq);
+        r.ack = Some(SeqNumber(isn.wrapping_add(1)));
+        r.window_len = 65535;
+        r.timestamp = Some((tsval, 0));
+        r.payload = b"abcd";
+        let mut b = vec![0; r.buffer_len()];
+        r.emit(
+            &mut crate::wire::tcp::TcpPacket::new_unchecked(&mut b[..]),
+            Ipv4Addr::new(198, 18, 0, 2),
+            Ipv4Addr::new(198, 18, 0, 1),
+        );
+        b
+    };
+    let (peer, us) = (Ipv4Addr::new(198, 18, 0, 2), h.tcp.local_addr());
+    let mut out = Sink::new();
+    h.tcp
+        .on_segment(h.now, peer, us, &mk(1000, 1, h.isn), &mut out)
+        .unwrap();
+    // TSval went backwards: RFC 7323 5.3 drops it and answers with an ACK.
+    let mut out = Sink::new();
+    let r = h
+        .tcp
+        .on_segment(h.now, peer, us, &mk(999, 5, h.isn), &mut out);
+    assert_eq!(r, Err(DropReason::TcpPawsRejected));
+    assert_eq!(acks(&out).len(), 1);
+    assert_eq!(acks(&out)[0].0, 5, "RCV.NXT did not move");
+    let mut buf = [0u8; 16];
+    assert_eq!(h.tcp.recv(h.conn, &mut buf), Ok(4));
+}
