@@ -402,4 +402,20 @@ mod tests {
         assert_eq!(e.key, "rto_initial");
         assert!(e.to_string().starts_with("tcp.rto_initial:"));
     }
+
+    #[test]
+    fn delayed_ack_bound_must_stay_under_half_a_second() {
+        for (d, ok) in [
+            (None, true),
+            (Some(Duration::from_millis(40)), true),
+            (Some(Duration::ZERO), false),
+            (Some(Duration::from_millis(500)), false),
+        ] {
+            let c = TcpConfig {
+                delayed_ack: d,
+                ..TcpConfig::default()
+            };
+            assert_eq!(c.validate().is_ok(), ok, "{d:?}");
+        }
+    }
 }

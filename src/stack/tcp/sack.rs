@@ -210,6 +210,40 @@ mod tests {
         SeqNumber(n)
     }
 
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Whatever blocks a peer sends, the scoreboard stays sorted,
+        /// disjoint, inside SND.UNA..SND.MAX and bounded.
+        #[test]
+        fn scoreboard_invariants_hold_for_any_blocks(
+            una in any::<u32>(),
+            span in 1u32..200_000,
+            blocks in proptest::collection::vec((any::<u32>(), any::<u32>(), any::<bool>()), 0..200),
+        ) {
+            let mut b = Scoreboard::default();
+            let (una, max) = (s(una), s(una) + span);
+            for (l, r, near) in blocks {
+                // Half the blocks near the window so they are often valid.
+                let (l, r) = if near {
+                    (una + (l % (span + 10)), una + (r % (span + 10)))
+                } else {
+                    (s(l), s(r))
+                };
+                b.offer(l, r, una, max);
+                prop_assert!(b.len() <= MAX_BLOCKS);
+                for w in b.blocks().windows(2) {
+                    prop_assert!(w[0].1.diff(w[1].0) < 0, "not disjoint/sorted: {:?}", b.blocks());
+                }
+                for &(bs, be) in b.blocks() {
+                    prop_assert!(bs.diff(una) >= 0 && be.diff(max) <= 0 && be.diff(bs) > 0);
+                }
+                let p = b.pipe(una, max, una, 1000);
+                prop_assert!(p <= span);
+            }
+        }
+    }
+
     #[test]
     fn scoreboard_merges_and_trims() {
         let mut b = Scoreboard::default();
