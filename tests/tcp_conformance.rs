@@ -83,6 +83,7 @@ scripts! {
     fin_wait_segment_matrix,
     half_close_peer_keeps_sending,
     half_close_we_keep_sending,
+    initial_window_one_segment_after_synack_loss,
     keepalive_probes_then_drop,
     last_ack_segment_matrix,
     listen_segment_matrix,
