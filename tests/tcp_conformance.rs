@@ -20,7 +20,9 @@
 //! ISN; on outbound segments it is literal remote space. Outbound `win` and
 //! `<options>` are compared only if given; TS `val` on outbound is ignored.
 //! Calls: listen(P) accept() accept_none() connect(IP:P) write(N) read(N)
-//! read_eof() read_error(Reset) shutdown() close() abort() unlisten();
+//! read_eof() read_error(Reset) shutdown() close() abort() unlisten()
+//! nodelay(1|0); config keys include delayed_ack=SECS (0 = off, the
+//! runner's default) and congestion=newreno|cubic;
 //! checks: `state NAME` (or NONE), `conns N`, `counter NAME N`,
 //! `last_drop REASON` / `last_ok`, `expect_none`. Per-line `from PORT`
 //! overrides the remote port of an inbound segment.
@@ -71,25 +73,32 @@ scripts! {
     closing_segment_matrix,
     data_after_close_gets_rst,
     data_retransmit_backoff,
+    delayed_ack_every_second_segment,
     established_segment_matrix,
+    fast_retransmit_and_recovery,
+    fin_beyond_hole_remembered,
     fin_wait2_reaper,
     fin_wait2_timeout_refreshed_by_peer,
     fin_wait_rst,
     fin_wait_segment_matrix,
     half_close_peer_keeps_sending,
     half_close_we_keep_sending,
+    initial_window_one_segment_after_synack_loss,
     keepalive_probes_then_drop,
     last_ack_segment_matrix,
     listen_segment_matrix,
     lost_final_ack_fin_retransmitted,
     options_parsed_defensively,
     out_of_order_kept_with_sack,
+    partial_ack_retransmits_next_hole,
     passive_open_handshake_and_close,
     paws_old_timestamp_dropped,
     retransmitted_syn_gets_synack,
     rst_at_rcv_nxt_resets,
     rst_in_window_challenge_ack,
     rst_outside_window_dropped,
+    sack_bogus_blocks_ignored,
+    sack_recovery,
     seq_wrap_receive,
     shutdown_in_syn_sent_sends_fin_after_handshake,
     simultaneous_close,

@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Duration;
 
-use xskd::stack::tcp::{ConnId, KeepaliveConfig, ListenerId, Tcp, TcpConfig};
+use xskd::stack::tcp::{CongestionAlgorithm, ConnId, KeepaliveConfig, ListenerId, Tcp, TcpConfig};
 use xskd::stack::DropReason;
 use xskd::time::Instant;
 use xskd::wire::tcp::{flags, TcpOption, TcpOptions, TcpPacket, TcpRepr};
@@ -168,7 +168,13 @@ fn parse_seg(toks: &[&str], opts: Option<&str>) -> Result<Seg, String> {
 impl Runner {
     fn new() -> Self {
         Runner {
-            cfg: TcpConfig::default(),
+            // Scripts see every ACK at once unless they opt into delayed
+            // ACKs with `%config delayed_ack=0.04`: most scripts are about
+            // the state machine, not ACK pacing.
+            cfg: TcpConfig {
+                delayed_ack: None,
+                ..TcpConfig::default()
+            },
             tcp: None,
             now: Instant::ZERO,
             queue: VecDeque::new(),
@@ -217,6 +223,17 @@ impl Runner {
             "timestamps" => c.timestamps = v == "1",
             "window_scaling" => c.window_scaling = v == "1",
             "sack" => c.sack = v == "1",
+            "delayed_ack" => {
+                let d = parse_secs(v)?;
+                c.delayed_ack = (!d.is_zero()).then_some(d);
+            }
+            "congestion" => {
+                c.congestion = match v {
+                    "newreno" => CongestionAlgorithm::NewReno,
+                    "cubic" => CongestionAlgorithm::Cubic,
+                    _ => return Err(format!("unknown congestion `{v}`")),
+                }
+            }
             "keepalive" => {
                 let p: Vec<&str> = v.split(',').collect();
                 if p.len() != 3 {
@@ -490,6 +507,12 @@ impl Runner {
                     .map_err(|e| e.to_string())?;
                 self.collect(sink);
                 self.conn = Some(c);
+            }
+            "nodelay" => {
+                let c = self.conn()?;
+                self.tcp()
+                    .set_nodelay(c, arg == "1")
+                    .map_err(|e| e.to_string())?;
             }
             "write" => {
                 let n: usize = num(arg)?;

@@ -4,12 +4,22 @@
 use std::net::SocketAddrV4;
 
 use super::config::{ConnId, ConnInfo, ListenerId, Readiness, State, TcpApiError};
+use super::congestion::{CongestionAlgorithm, CongestionControl};
 use super::tcb::{Owner, Tcb};
 use super::{syncookies, SegmentSink, Tcp};
 use crate::time::Instant;
 
 impl Tcp {
     pub fn listen(&mut self, port: u16) -> Result<ListenerId, TcpApiError> {
+        self.listen_with(port, self.cfg.congestion)
+    }
+
+    /// Listen with a congestion control algorithm other than the global one.
+    pub fn listen_with(
+        &mut self,
+        port: u16,
+        congestion: CongestionAlgorithm,
+    ) -> Result<ListenerId, TcpApiError> {
         if port == 0 {
             return Err(TcpApiError::InvalidAddress);
         }
@@ -20,7 +30,7 @@ impl Tcp {
             return Err(TcpApiError::TableFull);
         }
         self.listeners
-            .push(Tcp::new_listener(port, self.cfg.accept_queue));
+            .push(Tcp::new_listener(port, self.cfg.accept_queue, congestion));
         Ok(ListenerId(port))
     }
 
@@ -223,6 +233,18 @@ impl Tcp {
         Ok(())
     }
 
+    /// Nagle's algorithm (RFC 896) is on by default; `true` turns it off
+    /// for this connection (small writes go out while data is in flight).
+    pub fn set_nodelay(&mut self, c: ConnId, nodelay: bool) -> Result<(), TcpApiError> {
+        let (idx, t) = self.app_tcb(c)?;
+        t.nodelay = nodelay;
+        if nodelay {
+            t.needs_output = true;
+        }
+        self.touch(idx);
+        Ok(())
+    }
+
     pub fn state(&self, c: ConnId) -> Option<State> {
         self.resolve(c).and_then(|i| self.tcb(i)).map(|t| t.state)
     }
@@ -279,6 +301,12 @@ impl Tcp {
                 mss: t.mss,
                 srtt: t.rtt.srtt(),
                 rto: t.rtt.rto(),
+                rttvar: t.rtt.rttvar(),
+                cwnd: t.cc.cwnd(),
+                ssthresh: t.cc.ssthresh(),
+                bytes_in_flight: t.outstanding(),
+                congestion: t.cc.name(),
+                ca_state: t.ca_state(),
                 bytes_in: t.bytes_in,
                 bytes_out: t.bytes_out,
                 segs_in: t.segs_in,

@@ -74,6 +74,11 @@ pub struct TcpConfig {
     /// Ephemeral port range for active opens (RFC 6056 suggests 1024-65535;
     /// IANA 49152-65535 by default).
     pub ephemeral_ports: (u16, u16),
+    /// Delayed ACK bound (RFC 9293 3.8.6.3, under 500 ms); `None` ACKs
+    /// every segment at once.
+    pub delayed_ack: Option<Duration>,
+    /// Congestion control for connections (listeners may override it).
+    pub congestion: super::congestion::CongestionAlgorithm,
 }
 
 impl Default for TcpConfig {
@@ -105,6 +110,8 @@ impl Default for TcpConfig {
             timestamps: true,
             sack: true,
             ephemeral_ports: (49152, 65535),
+            delayed_ack: Some(Duration::from_millis(40)),
+            congestion: super::congestion::CongestionAlgorithm::NewReno,
         }
     }
 }
@@ -248,6 +255,18 @@ pub struct ConnInfo {
     pub mss: u16,
     pub srtt: Option<Duration>,
     pub rto: Duration,
+    pub rttvar: Duration,
+    /// Congestion window and slow-start threshold in bytes (`u32::MAX`:
+    /// ssthresh not yet set).
+    pub cwnd: u32,
+    pub ssthresh: u32,
+    /// Sent and not yet acknowledged (SND.MAX - SND.UNA).
+    pub bytes_in_flight: u32,
+    /// "newreno" or "cubic".
+    pub congestion: &'static str,
+    /// "slow_start", "congestion_avoidance", "recovery" (fast recovery) or
+    /// "loss" (retransmitting after an RTO).
+    pub ca_state: &'static str,
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub segs_in: u64,
@@ -267,6 +286,19 @@ pub struct TcpCounters {
     pub in_segs: u64,
     pub out_segs: u64,
     pub retrans_segs: u64,
+    /// Fast retransmits (third duplicate ACK, RFC 5681 3.2).
+    pub fast_retransmits: u64,
+    /// Retransmissions triggered by partial ACKs in fast recovery (RFC 6582).
+    pub partial_ack_retransmits: u64,
+    /// Retransmission timeouts of data (not SYN, not persist probes).
+    pub rto_expirations: u64,
+    /// Received SACK blocks: ignored as invalid (reversed, outside
+    /// SND.UNA..SND.MAX), D-SACK (RFC 2883), or not kept (scoreboard full).
+    pub sack_blocks_bogus: u64,
+    pub sack_blocks_dsack: u64,
+    pub sack_blocks_dropped: u64,
+    /// Retransmissions chosen from the SACK scoreboard (RFC 6675 NextSeg).
+    pub sack_retransmits: u64,
     pub out_rsts: u64,
     pub in_rsts: u64,
     pub syncookies_sent: u64,
@@ -333,6 +365,15 @@ impl TcpConfig {
                 "must be a non-empty range without port 0",
             );
         }
+        if self
+            .delayed_ack
+            .is_some_and(|d| d.is_zero() || d >= Duration::from_millis(500))
+        {
+            return bad(
+                "delayed_ack",
+                "must be above 0 and below 500 ms (RFC 9293 3.8.6.3)",
+            );
+        }
         if let Some(k) = self.keepalive {
             if k.interval.is_zero() || k.count == 0 {
                 return bad("keepalive", "interval and count must be non-zero");
@@ -360,5 +401,21 @@ mod tests {
         let e = c.validate().unwrap_err();
         assert_eq!(e.key, "rto_initial");
         assert!(e.to_string().starts_with("tcp.rto_initial:"));
+    }
+
+    #[test]
+    fn delayed_ack_bound_must_stay_under_half_a_second() {
+        for (d, ok) in [
+            (None, true),
+            (Some(Duration::from_millis(40)), true),
+            (Some(Duration::ZERO), false),
+            (Some(Duration::from_millis(500)), false),
+        ] {
+            let c = TcpConfig {
+                delayed_ack: d,
+                ..TcpConfig::default()
+            };
+            assert_eq!(c.validate().is_ok(), ok, "{d:?}");
+        }
     }
 }

@@ -2,6 +2,8 @@
 
 use super::config::{CloseReason, State};
 use super::output::send_reset;
+use super::recovery::AckEvent;
+use super::sack::BlockVerdict;
 use super::seq::{between_inclusive, segment_acceptable, SeqNumber};
 use super::tcb::Owner;
 use super::{SegmentSink, Tcp};
@@ -73,6 +75,7 @@ impl Tcp {
         }
         t.irs = repr.seq;
         t.rcv_nxt = repr.seq + 1u32;
+        t.rcv_adv = t.rcv_nxt;
         t.negotiate(&cfg, repr);
         t.snd_wl1 = repr.seq;
         // Window fields in SYN segments are never scaled (RFC 7323 2.2).
@@ -92,6 +95,7 @@ impl Tcp {
                 if t.retransmits == 0 {
                     t.rtt.sample(now.saturating_since(t.created));
                 }
+                t.cc_established();
                 t.ack_pending = true;
                 if t.fin_queued {
                     t.state = State::FinWait1;
@@ -294,6 +298,7 @@ impl Tcp {
             State::Established
         };
         t.syn_pending = false;
+        t.cc_established();
         t.snd_wl1 = repr.seq.max(t.snd_wl1);
         t.snd_wl2 = ack;
         if let Owner::Listener(l) = owner {
@@ -313,12 +318,34 @@ impl Tcp {
 
     fn process_ack(&mut self, now: Instant, idx: u32, repr: &TcpRepr, ack: SeqNumber) {
         let fw2 = self.cfg.fin_wait2_timeout;
+        let rto_max = self.cfg.rto_max;
         let Some(t) = self.tcb_mut(idx) else { return };
         if ack.diff(t.snd_nxt) > 0 {
             // Acknowledges data sent before an RTO rewound SND.NXT.
             t.snd_nxt = ack;
         }
+        let seg_wnd = u32::from(repr.window_len) << t.snd_wscale;
+        let mut event = AckEvent::None;
+        let mut verdicts = [0u64; 3];
+        let mut rtt_sample = None;
+        if t.sack_ok && repr.sack_ranges[0].is_some() {
+            let una = if ack.diff(t.snd_una) > 0 {
+                ack
+            } else {
+                t.snd_una
+            };
+            let max = t.snd_max;
+            for (l, r) in repr.sack_ranges.iter().flatten().copied() {
+                match t.scoreboard.offer(l, r, una, max) {
+                    BlockVerdict::Added => {}
+                    BlockVerdict::Dsack => verdicts[0] += 1,
+                    BlockVerdict::Bogus => verdicts[1] += 1,
+                    BlockVerdict::Full => verdicts[2] += 1,
+                }
+            }
+        }
         if ack.diff(t.snd_una) > 0 {
+            let flight = t.outstanding();
             let mut acked = ack - t.snd_una;
             if t.snd_una == t.iss {
                 acked -= 1; // our SYN
@@ -326,14 +353,10 @@ impl Tcp {
             let data = (acked as usize).min(t.send_buf.len());
             t.send_buf.consume(data);
             t.snd_una = ack;
-            if let Some((end, sent)) = t.rtt_probe {
-                if ack.diff(end) >= 0 {
-                    t.rtt.sample(now.saturating_since(sent));
-                    t.rtt_probe = None;
-                }
-            }
-            let srtt = t.rtt.srtt();
-            t.cc.on_ack(now, acked, srtt);
+            rtt_sample = t.take_rtt_sample(now, ack, repr.timestamp, rto_max);
+            t.scoreboard.on_cumulative_ack(ack);
+            event = t.on_new_ack(now, ack, acked, flight);
+            t.probe_bytes = 0;
             t.backoff = 0;
             t.retries = 0;
             //= https://www.rfc-editor.org/rfc/rfc6298#section-5
@@ -347,9 +370,39 @@ impl Tcp {
                 t.unacked_since = None;
             }
             t.needs_output = true;
-        } else if ack == t.snd_una && repr.payload.is_empty() {
-            t.cc.on_dup_ack(now);
+        } else if ack == t.snd_una
+            && repr.payload.is_empty()
+            && repr.control == Control::None
+            && t.outstanding() > 0
+            && seg_wnd == t.snd_wnd
+            && t.state.is_synchronized()
+        {
+            //= https://www.rfc-editor.org/rfc/rfc5681#section-2
+            //# DUPLICATE ACKNOWLEDGMENT: An acknowledgment is considered a
+            //# "duplicate" in the following algorithms when (a) the receiver of
+            //# the ACK has outstanding data, (b) the incoming acknowledgment
+            //# carries no data, (c) the SYN and FIN bits are both off, (d) the
+            //# acknowledgment number is equal to the greatest acknowledgment
+            //# received on the given connection (TCP.UNA from [RFC793]) and (e)
+            //# the advertised window in the incoming acknowledgment equals the
+            //# advertised window in the last incoming acknowledgment.
+            event = t.on_dup_ack(now);
         }
+        if event == AckEvent::None {
+            event = t.check_sack_loss(now);
+        }
+        if let Some(r) = rtt_sample {
+            self.rtt_sink.push(r);
+        }
+        self.counters.sack_blocks_dsack += verdicts[0];
+        self.counters.sack_blocks_bogus += verdicts[1];
+        self.counters.sack_blocks_dropped += verdicts[2];
+        match event {
+            AckEvent::FastRetransmit => self.counters.fast_retransmits += 1,
+            AckEvent::PartialAck => self.counters.partial_ack_retransmits += 1,
+            AckEvent::None => {}
+        }
+        let Some(t) = self.tcb_mut(idx) else { return };
         //# If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated.
         //# If (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK))
         if t.snd_wl1.diff(repr.seq) < 0 || (t.snd_wl1 == repr.seq && t.snd_wl2.diff(ack) <= 0) {
@@ -392,6 +445,7 @@ impl Tcp {
         _out: &mut impl SegmentSink,
     ) -> Result<(), DropReason> {
         let close_wait = self.cfg.close_wait_timeout;
+        let delayed_ack = self.cfg.delayed_ack;
         let Some(t) = self.tcb_mut(idx) else {
             // LAST-ACK completed and the connection is gone.
             return Ok(());
@@ -423,13 +477,18 @@ impl Tcp {
             }
             if receiving {
                 let off = t.rcv_nxt - repr.seq;
+                // In-order data into a store without holes may wait for
+                // the delayed ACK; everything else is acknowledged now.
+                let mut immediate = true;
                 if off as i32 >= 0 && (off as usize) < repr.payload.len() {
+                    immediate = !t.reassembly.is_empty() || repr.control == Control::Fin;
                     let data = &repr.payload[off as usize..];
                     let n = t.recv_buf.push(data);
                     t.rcv_nxt += n;
                     t.bytes_in += n as u64;
                     if n < data.len() {
                         fin_in_order = false;
+                        immediate = true;
                         result = Err(DropReason::TcpRecvBufferFull);
                     }
                     let more = t.reassembly.advance(&mut t.recv_buf, t.rcv_nxt);
@@ -447,15 +506,41 @@ impl Tcp {
                     if !t.reassembly.insert(&mut t.recv_buf, nxt, seq, repr.payload) {
                         out_of_order = true;
                         result = Err(DropReason::TcpReassemblyFull);
+                    } else if repr.control == Control::Fin {
+                        // Remember where the stream ends: when the hole
+                        // fills, the FIN is processed without a resend.
+                        t.fin_pending_at = Some(end);
                     }
                 } else {
                     fin_in_order = fin_in_order && end == t.rcv_nxt;
                 }
-                t.ack_pending = true;
+                //= https://www.rfc-editor.org/rfc/rfc5681#section-4.2
+                //# A TCP receiver SHOULD send an immediate duplicate ACK when an
+                //# out-of-order segment arrives.
+                //# ... a TCP receiver SHOULD send an immediate ACK when the
+                //# incoming segment fills in all or part of a gap in the
+                //# sequence space.
+                if immediate {
+                    t.ack_pending = true;
+                } else {
+                    t.delay_ack(now, delayed_ack);
+                }
                 t.needs_output = true;
             }
         }
-        let fin_now = fin_in_order && repr.seq + repr.payload.len() == t.rcv_nxt;
+        if repr.control == Control::Fin
+            && repr.payload.is_empty()
+            && repr.seq.diff(t.rcv_nxt) > 0
+            && matches!(
+                t.state,
+                State::Established | State::FinWait1 | State::FinWait2
+            )
+        {
+            // A bare FIN beyond a hole.
+            t.fin_pending_at = Some(repr.seq);
+        }
+        let fin_now = (fin_in_order && repr.seq + repr.payload.len() == t.rcv_nxt)
+            || (t.fin_pending_at == Some(t.rcv_nxt) && !t.fin_received);
         if out_of_order {
             self.counters.out_of_order_dropped += 1;
         }

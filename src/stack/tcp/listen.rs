@@ -119,10 +119,12 @@ impl Tcp {
         let bufs = self.take_buffers();
         let tso = syncookies::ts_offset(&self.isn_key, local, remote);
         let mut t = Tcb::new(&self.cfg, now, local, remote, iss, Owner::Listener(l), bufs);
+        t.cc_algo = self.listeners[li].congestion;
         t.ts_offset = tso;
         t.state = State::SynReceived;
         t.irs = repr.seq;
         t.rcv_nxt = repr.seq + 1u32;
+        t.rcv_adv = t.rcv_nxt;
         t.negotiate(&self.cfg, repr);
         t.snd_wnd = u32::from(repr.window_len);
         t.max_snd_wnd = t.snd_wnd;
@@ -227,11 +229,13 @@ impl Tcp {
         let tso = syncookies::ts_offset(&self.isn_key, local, remote).wrapping_add(32);
         let owner = Owner::Listener(l);
         let mut t = Tcb::new(&self.cfg, now, local, remote, cookie, owner, bufs);
+        t.cc_algo = self.listeners[li].congestion;
         t.ts_offset = tso;
         t.state = State::Established;
         t.passive = true;
         t.irs = peer_isn;
         t.rcv_nxt = repr.seq;
+        t.rcv_adv = t.rcv_nxt;
         t.snd_una = ack;
         t.snd_nxt = ack;
         t.syn_pending = false;
@@ -247,6 +251,7 @@ impl Tcp {
                 t.wscale_negotiated = true;
             }
         }
+        t.init_cc();
         t.snd_wnd = u32::from(repr.window_len) << t.snd_wscale;
         t.max_snd_wnd = t.snd_wnd;
         t.snd_wl1 = repr.seq;

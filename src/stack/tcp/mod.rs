@@ -28,13 +28,16 @@ mod api;
 mod buffer;
 pub mod config;
 pub mod congestion;
+mod cubic;
 mod icmp;
 mod input;
 mod listen;
 mod options;
 mod output;
 mod reassembly;
+mod recovery;
 mod rtt;
+mod sack;
 pub mod seq;
 mod shutdown;
 mod syncookies;
@@ -43,6 +46,10 @@ mod tcb;
 mod time_wait;
 mod timers;
 
+#[cfg(test)]
+mod flow_tests;
+#[cfg(test)]
+mod recovery_tests;
 #[cfg(test)]
 mod tests;
 
@@ -53,7 +60,8 @@ pub use config::{
     CloseReason, ConnId, ConnInfo, KeepaliveConfig, ListenerId, Readiness, State, TcpApiError,
     TcpConfig, TcpConfigError, TcpCounters,
 };
-pub use congestion::{CongestionControl, FixedWindow, Unlimited};
+pub use congestion::{CongestionAlgorithm, CongestionControl, FixedWindow, NewReno, Unlimited};
+pub use cubic::Cubic;
 pub use icmp::IcmpTcpError;
 pub use seq::SeqNumber;
 
@@ -104,6 +112,8 @@ pub(crate) struct Listener {
     accept: VecDeque<ConnId>,
     /// Last time the SYN queue overflowed: cookies are only accepted soon after.
     last_overflow: Option<Instant>,
+    /// Congestion control for connections accepted here.
+    congestion: CongestionAlgorithm,
 }
 
 /// The TCP layer of one worker.
@@ -131,6 +141,8 @@ pub struct Tcp {
     /// Buffers of freed connections, reused so steady state allocates nothing.
     spare: Vec<(buffer::RingBuffer, buffer::RingBuffer)>,
     time_wait_count: usize,
+    /// RTT samples for the worker's histogram (`drain_rtt_samples`).
+    rtt_sink: rtt::RttSink,
 }
 
 fn splitmix(mut x: u64) -> u64 {
@@ -165,6 +177,7 @@ impl Tcp {
             next_timer: None,
             spare: Vec::with_capacity(max),
             time_wait_count: 0,
+            rtt_sink: rtt::RttSink::new(),
             cfg: config,
         }
     }
@@ -181,9 +194,26 @@ impl Tcp {
         &self.counters
     }
 
+    /// Hand every RTT sample taken since the last call to `f`, in
+    /// nanoseconds (for the worker's histogram). At most 1024 are kept
+    /// between calls; older ones are overwritten (`rtt_samples_overwritten`).
+    pub fn drain_rtt_samples(&mut self, f: impl FnMut(u64)) {
+        self.rtt_sink.drain(f)
+    }
+
+    /// RTT samples lost because `drain_rtt_samples` was not called often enough.
+    pub fn rtt_samples_overwritten(&self) -> u64 {
+        self.rtt_sink.overwritten
+    }
+
     /// Handle one arriving segment (TCP header + payload) sent from `src` to
     /// `dst`. `Err` means the segment was dropped (a RST or ACK may still
     /// have been sent in answer); the caller counts the reason.
+    ///
+    /// `now` should be when the frame was picked up from the rx ring (the
+    /// worker passes the batch's pickup time), not when the stack got to
+    /// it: RTT samples are measured to `now`, so a late `now` would add
+    /// the worker's queueing delay to every RTT and RTO.
     pub fn on_segment(
         &mut self,
         now: Instant,

@@ -36,6 +36,7 @@ impl Tcb {
             }
             _ => self.ts_ok = false,
         }
+        self.init_cc();
     }
 
     /// Payload bytes per segment after per-segment options.

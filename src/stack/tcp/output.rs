@@ -3,6 +3,7 @@
 use std::net::SocketAddrV4;
 
 use super::config::{State, TcpConfig, TcpCounters};
+use super::congestion::CongestionControl;
 use super::seq::SeqNumber;
 use super::tcb::Tcb;
 use super::{SegmentSink, Tcp};
@@ -58,6 +59,49 @@ fn emit(
     ok
 }
 
+/// Resend up to `max` bytes at `seq` (>= SND.UNA, within what was sent)
+/// without disturbing SND.NXT: fast retransmit, partial ACK, SACK holes.
+/// Returns the sequence space covered.
+fn retransmit_at(
+    now: Instant,
+    out: &mut impl SegmentSink,
+    counters: &mut TcpCounters,
+    t: &mut Tcb,
+    seq: SeqNumber,
+    max: usize,
+) -> u32 {
+    let off = seq.diff(t.snd_una).max(0) as usize;
+    let n = t
+        .send_buf
+        .len()
+        .saturating_sub(off)
+        .min(max)
+        .min(t.payload_mss());
+    let fin = t.fin_seq.is_some_and(|f| f == seq + n);
+    if n == 0 && !fin {
+        return 0;
+    }
+    let mut r = t.repr(now, seq, if fin { Control::Fin } else { Control::None });
+    r.psh = off + n == t.send_buf.len();
+    emit(out, counters, t, &r, off, n);
+    counters.retrans_segs += 1;
+    t.retransmits += 1;
+    //= https://www.rfc-editor.org/rfc/rfc6298#section-3
+    //# RTT samples MUST NOT be made using segments that were
+    //# retransmitted (and thus for which it is ambiguous whether the reply
+    //# was for the first instance of the packet or a later instance).
+    t.rtt_probe = None;
+    let end = seq + n + u32::from(fin);
+    if t.snd_nxt.diff(end) < 0 {
+        t.snd_nxt = end;
+    }
+    if t.high_rxt.diff(end) < 0 {
+        t.high_rxt = end;
+    }
+    t.arm_rtx(now);
+    end - seq
+}
+
 /// A RST not tied to a connection (RFC 9293 3.10.7.1).
 pub(crate) fn send_reset(
     out: &mut impl SegmentSink,
@@ -100,9 +144,15 @@ impl Tcb {
             //# If sent at all, SACK options SHOULD be included in all ACKs
             //# which do not ACK the highest sequence number in the data
             //# receiver's queue.
-            r.sack_ranges = self.reassembly.ranges();
+            //# The first SACK block (i.e., the one immediately following the
+            //# kind and length fields in the option) MUST specify the
+            //# contiguous block of data containing the segment which triggered
+            //# this ACK
+            r.sack_ranges = self.reassembly.ranges_most_recent_first();
         }
         self.ack_pending = false;
+        self.ack_deadline = None;
+        self.unacked_segs = 0;
         r
     }
 
@@ -174,11 +224,45 @@ impl Tcp {
             _ => {}
         }
         let mss = t.payload_mss();
+        if t.fast_rtx_pending {
+            t.fast_rtx_pending = false;
+            let una = t.snd_una;
+            if retransmit_at(now, out, counters, t, una, mss) > 0 {
+                // The timer has been running since the last cumulative ACK,
+                // about an RTT before the duplicates that triggered this:
+                // give the resent head a full RTO to come back (as Linux
+                // does), or a deep queue turns every recovery into an RTO.
+                t.rtx_deadline = Some(now + t.rtt.backed_off(t.backoff));
+            }
+        }
+        let sack_recovery = t.in_recovery && t.sack_ok;
+        if sack_recovery {
+            //= https://www.rfc-editor.org/rfc/rfc6675#section-5
+            //# (C.1) The scoreboard MUST be queried via NextSeg () for the
+            //# sequence number range of the next segment to transmit (if
+            //# any), and the given segment sent.
+            // Rule (1) here: lost holes first; new data (rule 2) below.
+            while t.cc.cwnd().saturating_sub(t.pipe()) >= t.smss() {
+                let Some((seq, len)) = t.next_hole(true) else {
+                    break;
+                };
+                if retransmit_at(now, out, counters, t, seq, len as usize) == 0 {
+                    break;
+                }
+                counters.sack_retransmits += 1;
+            }
+        }
         loop {
             let sent = t.data_sent();
             let avail = t.send_buf.len().saturating_sub(sent);
-            let wnd = t.snd_wnd.min(t.cc.window());
-            let mut usable = wnd.saturating_sub(t.in_flight()) as usize;
+            let wnd = t.snd_wnd.min(t.cc.cwnd());
+            let in_flight = t.in_flight();
+            let cc_room = if sack_recovery {
+                t.cc.cwnd().saturating_sub(t.pipe())
+            } else {
+                t.cc.cwnd().saturating_sub(in_flight)
+            };
+            let mut usable = t.snd_wnd.saturating_sub(in_flight).min(cc_room) as usize;
             if t.probe_pending && usable == 0 && avail > 0 {
                 //= https://www.rfc-editor.org/rfc/rfc9293#section-3.8.6.1
                 //# The transmitting host SHOULD send the first zero-window
@@ -186,12 +270,44 @@ impl Tcp {
                 //# timeout period
                 usable = 1;
             }
-            t.probe_pending = false;
+            let probing = std::mem::take(&mut t.probe_pending);
             let n = avail.min(usable).min(mss);
             if n == 0 {
                 break;
             }
+            //= https://www.rfc-editor.org/rfc/rfc9293#section-3.8.6.2.1
+            //# Send data:
+            //# (1) if a maximum-sized segment can be sent, i.e., if:
+            //#     min(D,U) >= Eff.snd.MSS;
+            //# (2) or if the data is pushed and all queued data can be sent
+            //#     now, i.e., if:
+            //#     [SND.NXT = SND.UNA and] PUSHed and D <= U
+            //#     (the bracketed condition is imposed by the Nagle algorithm);
+            //# (3) or if at least a fraction Fs of the maximum window can be
+            //#     sent, i.e., if:
+            //#     [SND.NXT = SND.UNA and]
+            //#     min(D,U) >= Fs * Max(SND.WND);
+            // Every write counts as pushed; a queued FIN pushes the tail
+            // (nothing more will come); resends after an RTO are not held.
+            // No override timer: the ACK that empties the pipe releases
+            // the held tail, which is what Nagle means.
+            // A zero-window probe byte the peer did not take is not data
+            // in flight for Nagle's purposes.
+            let nagle_ok =
+                t.nodelay || t.in_flight() == 0 || t.fin_queued || t.in_flight() <= t.probe_bytes;
+            let resending = t.snd_nxt.diff(t.snd_max) < 0;
+            let send = n == mss
+                || (n == avail && nagle_ok)
+                || (n as u32 >= t.max_snd_wnd / 2 && nagle_ok)
+                || probing
+                || resending;
+            if !send {
+                break;
+            }
             let fin = t.fin_queued && n == avail;
+            if probing && n == 1 && wnd == 0 {
+                t.probe_bytes = 1;
+            }
             let seq = t.snd_nxt;
             let mut r = t.repr(now, seq, if fin { Control::Fin } else { Control::None });
             r.psh = n == avail;
@@ -204,10 +320,25 @@ impl Tcp {
                 t.snd_nxt += 1u32;
             }
             t.snd_max = t.snd_max.max(t.snd_nxt);
-            if t.rtt_probe.is_none() {
+            // Karn: never time a resend (go-back-N after an RTO).
+            if t.rtt_probe.is_none() && !resending {
                 t.rtt_probe = Some((t.snd_nxt, now));
             }
             t.arm_rtx(now);
+        }
+        if sack_recovery && t.cc.cwnd().saturating_sub(t.pipe()) >= t.smss() {
+            //= https://www.rfc-editor.org/rfc/rfc6675#section-4
+            //# (3) If the conditions for rules (1) and (2)
+            //# fail, but there exists an unSACKed sequence number 'S3' that
+            //# meets the criteria for detecting loss given in steps (1.a) and
+            //# (1.b) above (specifically excluding step (1.c)), then one
+            //# segment of up to SMSS octets starting with S3 SHOULD be
+            //# returned.
+            if let Some((seq, len)) = t.next_hole(false) {
+                if retransmit_at(now, out, counters, t, seq, len as usize) > 0 {
+                    counters.sack_retransmits += 1;
+                }
+            }
         }
         if t.outstanding() == 0 && t.data_sent() < t.send_buf.len() {
             // Data waits behind a zero window: the persist timer (the RTO

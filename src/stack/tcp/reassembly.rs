@@ -13,6 +13,9 @@ pub(crate) const MAX_RANGES: usize = 4;
 pub(crate) struct Reassembly {
     /// Sorted, disjoint, non-adjacent [start, end) ranges, all beyond RCV.NXT.
     ranges: [Option<(SeqNumber, SeqNumber)>; MAX_RANGES],
+    /// When each range last grew (a counter), for SACK block order.
+    stamps: [u32; MAX_RANGES],
+    clock: u32,
 }
 
 impl Reassembly {
@@ -20,8 +23,29 @@ impl Reassembly {
         self.ranges[0].is_none()
     }
 
+    #[cfg(test)]
     pub fn ranges(&self) -> [Option<(SeqNumber, SeqNumber)>; MAX_RANGES] {
         self.ranges
+    }
+
+    //= https://www.rfc-editor.org/rfc/rfc2018#section-4
+    //# The data receiver SHOULD include as many distinct SACK blocks as
+    //# possible in the SACK option, and SHOULD fill the SACK option with
+    //# the most recently reported SACK blocks
+    /// The ranges with the one that grew last first, then the others by
+    /// recency (the emitter keeps as many as fit).
+    pub fn ranges_most_recent_first(&self) -> [Option<(SeqNumber, SeqNumber)>; MAX_RANGES] {
+        let mut idx = [0usize, 1, 2, 3];
+        idx.sort_by_key(|&i| std::cmp::Reverse(self.stamps[i]));
+        let mut out = [None; MAX_RANGES];
+        let mut k = 0;
+        for i in idx {
+            if self.ranges[i].is_some() {
+                out[k] = self.ranges[i];
+                k += 1;
+            }
+        }
+        out
     }
 
     /// Store `data` at `seq` (> `rcv_nxt`) into `buf`'s free space. Returns
@@ -42,11 +66,19 @@ impl Reassembly {
         // Merge with every range it touches or overlaps.
         let mut merged = (start, end);
         let mut kept = [None; MAX_RANGES];
+        let mut stamps = [0u32; MAX_RANGES];
+        let now = self.clock.wrapping_add(1);
         let mut k = 0;
         let mut placed = false;
-        for (s, e) in self.ranges.iter().flatten().copied() {
+        for (i, (s, e)) in self
+            .ranges
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| r.map(|r| (i, r)))
+        {
             if e.diff(merged.0) < 0 {
                 kept[k] = Some((s, e));
+                stamps[k] = self.stamps[i];
                 k += 1;
             } else if s.diff(merged.1) > 0 {
                 if !placed {
@@ -54,6 +86,7 @@ impl Reassembly {
                         return false;
                     }
                     kept[k] = Some(merged);
+                    stamps[k] = now;
                     k += 1;
                     placed = true;
                 }
@@ -61,6 +94,7 @@ impl Reassembly {
                     return false;
                 }
                 kept[k] = Some((s, e));
+                stamps[k] = self.stamps[i];
                 k += 1;
             } else {
                 merged = (s.min(merged.0), e.max(merged.1));
@@ -71,9 +105,12 @@ impl Reassembly {
                 return false;
             }
             kept[k] = Some(merged);
+            stamps[k] = now;
         }
         buf.write_at(gap, &data[..n]);
         self.ranges = kept;
+        self.stamps = stamps;
+        self.clock = now;
         true
     }
 
@@ -92,6 +129,8 @@ impl Reassembly {
             }
             self.ranges.rotate_left(1);
             self.ranges[MAX_RANGES - 1] = None;
+            self.stamps.rotate_left(1);
+            self.stamps[MAX_RANGES - 1] = 0;
         }
         nxt - rcv_nxt
     }
@@ -133,6 +172,32 @@ mod tests {
         // Merging into an existing range still works.
         assert!(r.insert(&mut buf, b, b + 3u32, b"z"));
         assert!(!r.insert(&mut buf, b, b + 100u32, b"w"));
+    }
+
+    #[test]
+    fn reassembly_sack_order_is_most_recent_first() {
+        let mut buf = RingBuffer::new(100);
+        let mut r = Reassembly::default();
+        let b = SeqNumber(0);
+        assert!(r.insert(&mut buf, b, b + 10u32, b"a"));
+        assert!(r.insert(&mut buf, b, b + 30u32, b"b"));
+        assert!(r.insert(&mut buf, b, b + 20u32, b"c"));
+        let got = r.ranges_most_recent_first();
+        assert_eq!(got[0], Some((b + 20u32, b + 21u32)));
+        assert_eq!(got[1], Some((b + 30u32, b + 31u32)));
+        assert_eq!(got[2], Some((b + 10u32, b + 11u32)));
+        // Growing the oldest range makes it the newest.
+        assert!(r.insert(&mut buf, b, b + 11u32, b"d"));
+        assert_eq!(
+            r.ranges_most_recent_first()[0],
+            Some((b + 10u32, b + 12u32))
+        );
+        // Delivery removes the first range; the rest keep their order.
+        assert_eq!(buf.push(&[0; 10]), 10);
+        r.advance(&mut buf, b + 10u32);
+        let got = r.ranges_most_recent_first();
+        assert_eq!(got[0], Some((b + 20u32, b + 21u32)));
+        assert_eq!(got[1], Some((b + 30u32, b + 31u32)));
     }
 
     #[test]

@@ -35,6 +35,10 @@ impl RttEstimator {
         self.srtt
     }
 
+    pub fn rttvar(&self) -> Duration {
+        self.rttvar
+    }
+
     pub fn rto(&self) -> Duration {
         self.rto
     }
@@ -68,6 +72,51 @@ impl RttEstimator {
     }
 }
 
+/// RTT samples for the worker's histogram, bounded: when full the oldest
+/// is overwritten (and counted), never grown.
+#[derive(Debug)]
+pub(crate) struct RttSink {
+    ring: Box<[u64]>,
+    head: usize,
+    len: usize,
+    pub overwritten: u64,
+}
+
+pub(crate) const RTT_SINK_CAPACITY: usize = 1024;
+
+impl RttSink {
+    pub fn new() -> Self {
+        RttSink {
+            ring: vec![0; RTT_SINK_CAPACITY].into_boxed_slice(),
+            head: 0,
+            len: 0,
+            overwritten: 0,
+        }
+    }
+
+    pub fn push(&mut self, rtt: Duration) {
+        let ns = u64::try_from(rtt.as_nanos()).unwrap_or(u64::MAX);
+        let cap = self.ring.len();
+        let tail = (self.head + self.len) % cap;
+        self.ring[tail] = ns;
+        if self.len == cap {
+            self.head = (self.head + 1) % cap;
+            self.overwritten += 1;
+        } else {
+            self.len += 1;
+        }
+    }
+
+    pub fn drain(&mut self, mut f: impl FnMut(u64)) {
+        let cap = self.ring.len();
+        while self.len > 0 {
+            f(self.ring[self.head]);
+            self.head = (self.head + 1) % cap;
+            self.len -= 1;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -87,6 +136,20 @@ mod tests {
         e.sample(Duration::from_millis(100));
         // 100 + 4*50 = 300 ms
         assert_eq!(e.rto(), Duration::from_millis(300));
+    }
+
+    #[test]
+    fn rtt_sink_is_bounded_and_keeps_the_newest() {
+        let mut s = RttSink::new();
+        for i in 0..(RTT_SINK_CAPACITY as u64 + 5) {
+            s.push(Duration::from_nanos(i));
+        }
+        assert_eq!(s.overwritten, 5);
+        let mut got = Vec::new();
+        s.drain(|ns| got.push(ns));
+        assert_eq!(got.len(), RTT_SINK_CAPACITY);
+        assert_eq!(got[0], 5);
+        s.drain(|_| panic!("drained twice"));
     }
 
     #[test]

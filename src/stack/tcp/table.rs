@@ -184,9 +184,14 @@ impl Tcp {
         self.listeners.iter().position(|x| x.port == port)
     }
 
-    pub(crate) fn new_listener(port: u16, accept_queue: usize) -> Listener {
+    pub(crate) fn new_listener(
+        port: u16,
+        accept_queue: usize,
+        congestion: super::CongestionAlgorithm,
+    ) -> Listener {
         Listener {
             port,
+            congestion,
             syn_count: 0,
             accept: std::collections::VecDeque::with_capacity(accept_queue),
             last_overflow: None,

@@ -4,7 +4,7 @@ use std::net::SocketAddrV4;
 
 use super::buffer::RingBuffer;
 use super::config::{CloseReason, ListenerId, State, TcpConfig};
-use super::congestion::{CongestionControl, Unlimited};
+use super::congestion::{Cc, CongestionAlgorithm};
 use super::rtt::RttEstimator;
 use super::seq::SeqNumber;
 use crate::time::Instant;
@@ -75,13 +75,42 @@ pub(crate) struct Tcb {
     pub rtt_probe: Option<(SeqNumber, Instant)>,
     /// When the oldest unacknowledged data went out, for the user timeout.
     pub unacked_since: Option<Instant>,
-    pub cc: Box<dyn CongestionControl>,
+    /// No timestamp RTT sample until an ACK passes this (one per flight).
+    pub ts_sample_edge: SeqNumber,
+    pub cc: Cc,
+    pub cc_algo: CongestionAlgorithm,
+    /// Loss recovery (RFC 5681 3.2, RFC 6582), see `recovery`.
+    pub dupacks: u32,
+    /// RFC 6582 `recover`, stored as the first sequence number beyond it:
+    /// an ACK at or above this is a full acknowledgment.
+    pub recover: SeqNumber,
+    pub in_recovery: bool,
+    /// Retransmit the segment at SND.UNA on the next output (fast
+    /// retransmit, partial ACK).
+    pub fast_rtx_pending: bool,
+    /// What the peer SACKed (RFC 2018), bounded.
+    pub scoreboard: super::sack::Scoreboard,
+    /// RFC 6675 HighRxt: end of the highest retransmitted range.
+    pub high_rxt: SeqNumber,
+    /// A FIN that arrived beyond a hole: where it sits (end of its data).
+    pub fin_pending_at: Option<SeqNumber>,
 
     /// Output wanted: a SYN/SYN-ACK (re)send, an ACK, data, a RST.
     pub syn_pending: bool,
     pub ack_pending: bool,
     pub rst_pending: bool,
     pub needs_output: bool,
+    /// Delayed ACK (RFC 9293 3.8.6.3): when it must go out at the latest,
+    /// and in-order segments received since our last ACK.
+    pub ack_deadline: Option<Instant>,
+    pub unacked_segs: u32,
+    /// Nagle off (RFC 896 / RFC 9293 3.7.4): send small segments at once.
+    pub nodelay: bool,
+    /// Bytes sent as a zero-window probe and not yet acknowledged.
+    pub probe_bytes: u32,
+    /// Right edge of the window we last advertised (never moved left,
+    /// RFC 9293 3.8.6.2.2).
+    pub rcv_adv: SeqNumber,
     /// Send a one-byte probe into a zero window on the next output.
     pub probe_pending: bool,
     /// In `Tcp::pending`.
@@ -150,13 +179,29 @@ impl Tcb {
             retries: 0,
             rtt_probe: None,
             unacked_since: None,
-            // A zero-sized type: boxing it allocates nothing.
-            cc: Box::new(Unlimited),
+            ts_sample_edge: iss,
+            cc: Cc::new(cfg.congestion, 536),
+            cc_algo: cfg.congestion,
+            dupacks: 0,
+            //= https://www.rfc-editor.org/rfc/rfc6582#section-3.2
+            //# the variable "recover" ... is initialized to the initial send
+            //# sequence number.
+            recover: iss,
+            in_recovery: false,
+            fast_rtx_pending: false,
+            scoreboard: super::sack::Scoreboard::default(),
+            high_rxt: iss,
+            fin_pending_at: None,
             syn_pending: true,
             ack_pending: false,
             rst_pending: false,
             needs_output: true,
             probe_pending: false,
+            ack_deadline: None,
+            unacked_segs: 0,
+            nodelay: false,
+            probe_bytes: 0,
+            rcv_adv: SeqNumber(0),
             queued: false,
             challenge: (now, 0),
             state_deadline: None,
@@ -222,15 +267,55 @@ impl Tcb {
             return (self.rcv_wnd >> self.rcv_wscale).min(0xffff) as u16;
         }
         let free = self.recv_buf.free() as u32;
-        let w = (free >> self.rcv_wscale).min(0xffff);
+        // What is left of the window already advertised.
+        let promised = self.rcv_adv.diff(self.rcv_nxt).max(0) as u32;
+        //= https://www.rfc-editor.org/rfc/rfc9293#section-3.8.6.2.2
+        //# The suggested SWS avoidance algorithm for the receiver is to keep
+        //# RCV.NXT+RCV.WND fixed until the reduction satisfies:
+        //#   RCV.BUFF - RCV.USER - RCV.WND  >= min( Fr * RCV.BUFF, Eff.snd.MSS )
+        let step = (self.recv_buf.capacity() as u32 / 2).min(u32::from(self.mss));
+        let mut wnd = if free > promised && free - promised < step {
+            promised
+        } else {
+            free.max(promised)
+        };
+        //# ... the receiver MUST NOT shrink the window (move the right edge
+        //# to the left)
+        // Scaling rounds down; round up instead when that would pull the
+        // right edge back (by less than one scale unit).
+        let unit = (1u32 << self.rcv_wscale) - 1;
+        if (wnd >> self.rcv_wscale) << self.rcv_wscale < promised {
+            wnd = wnd.saturating_add(unit);
+        }
+        let w = (wnd >> self.rcv_wscale).min(0xffff);
         self.rcv_wnd = w << self.rcv_wscale;
+        self.rcv_adv = self.rcv_nxt + self.rcv_wnd;
         w as u16
+    }
+
+    /// In-order data arrived: acknowledge every second segment at once,
+    /// otherwise within the delayed-ACK bound.
+    pub fn delay_ack(&mut self, now: Instant, delay: Option<std::time::Duration>) {
+        self.unacked_segs += 1;
+        match delay {
+            //= https://www.rfc-editor.org/rfc/rfc9293#section-3.8.6.3
+            //# an ACK SHOULD be generated for at least every second
+            //# full-sized segment or 2*RMSS bytes of new data
+            //# ... the delay MUST be less than 0.5 seconds
+            Some(d) if self.unacked_segs < 2 => {
+                if self.ack_deadline.is_none() {
+                    self.ack_deadline = Some(now + d);
+                }
+            }
+            _ => self.ack_pending = true,
+        }
     }
 
     /// The window field for SYN/SYN-ACK: never scaled (RFC 7323 2.2).
     pub fn syn_window_field(&mut self) -> u16 {
         let w = (self.recv_buf.free() as u32).min(0xffff);
         self.rcv_wnd = w;
+        self.rcv_adv = self.rcv_nxt + w;
         w as u16
     }
 
@@ -253,9 +338,14 @@ impl Tcb {
 
     /// The earliest timer of this connection.
     pub fn timer_deadline(&self, keepalive: Option<Instant>) -> Option<Instant> {
-        [self.rtx_deadline, self.state_deadline, keepalive]
-            .into_iter()
-            .flatten()
-            .min()
+        [
+            self.rtx_deadline,
+            self.state_deadline,
+            keepalive,
+            self.ack_deadline,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 }

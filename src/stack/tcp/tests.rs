@@ -524,6 +524,8 @@ fn icmp_frag_needed_shrinks_mss_and_resends() {
     t.on_segment(now, A, B, &ack(7, 80, 1, sa.0 + 1), &mut out)
         .unwrap();
     let c = t.accept(l).unwrap();
+    // Without Nagle the 80-byte tail goes out with the rest.
+    t.set_nodelay(c, true).unwrap();
     t.send(c, &[9u8; 3000]).unwrap();
     out.clear();
     t.poll(now, &mut out);

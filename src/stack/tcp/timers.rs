@@ -51,6 +51,14 @@ impl Tcp {
             }
             return;
         }
+        if t.ack_deadline.is_some_and(|d| d <= now) {
+            if let Some(t) = self.tcb_mut(idx) {
+                t.ack_deadline = None;
+                t.ack_pending = true;
+            }
+            self.output(now, idx, out);
+        }
+        let Some(t) = self.tcb(idx) else { return };
         if t.rtx_deadline.is_some_and(|d| d <= now) {
             self.on_rto(now, idx, out);
             return;
@@ -95,7 +103,11 @@ impl Tcp {
         }
         t.retries += 1;
         t.backoff += 1;
-        t.cc.on_rto(now);
+        if !probing && t.state.is_synchronized() {
+            t.cc_on_rto(now);
+            self.counters.rto_expirations += 1;
+        }
+        let Some(t) = self.tcb_mut(idx) else { return };
         //= https://www.rfc-editor.org/rfc/rfc6298#section-5
         //# (5.5) The host MUST set RTO <- RTO * 2 ("back off the timer").
         t.rtx_deadline = Some(now + t.rtt.backed_off(t.backoff));
