@@ -24,7 +24,11 @@ struct Sink {
 }
 
 impl TxSink for Sink {
-    fn transmit<F: FnOnce(&mut [u8])>(&mut self, len: usize, fill: F) -> std::result::Result<(), xskd::stack::DropReason> {
+    fn transmit<F: FnOnce(&mut [u8])>(
+        &mut self,
+        len: usize,
+        fill: F,
+    ) -> std::result::Result<(), xskd::stack::DropReason> {
         fill(&mut self.buf[..len]);
         self.frames += 1;
         Ok(())
@@ -65,9 +69,13 @@ fn udp_frame(payload: &[u8]) -> Vec<u8> {
         src_port: 40000,
         dst_port: 7,
     }
-    .emit(&mut UdpPacket::new_unchecked(&mut l4[..]), PEER_IP, OUR_IP, payload.len(), |b| {
-        b.copy_from_slice(payload)
-    });
+    .emit(
+        &mut UdpPacket::new_unchecked(&mut l4[..]),
+        PEER_IP,
+        OUR_IP,
+        payload.len(),
+        |b| b.copy_from_slice(payload),
+    );
     ipv4_frame(IpProtocol::Udp, &l4)
 }
 
@@ -129,7 +137,13 @@ fn udp_echo(c: &mut Criterion) {
     g.finish();
 }
 
-fn tcp_segment(src_port: u16, seq: u32, ack: Option<u32>, control: Control, payload: &[u8]) -> Vec<u8> {
+fn tcp_segment(
+    src_port: u16,
+    seq: u32,
+    ack: Option<u32>,
+    control: Control,
+    payload: &[u8],
+) -> Vec<u8> {
     let repr = TcpRepr {
         src_port,
         dst_port: 80,
@@ -166,10 +180,23 @@ fn tcp(c: &mut Criterion) {
     let l = tcp.listen(80).unwrap();
     let mut out: Vec<(SocketAddrV4, SocketAddrV4, Vec<u8>)> = Vec::new();
     let t0 = Instant::from_secs(10);
-    tcp.on_segment(t0, PEER_IP, OUR_IP, &tcp_segment(40000, 1000, None, Control::Syn, &[]), &mut out).unwrap();
+    tcp.on_segment(
+        t0,
+        PEER_IP,
+        OUR_IP,
+        &tcp_segment(40000, 1000, None, Control::Syn, &[]),
+        &mut out,
+    )
+    .unwrap();
     let isn = isn_of(&out);
-    tcp.on_segment(t0, PEER_IP, OUR_IP, &tcp_segment(40000, 1001, Some(isn.wrapping_add(1)), Control::None, &[]), &mut out)
-        .unwrap();
+    tcp.on_segment(
+        t0,
+        PEER_IP,
+        OUR_IP,
+        &tcp_segment(40000, 1001, Some(isn.wrapping_add(1)), Control::None, &[]),
+        &mut out,
+    )
+    .unwrap();
     let conn = tcp.accept(l).expect("accepted");
     let payload = [0x5au8; 1000];
     let mut seq = 1001u32;
@@ -179,7 +206,13 @@ fn tcp(c: &mut Criterion) {
     g.bench_function("in_order_data_segment_and_ack", |b| {
         b.iter_batched(
             || {
-                let s = tcp_segment(40000, seq, Some(isn.wrapping_add(1)), Control::None, &payload);
+                let s = tcp_segment(
+                    40000,
+                    seq,
+                    Some(isn.wrapping_add(1)),
+                    Control::None,
+                    &payload,
+                );
                 seq = seq.wrapping_add(1000);
                 segs.clear();
                 s
@@ -187,7 +220,8 @@ fn tcp(c: &mut Criterion) {
             |seg| {
                 now = Instant::from_nanos(now.as_nanos() + 1000);
                 out.clear();
-                tcp.on_segment(now, PEER_IP, OUR_IP, &seg, &mut out).unwrap();
+                tcp.on_segment(now, PEER_IP, OUR_IP, &seg, &mut out)
+                    .unwrap();
                 while tcp.recv(conn, &mut buf).unwrap_or(0) > 0 {}
                 tcp.poll(now, &mut out);
             },
@@ -202,17 +236,50 @@ fn tcp(c: &mut Criterion) {
             port = if port == u16::MAX { 1024 } else { port + 1 };
             now = Instant::from_nanos(now.as_nanos() + 1000);
             out.clear();
-            tcp.on_segment(now, PEER_IP, OUR_IP, &tcp_segment(port, 1000, None, Control::Syn, &[]), &mut out).unwrap();
+            tcp.on_segment(
+                now,
+                PEER_IP,
+                OUR_IP,
+                &tcp_segment(port, 1000, None, Control::Syn, &[]),
+                &mut out,
+            )
+            .unwrap();
             let isn = isn_of(&out);
             let ack = Some(isn.wrapping_add(1));
-            tcp.on_segment(now, PEER_IP, OUR_IP, &tcp_segment(port, 1001, ack, Control::None, &[]), &mut out).unwrap();
+            tcp.on_segment(
+                now,
+                PEER_IP,
+                OUR_IP,
+                &tcp_segment(port, 1001, ack, Control::None, &[]),
+                &mut out,
+            )
+            .unwrap();
             let c = tcp.accept(l).expect("accepted");
-            tcp.on_segment(now, PEER_IP, OUR_IP, &tcp_segment(port, 1001, ack, Control::Fin, &[]), &mut out).unwrap();
+            tcp.on_segment(
+                now,
+                PEER_IP,
+                OUR_IP,
+                &tcp_segment(port, 1001, ack, Control::Fin, &[]),
+                &mut out,
+            )
+            .unwrap();
             let _ = tcp.close(c);
             tcp.poll(now, &mut out);
             let fin_ack = Some(isn.wrapping_add(2));
-            let r = tcp.on_segment(now, PEER_IP, OUR_IP, &tcp_segment(port, 1002, fin_ack, Control::None, &[]), &mut out);
-            debug_assert!(r.is_ok(), "final ACK: {r:?} state {:?}", tcp.connections().find(|x| x.remote.port() == port).map(|x| x.state));
+            let r = tcp.on_segment(
+                now,
+                PEER_IP,
+                OUR_IP,
+                &tcp_segment(port, 1002, fin_ack, Control::None, &[]),
+                &mut out,
+            );
+            debug_assert!(
+                r.is_ok(),
+                "final ACK: {r:?} state {:?}",
+                tcp.connections()
+                    .find(|x| x.remote.port() == port)
+                    .map(|x| x.state)
+            );
         })
     });
     g.finish();

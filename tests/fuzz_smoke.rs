@@ -396,7 +396,6 @@ fn reassembly_any_fragment_order_echoes_the_exact_bytes() {
 /// harmless: RFC 791 reassembly just fills the same bytes again, and Linux
 /// drops only the copy (IPFRAG_DUP). The datagram must still be delivered.
 #[test]
-#[ignore = "BUG: an exact duplicate IPv4 fragment drops the whole datagram as FragOverlap; benign network duplication (and the project's own impairment) then loses fragmented datagrams"]
 fn reassembly_exact_duplicate_fragment_still_delivers() {
     use xskd::service::UdpEcho;
     use xskd::stack::{DropReason, Stack};

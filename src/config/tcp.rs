@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::stack::tcp::{KeepaliveConfig, TcpConfig};
+use crate::stack::tcp::{CongestionAlgorithm, KeepaliveConfig, TcpConfig};
 
 #[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
@@ -47,6 +47,20 @@ pub struct TcpSection {
     pub keepalive_idle_secs: Option<u64>,
     pub keepalive_interval_secs: Option<u64>,
     pub keepalive_probes: Option<u32>,
+    /// Delayed ACK bound in ms (40; 0 turns delayed ACKs off). RFC 9293
+    /// 3.8.6.3: under 500.
+    pub delayed_ack_ms: Option<u64>,
+    /// Congestion control for every listener and connect: "newreno"
+    /// (default) or "cubic".
+    pub congestion: Option<CongestionName>,
+}
+
+/// `tcp.congestion` values.
+#[derive(Clone, Copy, Debug, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum CongestionName {
+    Newreno,
+    Cubic,
 }
 
 impl TcpSection {
@@ -95,6 +109,15 @@ impl TcpSection {
         if let Some(v) = self.user_timeout_secs {
             c.user_timeout = secs(v);
         }
+        if let Some(v) = self.delayed_ack_ms {
+            c.delayed_ack = (v > 0).then(|| ms(v));
+        }
+        if let Some(v) = self.congestion {
+            c.congestion = match v {
+                CongestionName::Newreno => CongestionAlgorithm::NewReno,
+                CongestionName::Cubic => CongestionAlgorithm::Cubic,
+            };
+        }
         if let Some(idle) = self.keepalive_idle_secs {
             let d = KeepaliveConfig::default();
             c.keepalive = Some(KeepaliveConfig {
@@ -119,6 +142,7 @@ impl TcpSection {
             "rto_initial" => "tcp.rto_initial_ms",
             "keepalive" => "tcp.keepalive_interval_secs",
             "msl" => "tcp.msl_secs",
+            "delayed_ack" => "tcp.delayed_ack_ms",
             _ => "tcp",
         }
     }

@@ -56,7 +56,11 @@ impl TcpEcho {
     pub fn poll(&mut self, _now: Instant, tcp: &mut Tcp) {
         while self.conns.len() < self.max_conns {
             match tcp.accept(self.listener) {
-                Some(c) => self.conns.push(c),
+                Some(c) => {
+                    // Echo is interactive: each chunk goes back at once.
+                    let _ = tcp.set_nodelay(c, true);
+                    self.conns.push(c)
+                }
                 None => break,
             }
         }

@@ -81,6 +81,8 @@ pub struct Node {
     probes: Vec<(ConnectProbe, Sender<Result<ProbeOutcome, ProbeError>>)>,
     /// Rx-ring pickup to reply queued, for UDP echo datagrams (ns).
     udp_echo_turnaround: Histogram<u64>,
+    /// TCP RTT samples (ns), drained from the stack after each poll.
+    tcp_rtt: Histogram<u64>,
 }
 
 impl Node {
@@ -100,6 +102,7 @@ impl Node {
             apps_due: true,
             probes: Vec::new(),
             udp_echo_turnaround: new_latency_histogram(),
+            tcp_rtt: new_latency_histogram(),
         }
     }
 
@@ -118,6 +121,7 @@ pub struct NodeStats {
     pub tcp_states: Vec<(&'static str, u64)>,
     pub tcp_apps: Vec<(u16, &'static str)>,
     pub udp_echo_turnaround: Histogram<u64>,
+    pub tcp_rtt: Histogram<u64>,
     /// UDP services' own metrics, with their port.
     pub service_metrics: Vec<(u16, ServiceMetric)>,
     /// The HTTP service, when configured.
@@ -172,6 +176,12 @@ impl FrameProcessor for Node {
             }
         }
         self.stack.poll(now, tx);
+        // RTTs are measured by the stack against the rx-ring pickup time
+        // it was given as `now`; the ring inside it is bounded (1024).
+        let rtt = &mut self.tcp_rtt;
+        self.stack.tcp_mut().drain_rtt_samples(|ns| {
+            let _ = rtt.record(ns.max(1));
+        });
     }
 
     fn poll_at(&self) -> Option<Instant> {
@@ -273,6 +283,7 @@ impl FrameProcessor for Node {
             tcp_states: states,
             tcp_apps: self.tcp_apps.iter().map(|a| (a.port(), a.name())).collect(),
             udp_echo_turnaround: self.udp_echo_turnaround.clone(),
+            tcp_rtt: self.tcp_rtt.clone(),
             http: self.tcp_apps.iter().find_map(|a| match a {
                 TcpApp::Http(h) => Some(h.stats()),
                 _ => None,
@@ -495,6 +506,48 @@ impl StatsExport for NodeStats {
             "TCP segments retransmitted.",
             l,
             t.retrans_segs,
+        );
+        m.counter(
+            "tcp_fast_retransmits_total",
+            "TCP fast retransmits (third duplicate ACK or SACK loss, RFC 5681/6675).",
+            l,
+            t.fast_retransmits,
+        );
+        m.counter(
+            "tcp_partial_ack_retransmits_total",
+            "TCP retransmissions on NewReno partial ACKs (RFC 6582).",
+            l,
+            t.partial_ack_retransmits,
+        );
+        m.counter(
+            "tcp_sack_retransmits_total",
+            "TCP retransmissions chosen from the SACK scoreboard (RFC 6675).",
+            l,
+            t.sack_retransmits,
+        );
+        m.counter(
+            "tcp_rto_expirations_total",
+            "TCP retransmission timeouts of data.",
+            l,
+            t.rto_expirations,
+        );
+        m.counter(
+            "tcp_sack_blocks_ignored_total",
+            "Received SACK blocks ignored as invalid (reversed, outside SND.UNA..SND.MAX).",
+            l,
+            t.sack_blocks_bogus,
+        );
+        m.counter(
+            "tcp_dsack_blocks_total",
+            "Received D-SACK blocks (RFC 2883), tolerated.",
+            l,
+            t.sack_blocks_dsack,
+        );
+        m.counter(
+            "tcp_sack_blocks_dropped_total",
+            "Valid SACK blocks not kept: scoreboard full (32 ranges).",
+            l,
+            t.sack_blocks_dropped,
         );
         m.counter("tcp_resets_sent_total", "TCP RSTs sent.", l, t.out_rsts);
         m.counter(
@@ -751,11 +804,18 @@ impl StatsExport for NodeStats {
     }
 
     fn histograms(&self) -> Vec<(&'static str, &'static str, &Histogram<u64>)> {
-        let mut v = vec![(
-            "udp_echo_turnaround_seconds",
-            "UDP echo: rx-ring pickup to reply queued on the tx ring.",
-            &self.udp_echo_turnaround,
-        )];
+        let mut v = vec![
+            (
+                "udp_echo_turnaround_seconds",
+                "UDP echo: rx-ring pickup to reply queued on the tx ring.",
+                &self.udp_echo_turnaround,
+            ),
+            (
+                "tcp_rtt_seconds",
+                "TCP RTT samples: send to ACK at rx-ring pickup (or TSecr echo).",
+                &self.tcp_rtt,
+            ),
+        ];
         if let Some(h) = &self.http {
             v.push((
                 "http_request_seconds",
@@ -792,6 +852,12 @@ impl StatsExport for NodeStats {
                     "mss": c.mss,
                     "srtt_us": c.srtt.map(|d| d.as_micros() as u64),
                     "rto_ms": c.rto.as_millis() as u64,
+                    "rttvar_us": c.rttvar.as_micros() as u64,
+                    "cwnd": c.cwnd,
+                    "ssthresh": (c.ssthresh != u32::MAX).then_some(c.ssthresh),
+                    "bytes_in_flight": c.bytes_in_flight,
+                    "congestion": c.congestion,
+                    "ca_state": c.ca_state,
                     "bytes_in": c.bytes_in,
                     "bytes_out": c.bytes_out,
                     "segs_in": c.segs_in,

@@ -152,6 +152,9 @@ impl HttpService {
             match tcp.accept(self.listener) {
                 Some(id) => {
                     self.counters.connections_accepted += 1;
+                    // Responses are written whole: Nagle would only hold
+                    // back their last partial segment (as nginx, nodelay).
+                    let _ = tcp.set_nodelay(id, true);
                     self.conns.push(Slot {
                         id,
                         conn: Connection::new(now, &self.cfg),
