@@ -517,9 +517,11 @@ fn nmap_syn_scan_finds_exactly_the_open_ports() {
         .lines()
         .filter(|l| l.contains("/tcp") && l.contains(" open "))
         .collect();
-    assert_eq!(open.len(), 2, "{out}");
+    // The default services: TCP echo, discard, HTTP.
+    assert_eq!(open.len(), 3, "{out}");
     assert!(open.iter().any(|l| l.starts_with("7/tcp")), "{out}");
     assert!(open.iter().any(|l| l.starts_with("9/tcp")), "{out}");
+    assert!(open.iter().any(|l| l.starts_with("80/tcp")), "{out}");
     assert!(
         out.contains("closed"),
         "the other ports are closed (RST): {out}"
