@@ -44,6 +44,10 @@ pub enum Probe {
         /// Open this many connections one after another.
         #[arg(long, default_value_t = 1)]
         connections: usize,
+        /// Do not read for this long at first: the client's receive window
+        /// fills and closes, so the server must probe a zero window.
+        #[arg(long, default_value_t = 0)]
+        stall_read_ms: u64,
     },
     /// Push `count` datagrams through the echo with a bounded window of
     /// outstanding ones; prints how many came back.
@@ -77,9 +81,10 @@ pub fn probe(p: Probe) -> Result<()> {
             target,
             bytes,
             connections,
+            stall_read_ms,
         } => {
             for i in 0..connections {
-                tcp_echo(target, bytes, i)?;
+                tcp_echo(target, bytes, i, Duration::from_millis(stall_read_ms))?;
             }
             println!("tcp-echo {target}: {connections} connection(s) x {bytes} bytes echoed byte-exact, closed cleanly");
             Ok(())
@@ -236,18 +241,19 @@ fn udp_blast(
     Ok(())
 }
 
-fn tcp_echo(target: SocketAddr, bytes: usize, salt: usize) -> Result<()> {
+fn tcp_echo(target: SocketAddr, bytes: usize, salt: usize, stall: Duration) -> Result<()> {
     use std::io::{Read, Write};
     use std::net::{Shutdown, TcpStream};
     let data = pattern(bytes, salt);
     let mut s = TcpStream::connect_timeout(&target, Duration::from_secs(5))
         .with_context(|| format!("connecting to {target}"))?;
-    s.set_read_timeout(Some(Duration::from_secs(10)))?;
-    s.set_write_timeout(Some(Duration::from_secs(10)))?;
+    s.set_read_timeout(Some(Duration::from_secs(10) + stall))?;
+    s.set_write_timeout(Some(Duration::from_secs(10) + stall))?;
     let reader = s.try_clone()?;
     // Read on another thread so a full window never deadlocks the writer.
     let rx = std::thread::spawn(move || -> std::io::Result<Vec<u8>> {
         let mut r = reader;
+        std::thread::sleep(stall);
         let mut got = Vec::new();
         r.read_to_end(&mut got)?;
         Ok(got)

@@ -777,6 +777,7 @@ impl StatsExport for NodeStats {
                 "syncookies_sent": self.tcp.syncookies_sent,
                 "syncookies_validated": self.tcp.syncookies_validated,
                 "challenge_acks": self.tcp.challenge_acks,
+                "window_probes": self.tcp.window_probes,
                 "states": self.tcp_states.iter().map(|(s, n)| (s.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
             },
             "drops": drops,

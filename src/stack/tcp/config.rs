@@ -279,6 +279,8 @@ pub struct ConnInfo {
 /// Per-worker TCP MIB-style counters (RFC 4022 names where they exist).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct TcpCounters {
+    /// Zero-window probes sent (RFC 9293 3.8.6.1).
+    pub window_probes: u64,
     pub active_opens: u64,
     pub passive_opens: u64,
     pub attempt_fails: u64,

@@ -269,6 +269,7 @@ impl Tcp {
                 //# probe when a zero window has existed for the retransmission
                 //# timeout period
                 usable = 1;
+                counters.window_probes += 1;
             }
             let probing = std::mem::take(&mut t.probe_pending);
             let n = avail.min(usable).min(mss);
