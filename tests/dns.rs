@@ -44,6 +44,11 @@ fn dig_gets_answers_nxdomain_refused_and_case_kept() {
         nodata.contains("status: NOERROR") && nodata.contains("ANSWER: 0"),
         "{nodata}"
     );
+    let host = peer_ok(&lab, "host", &["-t", "A", "www.xskd.test", "198.18.0.1"]);
+    assert!(
+        host.contains("www.xskd.test has address 198.18.0.1"),
+        "{host}"
+    );
     let refused = dig(&lab, &["example.com", "A"]);
     assert!(refused.contains("status: REFUSED"), "{refused}");
     let report = xskd.stop().unwrap();
