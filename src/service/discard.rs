@@ -1,43 +1,32 @@
 //! TCP discard (RFC 863): read and throw away; close when the client does.
 
-use crate::stack::tcp::{ConnId, ListenerId, Tcp, TcpApiError};
+use super::conn_set::ConnSet;
+use crate::stack::tcp::{Tcp, TcpApiError};
 use crate::time::Instant;
 
 const SCRATCH: usize = 16 * 1024;
 
 pub struct Discard {
-    listener: ListenerId,
-    conns: Vec<ConnId>,
-    max_conns: usize,
+    conns: ConnSet,
     scratch: Box<[u8]>,
     bytes_discarded: u64,
 }
 
 impl Discard {
     pub fn new(tcp: &mut Tcp, port: u16) -> Result<Self, TcpApiError> {
-        let listener = tcp.listen(port)?;
-        let max_conns = tcp.config().max_conns;
         Ok(Discard {
-            listener,
-            conns: Vec::with_capacity(max_conns),
-            max_conns,
+            conns: ConnSet::listen(tcp, port, false)?,
             scratch: vec![0; SCRATCH].into_boxed_slice(),
             bytes_discarded: 0,
         })
     }
 
-    /// Graceful stop: take no new connections and close every one held
-    /// (our FIN after the data already queued).
     pub fn shutdown(&mut self, tcp: &mut Tcp) {
-        let _ = tcp.unlisten(self.listener);
-        for c in self.conns.drain(..) {
-            let _ = tcp.close(c);
-        }
-        self.max_conns = 0;
+        self.conns.shutdown(tcp);
     }
 
     pub fn port(&self) -> u16 {
-        self.listener.port()
+        self.conns.port()
     }
 
     pub fn connections(&self) -> usize {
@@ -49,29 +38,16 @@ impl Discard {
     }
 
     pub fn poll(&mut self, _now: Instant, tcp: &mut Tcp) {
-        while self.conns.len() < self.max_conns {
-            match tcp.accept(self.listener) {
-                Some(c) => self.conns.push(c),
-                None => break,
+        self.conns.accept_all(tcp);
+        let (scratch, total) = (&mut self.scratch, &mut self.bytes_discarded);
+        // Read until the peer's FIN (or an error) ends the connection.
+        self.conns.serve_each(tcp, |tcp, c| loop {
+            match tcp.recv(c, scratch) {
+                Ok(0) => break false,
+                Ok(n) => *total += n as u64,
+                Err(TcpApiError::WouldBlock) => break true,
+                Err(_) => break false,
             }
-        }
-        let mut i = 0;
-        while i < self.conns.len() {
-            let c = self.conns[i];
-            let done = loop {
-                match tcp.recv(c, &mut self.scratch) {
-                    Ok(0) => break true,
-                    Ok(n) => self.bytes_discarded += n as u64,
-                    Err(TcpApiError::WouldBlock) => break false,
-                    Err(_) => break true,
-                }
-            };
-            if done {
-                let _ = tcp.close(c);
-                self.conns.swap_remove(i);
-            } else {
-                i += 1;
-            }
-        }
+        });
     }
 }

@@ -1,5 +1,6 @@
 //! Applications running inside the workers on the stack's API.
 
+pub mod conn_set;
 pub mod connect_probe;
 pub mod discard;
 pub mod dns;

@@ -2,6 +2,7 @@
 //! completions -> refill. The only place that reads the real clock.
 
 pub mod node;
+mod node_stats;
 pub mod reflector;
 
 use std::sync::atomic::{AtomicBool, Ordering};
