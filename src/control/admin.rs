@@ -85,6 +85,7 @@ fn handle(mut stream: TcpStream, source: &dyn AdminSource) -> std::io::Result<()
     stream.set_write_timeout(Some(Duration::from_secs(2)))?;
     let mut buf = vec![0u8; MAX_REQUEST];
     let mut len = 0;
+    let mut head_only = false;
     let (status, ctype, body) = loop {
         if len == buf.len() {
             break (431, "text/plain", "request headers too large\n".to_string());
@@ -99,6 +100,8 @@ fn handle(mut stream: TcpStream, source: &dyn AdminSource) -> std::io::Result<()
         match req.parse(&buf[..len]) {
             Ok(httparse::Status::Complete(head_len)) => {
                 let method = req.method.unwrap_or("").to_string();
+                // RFC 9110 9.3.2: HEAD gets the GET head and no content.
+                head_only = method == "HEAD";
                 let path = req.path.unwrap_or("").to_string();
                 let body_len = req
                     .headers
@@ -143,10 +146,12 @@ fn handle(mut stream: TcpStream, source: &dyn AdminSource) -> std::io::Result<()
     let head = format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: close\r\nServer: xskd\r\n{}\r\n",
         body.len(),
-        if status == 405 { "Allow: GET, POST\r\n" } else { "" }
+        if status == 405 { "Allow: GET, HEAD, POST\r\n" } else { "" }
     );
     stream.write_all(head.as_bytes())?;
-    stream.write_all(body.as_bytes())?;
+    if !head_only {
+        stream.write_all(body.as_bytes())?;
+    }
     stream.flush()
 }
 
@@ -216,6 +221,9 @@ mod tests {
     fn routes_answer_with_status_and_body() {
         let srv = AdminServer::start("127.0.0.1:0".parse().unwrap(), Arc::new(Fixed)).unwrap();
         let a = srv.local_addr();
+        let h = get(a, "HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+        assert!(h.starts_with("HTTP/1.1 200 OK") && h.contains("Content-Length: 10\r\n"), "{h}");
+        assert!(h.ends_with("\r\n\r\n"), "HEAD has no body: {h}");
         let m = get(a, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
         assert!(
             m.starts_with("HTTP/1.1 200 OK") && m.ends_with("xskd_up 1\n"),
