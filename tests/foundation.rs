@@ -8,7 +8,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use common::*;
-use xskd::lab::{Lab, PEER_IP, XSKD_IP, XSKD_SIDE_KERNEL_IP};
+use xskd::lab::{Lab, XSKD_IP, XSKD_SIDE_KERNEL_IP};
 
 const TARGET_ECHO: &str = "198.18.0.1:7";
 
@@ -217,5 +217,4 @@ fn program_is_detached_on_exit_and_stale_one_replaced_after_a_crash() {
         &["-c", "1", "-W", "2", &XSKD_SIDE_KERNEL_IP.to_string()],
     );
     assert_eq!(ping_loss(&out), 0.0);
-    let _ = PEER_IP;
 }

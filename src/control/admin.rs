@@ -222,7 +222,10 @@ mod tests {
         let srv = AdminServer::start("127.0.0.1:0".parse().unwrap(), Arc::new(Fixed)).unwrap();
         let a = srv.local_addr();
         let h = get(a, "HEAD /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
-        assert!(h.starts_with("HTTP/1.1 200 OK") && h.contains("Content-Length: 10\r\n"), "{h}");
+        assert!(
+            h.starts_with("HTTP/1.1 200 OK") && h.contains("Content-Length: 10\r\n"),
+            "{h}"
+        );
         assert!(h.ends_with("\r\n\r\n"), "HEAD has no body: {h}");
         let m = get(a, "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
         assert!(

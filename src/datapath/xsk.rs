@@ -68,7 +68,6 @@ pub struct XskKernelStats {
 }
 
 pub struct XskSocket {
-    queue: u32,
     zero_copy: bool,
     umem: Umem,
     rx: RxQueue,
@@ -184,7 +183,6 @@ impl XskSocket {
             fq_cq.expect("an unshared UMEM always yields its fill and completion rings");
 
         let mut sock = XskSocket {
-            queue,
             zero_copy,
             umem,
             rx,
@@ -207,10 +205,6 @@ impl XskSocket {
             return Err(XskError::FillRing { queue });
         }
         Ok(sock)
-    }
-
-    pub fn queue(&self) -> u32 {
-        self.queue
     }
 
     pub fn is_zero_copy(&self) -> bool {

@@ -103,10 +103,6 @@ impl Node {
             tcp_rtt: new_latency_histogram(),
         }
     }
-
-    pub fn stack(&self) -> &Stack {
-        &self.stack
-    }
 }
 
 impl FrameProcessor for Node {
