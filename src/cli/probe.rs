@@ -209,7 +209,7 @@ fn udp_blast(
     let deadline = started + Duration::from_secs(60);
     let mut idle = 0;
     while echoed + bad < count && Instant::now() < deadline {
-        while sent < count && sent - echoed - bad < window {
+        while sent < count && sent.saturating_sub(echoed + bad) < window {
             sock.send(&msg)?;
             sent += 1;
         }
@@ -225,8 +225,9 @@ fn udp_blast(
                 if sent == count && idle > 10 {
                     break;
                 }
-                let lost = sent - echoed - bad;
-                bad += lost;
+                // A written-off datagram may still arrive late: the books then
+                // over-count, so never subtract below zero.
+                bad += sent.saturating_sub(echoed + bad);
             }
         }
     }
