@@ -79,3 +79,76 @@ fn bad_dns_config_is_refused_by_check_config() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("dns.records[0].name"), "{err}");
 }
+
+#[test]
+fn truncated_udp_answer_is_retried_over_tcp_and_arrives_whole() {
+    // 120 addresses: ~2 KB, past both 512 bytes and dig's EDNS 1232.
+    let mut cfg = String::from(
+        "[dns]\nzone = \"xskd.test.\"\ntcp_idle_timeout_ms = 2000\nrecords = [\n  { name = \"www\", ipv4 = \"198.18.0.1\" },\n",
+    );
+    for i in 0..120 {
+        cfg.push_str(&format!(
+            "  {{ name = \"many\", ipv4 = \"198.18.1.{i}\" }},\n"
+        ));
+    }
+    cfg.push_str("]\n");
+    let (lab, xskd) = start_with("dnstcp", 1, &[(0, None)], &cfg);
+    // Over UDP the answer does not fit: TC, and dig retries over TCP.
+    let udp_first = dig(&lab, &["many.xskd.test", "A"]);
+    assert!(
+        udp_first.contains("Truncated, retrying in TCP mode"),
+        "{udp_first}"
+    );
+    assert!(udp_first.contains("ANSWER: 120"), "{udp_first}");
+    // Straight over TCP, two queries on one connection (+keepopen).
+    let tcp = dig(
+        &lab,
+        &[
+            "+tcp",
+            "+keepopen",
+            "www.xskd.test",
+            "A",
+            "many.xskd.test",
+            "A",
+        ],
+    );
+    assert!(
+        tcp.contains("ANSWER: 1,") && tcp.contains("ANSWER: 120"),
+        "{tcp}"
+    );
+    // A client that connects and says nothing is closed at the idle timeout.
+    let idle = peer_ok(
+        &lab,
+        "python3",
+        &[
+            "-c",
+            "import socket,time\ns=socket.create_connection(('198.18.0.1',53))\nt=time.time()\nassert s.recv(1)==b''\nprint(round(time.time()-t,1))",
+        ],
+    );
+    let secs: f64 = idle.trim().parse().unwrap();
+    assert!((1.5..6.0).contains(&secs), "closed after {secs} s");
+    let report = xskd.stop().unwrap();
+    let services = &report["queues"][0]["stack"]["services"];
+    assert!(
+        services["53/tcp/dns_tcp_connections_total"]
+            .as_u64()
+            .unwrap()
+            >= 3,
+        "{report:#}"
+    );
+    assert!(
+        services["53/tcp/dns_responses_total:NOERROR"]
+            .as_u64()
+            .unwrap()
+            >= 3,
+        "{report:#}"
+    );
+    assert_eq!(
+        services["53/tcp/dns_tcp_closed_by_us_total:idle_timeout"], 1,
+        "{report:#}"
+    );
+    assert!(
+        services["53/dns_truncated_total"].as_u64().unwrap() >= 1,
+        "{report:#}"
+    );
+}

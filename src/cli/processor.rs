@@ -4,6 +4,7 @@
 use anyhow::{bail, Context, Result};
 use xskd::config::Config;
 use xskd::service::discard::Discard;
+use xskd::service::dns_tcp::DnsTcp;
 use xskd::service::dns_udp::DnsUdp;
 use xskd::service::http::{HttpConfig, HttpService, SharedStore, Store, StoreConfig};
 use xskd::service::tcp_echo::TcpEcho;
@@ -129,6 +130,10 @@ impl StackSetup {
             )
             .context("services.http_port")?;
             tcp.push(TcpApp::Http(Box::new(h)));
+        }
+        if let Some(dns) = self.dns.as_ref().filter(|d| d.tcp) {
+            let d = DnsTcp::new(stack.tcp_mut(), dns).context("dns.port (TCP)")?;
+            tcp.push(TcpApp::Dns(Box::new(d)));
         }
         Ok(Node::new(stack, udp, tcp))
     }

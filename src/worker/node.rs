@@ -3,16 +3,17 @@
 use crossbeam::channel::Sender;
 use hdrhistogram::Histogram;
 
-pub use super::node_stats::NodeStats;
+pub use super::node_stats::{NodeStats, Transport};
 use super::{ControlCommand, FrameProcessor, SharedEvent};
 use crate::control::state::{new_latency_histogram, MAX_CONNECTION_ROWS};
 use crate::datapath::TxSink;
 use crate::service::connect_probe::{ConnectProbe, ProbeError, ProbeOutcome};
 use crate::service::discard::Discard;
+use crate::service::dns_tcp::DnsTcp;
 use crate::service::http::HttpService;
 use crate::service::tcp_echo::TcpEcho;
 use crate::stack::tcp::Tcp;
-use crate::stack::Stack;
+use crate::stack::{ServiceMetric, Stack};
 use crate::time::Instant;
 
 /// Operator probes one worker runs at once.
@@ -23,6 +24,7 @@ pub enum TcpApp {
     Echo(TcpEcho),
     Discard(Discard),
     Http(Box<HttpService>),
+    Dns(Box<DnsTcp>),
 }
 
 impl TcpApp {
@@ -31,6 +33,7 @@ impl TcpApp {
             TcpApp::Echo(s) => s.poll(now, tcp),
             TcpApp::Discard(s) => s.poll(now, tcp),
             TcpApp::Http(s) => s.poll(now, tcp),
+            TcpApp::Dns(s) => s.poll(now, tcp),
         }
     }
 
@@ -38,6 +41,7 @@ impl TcpApp {
     fn poll_at(&self) -> Option<Instant> {
         match self {
             TcpApp::Http(s) => s.poll_at(),
+            TcpApp::Dns(s) => s.poll_at(),
             _ => None,
         }
     }
@@ -47,6 +51,14 @@ impl TcpApp {
             TcpApp::Echo(_) => "tcp_echo",
             TcpApp::Discard(_) => "discard",
             TcpApp::Http(_) => "http",
+            TcpApp::Dns(_) => "dns",
+        }
+    }
+
+    /// The application's own metrics, like `UdpService::metrics`.
+    fn metrics(&self, out: &mut dyn FnMut(ServiceMetric)) {
+        if let TcpApp::Dns(s) = self {
+            s.metrics(out)
         }
     }
 
@@ -55,6 +67,7 @@ impl TcpApp {
             TcpApp::Echo(s) => s.shutdown(tcp),
             TcpApp::Discard(s) => s.shutdown(tcp),
             TcpApp::Http(s) => s.shutdown(tcp),
+            TcpApp::Dns(s) => s.shutdown(tcp),
         }
     }
 
@@ -63,6 +76,7 @@ impl TcpApp {
             TcpApp::Echo(s) => s.port(),
             TcpApp::Discard(s) => s.port(),
             TcpApp::Http(s) => s.port(),
+            TcpApp::Dns(s) => s.port(),
         }
     }
 }
@@ -263,7 +277,12 @@ impl FrameProcessor for Node {
             }),
             service_metrics: {
                 let mut v = Vec::new();
-                self.stack.udp_service_metrics(|port, m| v.push((port, m)));
+                self.stack
+                    .udp_service_metrics(|port, m| v.push((port, Transport::Udp, m)));
+                for app in &self.tcp_apps {
+                    let port = app.port();
+                    app.metrics(&mut |m| v.push((port, Transport::Tcp, m)));
+                }
                 v
             },
             arp_cache_entries: self.stack.arp_cache_len(),

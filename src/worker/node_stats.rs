@@ -21,14 +21,30 @@ pub struct NodeStats {
     pub tcp_apps: Vec<(u16, &'static str)>,
     pub udp_echo_turnaround: Histogram<u64>,
     pub tcp_rtt: Histogram<u64>,
-    /// UDP services' own metrics, with their port.
-    pub service_metrics: Vec<(u16, ServiceMetric)>,
+    /// Services' own metrics, with their port and transport.
+    pub service_metrics: Vec<(u16, Transport, ServiceMetric)>,
     /// The HTTP service, when configured.
     pub http: Option<HttpStats>,
     pub arp_cache_entries: usize,
     pub arp_held_frames: usize,
     pub reassembly_in_use: usize,
     pub udp_services: Vec<(u16, &'static str)>,
+}
+
+/// Which stack a service's metric comes from: DNS answers on both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+impl Transport {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+        }
+    }
 }
 
 const ALL_STATES: [State; 10] = [
@@ -437,10 +453,11 @@ impl StatsExport for NodeStats {
                 h.store_objects as f64,
             );
         }
-        for (port, (name, help, label, value)) in &self.service_metrics {
+        for (port, transport, (name, help, label, value)) in &self.service_metrics {
             let port = port.to_string();
             let mut ll = l.to_vec();
             ll.push(("port", &port));
+            ll.push(("transport", transport.as_str()));
             if let Some(kv) = label {
                 ll.push(*kv);
             }
@@ -517,11 +534,16 @@ impl StatsExport for NodeStats {
             "services": self
                 .service_metrics
                 .iter()
-                .filter(|(_, (_, _, _, v))| *v > 0)
-                .map(|(port, (name, _, label, v))| {
+                .filter(|(_, _, (_, _, _, v))| *v > 0)
+                .map(|(port, transport, (name, _, label, v))| {
                     let key = match label {
                         Some((_, value)) => format!("{name}:{value}"),
                         None => name.to_string(),
+                    };
+                    // UDP keys keep their historical form `53/name`.
+                    let port = match transport {
+                        Transport::Udp => port.to_string(),
+                        Transport::Tcp => format!("{port}/tcp"),
                     };
                     (format!("{port}/{key}"), json!(v))
                 })

@@ -13,6 +13,12 @@ fn default_max_amplification() -> f64 {
 fn default_port() -> u16 {
     53
 }
+fn yes() -> bool {
+    true
+}
+fn default_tcp_idle_timeout_ms() -> u64 {
+    10_000
+}
 
 /// The `[dns]` section of the daemon configuration.
 #[derive(Clone, Debug, Deserialize, Serialize)]
@@ -28,9 +34,17 @@ pub struct DnsConfig {
     /// truncated one unless the query carries a valid server cookie.
     #[serde(default = "default_max_amplification")]
     pub max_amplification: f64,
-    /// UDP port the service layer binds.
+    /// Port the service binds, UDP and (with `tcp`) TCP.
     #[serde(default = "default_port")]
     pub port: u16,
+    /// Also serve DNS over TCP on `port` (RFC 7766), where clients retry
+    /// after a truncated (TC) answer.
+    #[serde(default = "yes")]
+    pub tcp: bool,
+    /// A DNS-over-TCP connection with no query for this long is closed
+    /// (RFC 7766 section 6.2.3: idle timeouts "on the order of seconds").
+    #[serde(default = "default_tcp_idle_timeout_ms")]
+    pub tcp_idle_timeout_ms: u64,
 }
 
 /// One A record.
@@ -54,6 +68,8 @@ pub fn example_config() -> DnsConfig {
         }],
         max_amplification: default_max_amplification(),
         port: default_port(),
+        tcp: true,
+        tcp_idle_timeout_ms: default_tcp_idle_timeout_ms(),
     }
 }
 
@@ -96,4 +112,6 @@ pub enum DnsConfigError {
     BadAmplification { value: f64 },
     #[error("dns.port = 0 cannot be bound; use a port such as 53 (the default)")]
     BadPort,
+    #[error("dns.tcp_idle_timeout_ms = 0 would close every DNS-over-TCP connection at once; use a few seconds such as 10000 (the default)")]
+    BadTcpIdleTimeout,
 }

@@ -98,6 +98,9 @@ impl DnsResponder {
         if cfg.port == 0 {
             return Err(DnsConfigError::BadPort);
         }
+        if cfg.tcp && cfg.tcp_idle_timeout_ms == 0 {
+            return Err(DnsConfigError::BadTcpIdleTimeout);
+        }
         Ok(DnsResponder {
             zone: Zone::build(cfg)?,
             port: cfg.port,
