@@ -10,6 +10,7 @@ use crate::datapath::TxSink;
 use crate::service::connect_probe::{ConnectProbe, ProbeError, ProbeOutcome};
 use crate::service::discard::Discard;
 use crate::service::http::HttpService;
+use crate::service::https::HttpsService;
 use crate::service::tcp_echo::TcpEcho;
 use crate::stack::tcp::Tcp;
 use crate::stack::Stack;
@@ -23,6 +24,7 @@ pub enum TcpApp {
     Echo(TcpEcho),
     Discard(Discard),
     Http(Box<HttpService>),
+    Https(Box<HttpsService>),
 }
 
 impl TcpApp {
@@ -31,6 +33,7 @@ impl TcpApp {
             TcpApp::Echo(s) => s.poll(now, tcp),
             TcpApp::Discard(s) => s.poll(now, tcp),
             TcpApp::Http(s) => s.poll(now, tcp),
+            TcpApp::Https(s) => s.poll(now, tcp),
         }
     }
 
@@ -38,6 +41,7 @@ impl TcpApp {
     fn poll_at(&self) -> Option<Instant> {
         match self {
             TcpApp::Http(s) => s.poll_at(),
+            TcpApp::Https(s) => s.poll_at(),
             _ => None,
         }
     }
@@ -47,6 +51,7 @@ impl TcpApp {
             TcpApp::Echo(_) => "tcp_echo",
             TcpApp::Discard(_) => "discard",
             TcpApp::Http(_) => "http",
+            TcpApp::Https(_) => "https",
         }
     }
 
@@ -55,6 +60,7 @@ impl TcpApp {
             TcpApp::Echo(s) => s.shutdown(tcp),
             TcpApp::Discard(s) => s.shutdown(tcp),
             TcpApp::Http(s) => s.shutdown(tcp),
+            TcpApp::Https(s) => s.shutdown(tcp),
         }
     }
 
@@ -63,6 +69,7 @@ impl TcpApp {
             TcpApp::Echo(s) => s.port(),
             TcpApp::Discard(s) => s.port(),
             TcpApp::Http(s) => s.port(),
+            TcpApp::Https(s) => s.port(),
         }
     }
 }
@@ -259,6 +266,10 @@ impl FrameProcessor for Node {
             tcp_rtt: self.tcp_rtt.clone(),
             http: self.tcp_apps.iter().find_map(|a| match a {
                 TcpApp::Http(h) => Some(h.stats()),
+                _ => None,
+            }),
+            https: self.tcp_apps.iter().find_map(|a| match a {
+                TcpApp::Https(h) => Some(h.stats()),
                 _ => None,
             }),
             service_metrics: {
