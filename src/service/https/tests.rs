@@ -316,6 +316,22 @@ fn record_over_size_limit_gets_alert_without_buffering_it() {
 }
 
 #[test]
+fn tls10_only_client_hello_gets_protocol_version_alert() {
+    let mut hello = vec![0x03, 0x01];
+    hello.extend_from_slice(&[7; 32]);
+    hello.extend_from_slice(&[0x00, 0x00, 0x02, 0x00, 0x2f, 0x01, 0x00]);
+    // signature_algorithms (ecdsa_secp256r1_sha256), which rustls wants first.
+    hello.extend_from_slice(&[0x00, 0x08, 0x00, 0x0d, 0x00, 0x04, 0x00, 0x02, 0x04, 0x03]);
+    let mut hs = vec![0x01, 0x00, 0x00, hello.len() as u8];
+    hs.extend_from_slice(&hello);
+    let mut rec = vec![0x16, 0x03, 0x01, 0x00, hs.len() as u8];
+    rec.extend_from_slice(&hs);
+    let p = raw_input_fails(&rec);
+    assert_eq!(alert_at_end(&p.s2c), Some(70), "{:02x?}", p.s2c);
+    assert_eq!(p.server.failed(), Some(FailReason::UnsupportedVersion));
+}
+
+#[test]
 fn truncated_record_then_eof_closes_with_eof_reason() {
     let (side, _) = Side::new(TlsOptions::default());
     let mut p = Pair::new(side);
