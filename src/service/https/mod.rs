@@ -12,9 +12,9 @@
 //! - `metrics`: how the stats become `xskd_tls_*` / `xskd_https_*` series.
 //! - this file: the glue to `Tcp`.
 //!
-//! Crypto provider: *ring*. It builds from C and assembly with only a C
-//! compiler (aws-lc-rs pulls a much larger C build); handshake cost was
-//! measured comparable (see the HTTPS notes in the README).
+//! Crypto provider: *ring*. It builds with only a C compiler, about 4x
+//! faster than aws-lc-rs's C build on two cores, and its TLS 1.3 handshake
+//! cost measured within noise of aws-lc-rs's (numbers in the README).
 
 pub mod cert;
 pub mod config;
