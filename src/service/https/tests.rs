@@ -550,3 +550,57 @@ fn service_over_tcp_pair_serves_https_put_get_and_times_out_silent_client() {
     assert_eq!(st.http.requests_of(Method::Put), 1);
     assert_eq!(st.handshake_time_ns.len(), 1);
 }
+
+#[test]
+fn fail_reason_labels_are_unique_snake_case() {
+    let mut seen = std::collections::HashSet::new();
+    for r in FailReason::ALL {
+        let l = r.as_str();
+        assert!(
+            l.bytes().all(|b| b.is_ascii_lowercase() || b == b'_'),
+            "{l}"
+        );
+        assert!(seen.insert(l), "duplicate {l}");
+    }
+}
+
+#[test]
+fn config_with_https_on_the_http_port_is_refused_naming_https_port() {
+    let base = "[interface]\nname = \"eth0\"\n[address]\nipv4 = \"198.18.0.1/24\"\n";
+    let ok = crate::config::Config::from_toml(&format!("{base}[https]\n")).unwrap();
+    assert_eq!(ok.https.unwrap().port, 443);
+    let e = crate::config::Config::from_toml(&format!("{base}[https]\nport = 80\n")).unwrap_err();
+    assert_eq!(e.key(), Some("https.port"), "{e}");
+    let none = crate::config::Config::from_toml(base).unwrap();
+    assert!(none.https.is_none(), "absent = off");
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Any bytes instead of a handshake: no panic, a bounded answer, and a
+    /// connection that either waits (for more, or its timeout) or is done.
+    #[test]
+    fn arbitrary_input_never_panics_and_ends_defined(
+        head in proptest::prelude::any::<bool>(),
+        body in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..3000),
+        cut in 1usize..700,
+    ) {
+        let (side, _) = Side::new(TlsOptions::default());
+        let mut p = Pair::new(side);
+        if head {
+            // A plausible handshake record header, so the fuzz reaches ClientHello parsing.
+            p.c2s.extend_from_slice(&[0x16, 0x03, 0x01, (body.len() >> 8) as u8, body.len() as u8, 0x01]);
+        }
+        for chunk in body.chunks(cut) {
+            p.c2s.extend_from_slice(chunk);
+            p.pump(None);
+        }
+        proptest::prop_assert!(p.s2c.len() < 4096, "bounded answer: {}", p.s2c.len());
+        if p.server.failed().is_some() {
+            proptest::prop_assert!(p.server.finished());
+        } else {
+            proptest::prop_assert!(p.server.deadline(&p.side.http_cfg).is_some());
+        }
+    }
+}

@@ -112,7 +112,9 @@ impl TlsHttp {
             // An empty reader would read as EOF, hence the loop condition.
             match self.tls.read_tls(&mut data) {
                 Ok(_) => self.process(now, ctx, t),
-                // Only "buffer full", which `input_room` rules out.
+                // "Buffer full": `input_room` keeps the plaintext side
+                // from filling, so only a handshake message spread over
+                // more than rustls's 64 KiB handshake buffer gets here.
                 Err(_) => self.fail(FailReason::Other, ctx, t),
             }
         }
@@ -202,14 +204,6 @@ impl TlsHttp {
         if self.peer_closed && !self.eof_delivered {
             self.eof_delivered = true;
             self.http.on_eof(now, ctx);
-        }
-    }
-
-    /// Room appeared in `http` (it wrote output): take pending plaintext.
-    pub fn advance(&mut self, now: Instant, ctx: &mut Ctx<'_>, t: &mut TlsCtx<'_>) {
-        if self.established && self.failed.is_none() {
-            self.http.advance(now, ctx);
-            self.deliver(now, ctx, t);
         }
     }
 
