@@ -23,6 +23,8 @@ pub mod tls;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_service;
 
 use hdrhistogram::Histogram;
 
