@@ -133,8 +133,10 @@ impl HttpsService {
     /// Graceful stop: no new connections, every open one closed.
     pub fn shutdown(&mut self, tcp: &mut Tcp) {
         let _ = tcp.unlisten(self.listener);
-        for slot in self.conns.drain(..) {
-            let _ = tcp.close(slot.id);
+        for mut slot in self.conns.drain(..) {
+            let id = slot.id;
+            slot.conn.close_now(|b| tcp.send(id, b).unwrap_or(0));
+            let _ = tcp.close(id);
         }
         self.max_conns = 0;
     }

@@ -479,3 +479,26 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn close_now_on_keep_alive_connection_sends_close_notify() {
+    let (side, leaf) = Side::new(TlsOptions::default());
+    let mut p = Pair::new(side);
+    let mut c = client(&client_config(&leaf, false));
+    c.writer()
+        .write_all(b"GET /none HTTP/1.1\r\nHost: s\r\n\r\n")
+        .unwrap();
+    p.pump(Some(&mut c));
+    assert!(String::from_utf8_lossy(&p.got).starts_with("HTTP/1.1 404"));
+    let mut buf = [0u8; 16];
+    assert!(c.reader().read(&mut buf).is_err(), "still open");
+    let mut out = Vec::new();
+    p.server.close_now(|b| {
+        out.extend_from_slice(b);
+        b.len()
+    });
+    let mut rd = &out[..];
+    c.read_tls(&mut rd).unwrap();
+    c.process_new_packets().unwrap();
+    assert_eq!(c.reader().read(&mut buf).unwrap(), 0, "close_notify seen");
+}

@@ -266,6 +266,15 @@ impl TlsHttp {
         taken
     }
 
+    /// The daemon is stopping: close_notify (after what is queued) now.
+    pub fn close_now(&mut self, mut send: impl FnMut(&[u8]) -> usize) {
+        if self.established && self.failed.is_none() && !self.close_notify_sent {
+            self.tls.send_close_notify();
+            self.close_notify_sent = true;
+        }
+        self.flush(&mut send);
+    }
+
     fn flush(&mut self, send: &mut impl FnMut(&[u8]) -> usize) -> usize {
         let mut total = 0;
         while self.tls.wants_write() {
