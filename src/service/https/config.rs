@@ -189,6 +189,13 @@ impl FailReason {
     pub fn of(e: &rustls::Error) -> FailReason {
         use rustls::{Error as E, PeerIncompatible as P};
         match e {
+            // rustls answers a record header over its size limit with
+            // decode_error, where RFC 8446 asks for record_overflow:
+            //= https://www.rfc-editor.org/rfc/rfc8446#section-5.1
+            //# An endpoint that receives a record that exceeds this
+            //# length MUST terminate the connection with a "record_overflow"
+            //# alert.
+            // Either way the connection ends with a fatal alert; counted here.
             E::InvalidMessage(_) | E::PeerSentOversizedRecord => FailReason::DecodeError,
             E::PeerIncompatible(
                 P::SupportedVersionsExtensionRequired
