@@ -70,9 +70,13 @@ pub fn demo() -> Result<()> {
         "  peer side: namespace {} interface {} -> Linux at 198.18.0.2",
         lab.ns_peer, lab.if_peer
     );
+    let cert = lab.dir().join("https-cert.pem");
     let config = lab.config_toml(
         &[(0, None)],
-        "[worker]\npoll = \"backoff\"\n\n[dns]\nzone = \"xskd.test.\"\nrecords = [{ name = \"www\", ipv4 = \"198.18.0.1\" }]\n",
+        &format!(
+            "[worker]\npoll = \"backoff\"\n\n[dns]\nzone = \"xskd.test.\"\nrecords = [{{ name = \"www\", ipv4 = \"198.18.0.1\" }}]\n\n[https]\nwrite_generated_cert = \"{}\"\n",
+            cert.display()
+        ),
     );
     let path = lab.write_config(&config)?;
     println!("\nconfig ({}):\n{config}", path.display());
@@ -143,6 +147,14 @@ pub fn demo() -> Result<()> {
             &["-c", &format!(
                 "curl -s -o /dev/null -w 'PUT %{{http_code}}\\n' -X PUT -H 'Content-Type: text/plain' --data-binary 'hello from xskd' http://{ip}/demo/hello \
                  && curl -s -i http://{ip}/demo/hello http://{ip}/demo/missing | grep -E '^(HTTP|Content-Length|ETag|Server)|hello'"
+            )],
+        )?;
+        steps.peer(
+            "HTTPS (TLS 1.3, rustls inside the worker, generated self-signed cert): GET the same object",
+            "sh",
+            &["-c", &format!(
+                "curl -sv --cacert {} https://{ip}/demo/hello 2>&1 | grep -E 'SSL connection using|ALPN: server|^< HTTP|^hello'",
+                cert.display()
             )],
         )?;
         steps.peer(

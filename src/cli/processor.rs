@@ -7,6 +7,7 @@ use xskd::service::discard::Discard;
 use xskd::service::dns_tcp::DnsTcp;
 use xskd::service::dns_udp::DnsUdp;
 use xskd::service::http::{HttpConfig, HttpService, SharedStore, Store, StoreConfig};
+use xskd::service::https::{HttpsService, HttpsSetup};
 use xskd::service::tcp_echo::TcpEcho;
 use xskd::service::UdpEcho;
 use xskd::stack::{Stack, StackConfig};
@@ -25,6 +26,8 @@ pub struct StackSetup {
     /// One object store for the whole daemon.
     store: SharedStore,
     http: HttpConfig,
+    /// Built once; its `Arc<rustls::ServerConfig>` is shared by the workers.
+    https: Option<HttpsSetup>,
 }
 
 impl StackSetup {
@@ -74,7 +77,12 @@ impl StackSetup {
                 .with_context(|| format!("http.preload_dir = {:?}", dir.display()))?;
             tracing::info!(files = n, dir = %dir.display(), "object store preloaded");
         }
+        let https = match &config.https {
+            Some(sec) => Some(https_setup(sec, cidr.addr)?),
+            None => None,
+        };
         Ok(StackSetup {
+            https,
             store,
             http,
             base,
@@ -135,8 +143,37 @@ impl StackSetup {
             let d = DnsTcp::new(stack.tcp_mut(), dns).context("dns.port (TCP)")?;
             tcp.push(TcpApp::Dns(Box::new(d)));
         }
+        if let Some(hs) = &self.https {
+            let h = HttpsService::new(
+                stack.tcp_mut(),
+                hs.port,
+                self.store.clone(),
+                self.http.clone(),
+                hs.config.clone(),
+            )
+            .context("https.port")?;
+            tcp.push(TcpApp::Https(Box::new(h)));
+        }
         Ok(Node::new(stack, udp, tcp))
     }
+}
+
+fn https_setup(sec: &xskd::config::HttpsSection, addr: std::net::Ipv4Addr) -> Result<HttpsSetup> {
+    let setup = HttpsSetup::from_section(sec, addr).context("[https]")?;
+    if setup.generated_pem.is_some() {
+        tracing::warn!(
+            %addr,
+            written_to = ?sec.write_generated_cert,
+            "https: serving a generated SELF-SIGNED certificate: for tests and demos only, \
+             not for production (set https.cert and https.key)"
+        );
+    }
+    tracing::info!(
+        port = setup.port,
+        tls12 = sec.tls12,
+        "https: TLS 1.3 via rustls (ring)"
+    );
+    Ok(setup)
 }
 
 pub fn reflector(_queue: u32) -> Result<Reflector> {

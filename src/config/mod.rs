@@ -1,6 +1,7 @@
 //! The TOML configuration: schema (serde), defaults, and validation whose
 //! errors name the key and the fix.
 
+mod https;
 mod tcp;
 mod validate;
 
@@ -10,6 +11,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 pub use crate::datapath::impair::ImpairConfig;
+pub use https::HttpsSection;
 pub use tcp::TcpSection;
 pub use validate::ConfigError;
 
@@ -34,6 +36,9 @@ pub struct Config {
     pub log: LogConfig,
     #[serde(default)]
     pub http: HttpSection,
+    /// HTTPS on the bypass stack (same object store); absent = off.
+    #[serde(default)]
+    pub https: Option<HttpsSection>,
     /// The authoritative DNS responder; absent = off.
     #[serde(default)]
     pub dns: Option<crate::service::dns::DnsConfig>,

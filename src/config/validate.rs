@@ -43,7 +43,11 @@ impl ConfigError {
     }
 }
 
-fn invalid(key: &'static str, value: impl std::fmt::Debug, fix: impl Into<String>) -> ConfigError {
+pub(super) fn invalid(
+    key: &'static str,
+    value: impl std::fmt::Debug,
+    fix: impl Into<String>,
+) -> ConfigError {
     ConfigError::Invalid {
         key,
         value: format!("{value:?}"),
@@ -228,6 +232,14 @@ impl Config {
         }
         if let Some(impair) = &self.impair {
             impair.validate()?;
+        }
+        if let Some(https) = &self.https {
+            let sv = &self.services;
+            https.validate(&[
+                ("services.http_port", sv.http_port),
+                ("services.tcp_echo_port", sv.tcp_echo_port),
+                ("services.discard_port", sv.discard_port),
+            ])?;
         }
         Ok(())
     }

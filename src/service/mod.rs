@@ -7,6 +7,7 @@ pub mod dns;
 pub mod dns_tcp;
 pub mod dns_udp;
 pub mod http;
+pub mod https;
 pub mod tcp_echo;
 pub mod udp_echo;
 

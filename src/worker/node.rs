@@ -11,6 +11,7 @@ use crate::service::connect_probe::{ConnectProbe, ProbeError, ProbeOutcome};
 use crate::service::discard::Discard;
 use crate::service::dns_tcp::DnsTcp;
 use crate::service::http::HttpService;
+use crate::service::https::HttpsService;
 use crate::service::tcp_echo::TcpEcho;
 use crate::stack::tcp::Tcp;
 use crate::stack::{ServiceMetric, Stack};
@@ -25,6 +26,7 @@ pub enum TcpApp {
     Discard(Discard),
     Http(Box<HttpService>),
     Dns(Box<DnsTcp>),
+    Https(Box<HttpsService>),
 }
 
 impl TcpApp {
@@ -34,6 +36,7 @@ impl TcpApp {
             TcpApp::Discard(s) => s.poll(now, tcp),
             TcpApp::Http(s) => s.poll(now, tcp),
             TcpApp::Dns(s) => s.poll(now, tcp),
+            TcpApp::Https(s) => s.poll(now, tcp),
         }
     }
 
@@ -42,6 +45,7 @@ impl TcpApp {
         match self {
             TcpApp::Http(s) => s.poll_at(),
             TcpApp::Dns(s) => s.poll_at(),
+            TcpApp::Https(s) => s.poll_at(),
             _ => None,
         }
     }
@@ -51,6 +55,7 @@ impl TcpApp {
             TcpApp::Echo(_) => "tcp_echo",
             TcpApp::Discard(_) => "discard",
             TcpApp::Http(_) => "http",
+            TcpApp::Https(_) => "https",
             TcpApp::Dns(_) => "dns",
         }
     }
@@ -68,6 +73,7 @@ impl TcpApp {
             TcpApp::Discard(s) => s.shutdown(tcp),
             TcpApp::Http(s) => s.shutdown(tcp),
             TcpApp::Dns(s) => s.shutdown(tcp),
+            TcpApp::Https(s) => s.shutdown(tcp),
         }
     }
 
@@ -77,6 +83,7 @@ impl TcpApp {
             TcpApp::Discard(s) => s.port(),
             TcpApp::Http(s) => s.port(),
             TcpApp::Dns(s) => s.port(),
+            TcpApp::Https(s) => s.port(),
         }
     }
 }
@@ -273,6 +280,10 @@ impl FrameProcessor for Node {
             tcp_rtt: self.tcp_rtt.clone(),
             http: self.tcp_apps.iter().find_map(|a| match a {
                 TcpApp::Http(h) => Some(h.stats()),
+                _ => None,
+            }),
+            https: self.tcp_apps.iter().find_map(|a| match a {
+                TcpApp::Https(h) => Some(h.stats()),
                 _ => None,
             }),
             service_metrics: {

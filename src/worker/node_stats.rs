@@ -7,6 +7,7 @@ use serde_json::json;
 use crate::control::metrics::MetricSet;
 use crate::control::state::StatsExport;
 use crate::service::http::{HttpStats, Method, TimeoutKind};
+use crate::service::https::HttpsStats;
 use crate::stack::tcp::{ConnInfo, State, TcpCounters};
 use crate::stack::{DropReason, ServiceMetric, StackCounters};
 
@@ -25,6 +26,8 @@ pub struct NodeStats {
     pub service_metrics: Vec<(u16, Transport, ServiceMetric)>,
     /// The HTTP service, when configured.
     pub http: Option<HttpStats>,
+    /// The HTTPS service, when configured.
+    pub https: Option<HttpsStats>,
     pub arp_cache_entries: usize,
     pub arp_held_frames: usize,
     pub reassembly_in_use: usize,
@@ -453,6 +456,9 @@ impl StatsExport for NodeStats {
                 h.store_objects as f64,
             );
         }
+        if let Some(h) = &self.https {
+            h.export_metrics(m, l);
+        }
         for (port, transport, (name, help, label, value)) in &self.service_metrics {
             let port = port.to_string();
             let mut ll = l.to_vec();
@@ -531,6 +537,7 @@ impl StatsExport for NodeStats {
                 "continues": h.counters.continues,
                 "store_objects": h.store_objects,
             })),
+            "https": self.https.as_ref().map(HttpsStats::to_json),
             "services": self
                 .service_metrics
                 .iter()
@@ -570,6 +577,9 @@ impl StatsExport for NodeStats {
                 "HTTP request service time: first request byte read to last response byte written.",
                 &h.service_time_ns,
             ));
+        }
+        if let Some(h) = &self.https {
+            v.extend(h.histograms());
         }
         v
     }
