@@ -35,7 +35,7 @@ impl Goal {
 
 /// One metric of one load, read from a sample.
 struct Metric {
-    label: &'static str,
+    label: String,
     load: Load,
     read: fn(&Sample) -> Option<f64>,
     goal: Option<Goal>,
@@ -47,15 +47,17 @@ impl Metric {
     /// Counts of losses are shown side by side but not divided: a ratio
     /// of two small counts says nothing.
     fn has_ratio(&self) -> bool {
-        !self.label.contains("lost") && !self.label.contains("loss")
+        !self.label.contains("lost")
+            && !self.label.contains("loss")
+            && !self.label.contains("errors")
     }
 }
 
 /// A table row in the JSON: medians per subject, ratios against the peer.
 #[derive(Serialize)]
 pub struct Row {
-    pub section: &'static str,
-    pub metric: &'static str,
+    pub section: String,
+    pub metric: String,
     pub values: Vec<(Subject, Option<f64>)>,
     pub peer: Subject,
     pub peer_value: Option<f64>,
@@ -69,8 +71,8 @@ pub struct Row {
 }
 
 fn latency_metrics() -> Vec<Metric> {
-    let lat = |label, read, goal, digits| Metric {
-        label,
+    let lat = |label: &str, read, goal, digits| Metric {
+        label: label.into(),
         load: Load::UdpLatency,
         read,
         goal,
@@ -117,8 +119,8 @@ fn latency_metrics() -> Vec<Metric> {
 }
 
 fn throughput_metrics(rate_goal: Option<Goal>) -> Vec<Metric> {
-    let thr = |label, read, goal, digits| Metric {
-        label,
+    let thr = |label: &str, read, goal, digits| Metric {
+        label: label.into(),
         load: Load::UdpThroughput,
         read,
         goal,
@@ -149,6 +151,132 @@ fn throughput_metrics(rate_goal: Option<Goal>) -> Vec<Metric> {
             None,
             3,
         ),
+    ]
+}
+
+fn tcp_metrics() -> Vec<Metric> {
+    let rr = |label: &str, read, digits| Metric {
+        label: label.into(),
+        load: Load::TcpRr,
+        read,
+        goal: None,
+        digits,
+    };
+    vec![
+        rr(
+            "TCP RR RTT p50 (us)",
+            |s| s.latency.as_ref().map(|l| l.p50_us),
+            1,
+        ),
+        rr(
+            "TCP RR RTT p99 (us)",
+            |s| s.latency.as_ref().map(|l| l.p99_us),
+            1,
+        ),
+        rr(
+            "TCP RR RTT p99.9 (us)",
+            |s| s.latency.as_ref().map(|l| l.p999_us),
+            1,
+        ),
+        rr(
+            "TCP round trips/s",
+            |s| {
+                s.latency
+                    .as_ref()
+                    .filter(|l| l.seconds > 0.0)
+                    .map(|l| l.round_trips as f64 / l.seconds)
+            },
+            0,
+        ),
+        rr(
+            "server CPU per TCP round trip (us, process)",
+            |s| Some(s.cpu_us_per_op()),
+            2,
+        ),
+        rr(
+            "server core busy per TCP round trip (us)",
+            |s| Some(s.core_us_per_op()),
+            2,
+        ),
+    ]
+}
+
+fn http_metrics() -> Vec<Metric> {
+    let mut v = Vec::new();
+    for (load, name) in [
+        (Load::HttpKeepAliveSmall, "keep-alive 64 B"),
+        (Load::HttpKeepAliveLarge, "keep-alive 16 KB"),
+        (Load::HttpCloseSmall, "close 64 B"),
+        (Load::HttpCloseLarge, "close 16 KB"),
+    ] {
+        let m = |label: String, read, goal, digits| Metric {
+            label,
+            load,
+            read,
+            goal,
+            digits,
+        };
+        v.push(m(
+            format!("HTTP {name} requests/s"),
+            |s| s.http.as_ref().map(|h| h.rps),
+            Some(Goal::AtLeast(2.0)),
+            0,
+        ));
+        v.push(m(
+            format!("HTTP {name} p50 (us)"),
+            |s| s.http.as_ref().map(|h| h.p50_us),
+            None,
+            1,
+        ));
+        // "p99 no worse" than nginx's.
+        v.push(m(
+            format!("HTTP {name} p99 (us)"),
+            |s| s.http.as_ref().map(|h| h.p99_us),
+            Some(Goal::AtMost(1.0)),
+            1,
+        ));
+        v.push(m(
+            format!("HTTP {name} errors"),
+            |s| {
+                s.http
+                    .as_ref()
+                    .map(|h| (h.socket_errors + h.non_2xx) as f64)
+            },
+            None,
+            0,
+        ));
+        v.push(m(
+            format!("server CPU per request, {name} (us, process)"),
+            |s| Some(s.cpu_us_per_op()),
+            None,
+            2,
+        ));
+    }
+    v
+}
+
+fn bulk_metrics(offloads: bool, goal: Option<Goal>) -> Vec<Metric> {
+    let state = if offloads { "on" } else { "off" };
+    vec![
+        Metric {
+            label: format!("GET Gbit/s (nginx with tso/gso/gro {state})"),
+            load: Load::Bulk,
+            read: |s| s.bulk.as_ref().map(|b| b.gbit_per_s),
+            goal,
+            digits: 2,
+        },
+        Metric {
+            label: format!("server CPU per GB (s, process; nginx offloads {state})"),
+            load: Load::Bulk,
+            read: |s| {
+                s.bulk
+                    .as_ref()
+                    .filter(|b| b.bytes > 0)
+                    .map(|b| s.server_cpu_s / (b.bytes as f64 / 1e9))
+            },
+            goal: None,
+            digits: 3,
+        },
     ]
 }
 
@@ -185,7 +313,7 @@ fn median_of(samples: &[Sample], subject: Subject, m: &Metric) -> Option<f64> {
 }
 
 fn rows_for(
-    section: &'static str,
+    section: &str,
     samples: &[Sample],
     subjects: &[Subject],
     peer: Subject,
@@ -211,8 +339,8 @@ fn rows_for(
                 .map(|&(s, r)| (s, m.goal.zip(r).map(|(g, r)| g.met(r))))
                 .collect();
             Row {
-                section,
-                metric: m.label,
+                section: section.to_string(),
+                metric: m.label.clone(),
                 values,
                 peer,
                 peer_value: p,
@@ -232,15 +360,18 @@ fn rows_for(
 
 pub const UDP_SECTION: &str = "UDP echo: xskd vs the kernel";
 pub const CEILING_SECTION: &str = "Datapath ceiling: xskd stack echo vs bare AF_XDP reflector";
+pub const TCP_SECTION: &str =
+    "TCP request/response (64 B, one connection, one outstanding): xskd vs the kernel";
+pub const HTTP_SECTION: &str = "HTTP object store (wrk): xskd vs nginx, 1 worker, offloads off";
 
 pub fn rows(samples: &[Sample], args: &BenchArgs, parts: &[Part]) -> Vec<Row> {
     let mut rows = Vec::new();
+    let xs: Vec<Subject> = match args.poll {
+        PollArg::Busy => vec![Subject::Xskd],
+        PollArg::Backoff => vec![Subject::XskdBackoff],
+        PollArg::Both => vec![Subject::Xskd, Subject::XskdBackoff],
+    };
     if parts.contains(&Part::Udp) {
-        let xs: Vec<Subject> = match args.poll {
-            PollArg::Busy => vec![Subject::Xskd],
-            PollArg::Backoff => vec![Subject::XskdBackoff],
-            PollArg::Both => vec![Subject::Xskd, Subject::XskdBackoff],
-        };
         let mut metrics = latency_metrics();
         metrics.extend(throughput_metrics(None));
         rows.extend(rows_for(
@@ -259,6 +390,43 @@ pub fn rows(samples: &[Sample], args: &BenchArgs, parts: &[Part]) -> Vec<Row> {
             Subject::Reflector,
             &throughput_metrics(Some(Goal::AtLeast(0.9))),
         ));
+    }
+    if parts.contains(&Part::Tcp) {
+        rows.extend(rows_for(
+            TCP_SECTION,
+            samples,
+            &xs,
+            Subject::Kernel,
+            &tcp_metrics(),
+        ));
+    }
+    if parts.contains(&Part::Http) {
+        rows.extend(rows_for(
+            HTTP_SECTION,
+            samples,
+            &[Subject::Xskd],
+            Subject::Nginx,
+            &http_metrics(),
+        ));
+    }
+    if parts.contains(&Part::Bulk) {
+        for (peer, on, goal) in [
+            (Subject::Nginx, false, Some(Goal::AtLeast(1.0))),
+            (Subject::NginxOffload, true, None),
+        ] {
+            let section = format!(
+                "Bulk GET ({} MB, one flow): xskd vs nginx (sendfile), kernel offloads {} on xskd's veth",
+                args.bulk_mb,
+                if on { "ON" } else { "OFF" }
+            );
+            rows.extend(rows_for(
+                &section,
+                samples,
+                &[Subject::Xskd],
+                peer,
+                &bulk_metrics(on, goal),
+            ));
+        }
     }
     rows
 }
@@ -313,7 +481,7 @@ machine.\n",
     let mut section = "";
     for r in &rows {
         if r.section != section {
-            section = r.section;
+            section = &r.section;
             let names: Vec<&str> = r.values.iter().map(|(s, _)| s.name()).collect();
             let ratios: Vec<String> = names
                 .iter()
@@ -424,12 +592,7 @@ pub fn write(
     info: &RunInfo,
 ) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let parts: Vec<Part> = if args.only.is_empty() {
-        vec![Part::Udp, Part::Ceiling]
-    } else {
-        args.only.clone()
-    };
-    let table = rows(samples, args, &parts);
+    let table = rows(samples, args, &super::parts_of(args));
     let report = JsonReport {
         args,
         run: info,

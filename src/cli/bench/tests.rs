@@ -2,10 +2,13 @@
 
 use std::path::PathBuf;
 
-use super::client::{seq_of, stamp, LatencyResult, ThroughputResult};
+use hdrhistogram::Histogram;
+
+use super::client::{cdf, seq_of, stamp, LatencyResult, ThroughputResult};
+use super::http::{self, BulkResult, HttpResult};
 use super::report::{self, RunInfo};
 use super::servers::Subject;
-use super::{cpu, subjects, BenchArgs, Load, Part, PollArg, Sample};
+use super::{cpu, loads, subjects, BenchArgs, Load, Part, PollArg, Sample, ALL_PARTS};
 
 fn args(poll: PollArg) -> BenchArgs {
     BenchArgs {
@@ -18,6 +21,9 @@ fn args(poll: PollArg) -> BenchArgs {
         load_core: 1,
         window: 1024,
         size: 18,
+        bulk_mb: 8,
+        http_conns: 16,
+        no_plot: true,
     }
 }
 
@@ -46,6 +52,8 @@ fn latency(round: u32, subject: Subject, p50: f64, p99: f64) -> Sample {
             ..Default::default()
         }),
         throughput: None,
+        http: None,
+        bulk: None,
         ops: 1000,
         server_cpu_s: 0.01,
         server_core_busy_s: 0.02,
@@ -65,6 +73,8 @@ fn throughput(round: u32, subject: Subject, rate: f64) -> Sample {
             echoed_total: rate as u64,
             ..Default::default()
         }),
+        http: None,
+        bulk: None,
         ops: rate as u64,
         server_cpu_s: 1.0,
         server_core_busy_s: 1.0,
@@ -213,4 +223,260 @@ fn table_without_samples_shows_dashes_not_zeros() {
     let c = cells(&t, "UDP echo RTT p50 (us)");
     assert_eq!(c[1..4], ["-", "-", "-"]);
     assert!(!t.contains("Datapath ceiling"));
+}
+
+fn http_sample(subject: Subject, load: Load, rps: f64, p99: f64) -> Sample {
+    Sample {
+        round: 0,
+        subject,
+        load,
+        latency: None,
+        throughput: None,
+        http: Some(HttpResult {
+            requests: rps as u64,
+            seconds: 1.0,
+            rps,
+            p50_us: p99 / 2.0,
+            p99_us: p99,
+            ..Default::default()
+        }),
+        bulk: None,
+        ops: rps as u64,
+        server_cpu_s: 1.0,
+        server_core_busy_s: 1.0,
+        wall_s: 1.0,
+        scrape: None,
+    }
+}
+
+fn bulk_sample(subject: Subject, gbit: f64) -> Sample {
+    Sample {
+        round: 0,
+        subject,
+        load: Load::Bulk,
+        latency: None,
+        throughput: None,
+        http: None,
+        bulk: Some(BulkResult {
+            bytes: 1 << 30,
+            seconds: 1.0,
+            gbit_per_s: gbit,
+            offloads: subject.offloads(),
+        }),
+        ops: 1 << 30,
+        server_cpu_s: 0.5,
+        server_core_busy_s: 0.5,
+        wall_s: 1.0,
+        scrape: None,
+    }
+}
+
+/// Captured from `wrk -t1 -c16 -d5s --latency` (wrk 4.1.0).
+const WRK_OUT: &str = "Running 5s test @ http://198.18.0.3:80/obj-64
+  1 threads and 16 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   512.34us  101.20us   3.21ms   88.12%
+    Req/Sec    31.02k     1.20k   33.10k    70.00%
+  Latency Distribution
+     50%  498.00us
+     75%  560.00us
+     90%    1.02ms
+     99%    2.50s
+  154321 requests in 5.00s, 40.12MB read
+  Socket errors: connect 1, read 2, write 0, timeout 4
+  Non-2xx or 3xx responses: 3
+Requests/sec:  30864.20
+Transfer/sec:      8.02MB
+";
+
+#[test]
+fn wrk_output_latency_units_totals_and_errors_are_read() {
+    let r = http::parse_wrk(WRK_OUT).expect("parses");
+    assert_eq!(
+        r,
+        HttpResult {
+            requests: 154_321,
+            seconds: 5.0,
+            rps: 30864.2,
+            p50_us: 498.0,
+            p75_us: 560.0,
+            p90_us: 1020.0,
+            p99_us: 2_500_000.0,
+            socket_errors: 7,
+            non_2xx: 3,
+        }
+    );
+}
+
+#[test]
+fn wrk_output_without_totals_or_with_bad_unit_is_an_error() {
+    assert!(http::parse_wrk("unable to connect to 198.18.0.1:80 Connection refused").is_err());
+    let bad = WRK_OUT.replace("498.00us", "498.00xs");
+    assert!(http::parse_wrk(&bad).is_err());
+    assert_eq!(http::wrk_time_us("1.50m"), Some(90e6));
+    assert_eq!(http::wrk_time_us("12"), None);
+}
+
+#[test]
+fn curl_write_out_parses_and_short_output_is_an_error() {
+    assert_eq!(
+        http::parse_curl("125000000.000 1073741824 200 8.590\n").expect("parses"),
+        (125e6, 1 << 30, 200, 8.59)
+    );
+    assert!(http::parse_curl("0 0 000").is_err());
+}
+
+#[test]
+fn wrk_args_round_seconds_up_and_close_adds_the_header() {
+    let a = http::wrk_args("http://x/obj", 0.3, 4, true);
+    assert!(a.contains(&"-d1s".to_string()) && a.contains(&"-c4".to_string()));
+    let h = a.iter().position(|x| x == "-H").expect("header flag");
+    assert_eq!(a[h + 1], "Connection: close");
+    assert_eq!(a.last().map(String::as_str), Some("http://x/obj"));
+    assert!(!http::wrk_args("http://x/", 2.0, 1, false).contains(&"-H".to_string()));
+}
+
+#[test]
+fn nginx_conf_pins_one_worker_and_keeps_files_in_the_dir() {
+    let c = http::nginx_conf(
+        std::path::Path::new("/t/n"),
+        std::path::Path::new("/t/www"),
+        "198.18.0.3:80",
+        2,
+    );
+    for want in [
+        "worker_processes 1;",
+        "worker_cpu_affinity 100;",
+        "daemon off;",
+        "pid /t/n/nginx.pid;",
+        "access_log off;",
+        "sendfile on;",
+        "listen 198.18.0.3:80",
+        "root /t/www;",
+        "client_body_temp_path /t/n/client_body;",
+    ] {
+        assert!(c.contains(want), "missing {want:?} in\n{c}");
+    }
+    assert!(http::nginx_conf(
+        std::path::Path::new("/d"),
+        std::path::Path::new("/r"),
+        "a:80",
+        0
+    )
+    .contains("worker_cpu_affinity 1;"));
+}
+
+#[test]
+fn subjects_all_parts_add_nginx_pair_and_loads_fit_each_subject() {
+    assert_eq!(
+        subjects(&ALL_PARTS, PollArg::Busy),
+        [
+            Subject::Xskd,
+            Subject::Kernel,
+            Subject::Reflector,
+            Subject::Nginx,
+            Subject::NginxOffload
+        ]
+    );
+    assert_eq!(
+        subjects(&[Part::Http], PollArg::Both),
+        [Subject::Xskd, Subject::Nginx]
+    );
+    assert_eq!(
+        loads(Subject::NginxOffload, &ALL_PARTS, PollArg::Both),
+        [Load::Bulk]
+    );
+    assert_eq!(
+        loads(Subject::Kernel, &[Part::Tcp, Part::Http], PollArg::Both),
+        [Load::TcpRr]
+    );
+    let x = loads(Subject::Xskd, &ALL_PARTS, PollArg::Backoff);
+    assert_eq!(x[0], Load::UdpThroughput, "ceiling only: {x:?}");
+    assert!(
+        !x.contains(&Load::TcpRr) && x.contains(&Load::Bulk),
+        "{x:?}"
+    );
+    assert_eq!(
+        loads(Subject::Reflector, &ALL_PARTS, PollArg::Busy),
+        [Load::UdpThroughput]
+    );
+}
+
+#[test]
+fn cdf_is_monotonic_bounded_and_ends_at_the_maximum() {
+    let mut h = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3).expect("histogram");
+    for i in 1..=100_000u64 {
+        h.record(i * 37 % 1_000_003 + 1_000).expect("record");
+    }
+    h.record(5_000_000).expect("record");
+    let c = cdf(&h);
+    assert!(c.len() > 10 && c.len() <= 401, "{} points", c.len());
+    assert!(c.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1));
+    let last = c.last().expect("points");
+    assert_eq!(last.0, 100.0);
+    assert!((last.1 - 5000.0).abs() < 5.0, "max {last:?}");
+    assert!(cdf(&Histogram::<u64>::new(3).expect("histogram")).is_empty());
+}
+
+#[test]
+fn proc_stat_ppid_is_the_field_after_the_state() {
+    assert_eq!(cpu::stat_ppid("42 (ng inx) S 7 42 42 0"), Some(7));
+    assert_eq!(cpu::stat_ppid("42 (x)"), None);
+}
+
+#[test]
+fn table_http_rows_hold_xskd_to_twice_nginx_and_p99_no_worse() {
+    let samples = vec![
+        http_sample(Subject::Xskd, Load::HttpKeepAliveSmall, 50_000.0, 900.0),
+        http_sample(Subject::Nginx, Load::HttpKeepAliveSmall, 20_000.0, 1000.0),
+        http_sample(Subject::Xskd, Load::HttpCloseLarge, 5_000.0, 2000.0),
+        http_sample(Subject::Nginx, Load::HttpCloseLarge, 4_000.0, 1000.0),
+    ];
+    let t = report::table(&samples, &args(PollArg::Busy), &[Part::Http], &info());
+    assert_eq!(
+        cells(&t, "HTTP keep-alive 64 B requests/s")[1..],
+        ["50000", "20000", "2.50x", ">= 2x", "yes"]
+    );
+    assert_eq!(
+        cells(&t, "HTTP keep-alive 64 B p99 (us)")[3..],
+        ["0.90x", "<= 1x", "yes"]
+    );
+    assert_eq!(
+        cells(&t, "HTTP close 16 KB requests/s")[3..],
+        ["1.25x", ">= 2x", "no"]
+    );
+    assert_eq!(cells(&t, "HTTP close 16 KB p99 (us)")[5], "no");
+    assert_eq!(
+        cells(&t, "HTTP close 16 KB errors")[3],
+        "-",
+        "no ratio of errors"
+    );
+    // Loads not measured show dashes.
+    assert_eq!(cells(&t, "HTTP close 64 B requests/s")[1], "-");
+}
+
+#[test]
+fn table_bulk_rows_name_the_offload_state_and_goal_is_against_offloads_off() {
+    let samples = vec![
+        bulk_sample(Subject::Xskd, 4.0),
+        bulk_sample(Subject::Nginx, 2.0),
+        bulk_sample(Subject::NginxOffload, 16.0),
+    ];
+    let t = report::table(&samples, &args(PollArg::Busy), &[Part::Bulk], &info());
+    assert!(
+        t.contains("kernel offloads OFF") && t.contains("kernel offloads ON"),
+        "{t}"
+    );
+    assert_eq!(
+        cells(&t, "GET Gbit/s (nginx with tso/gso/gro off)")[1..],
+        ["4.00", "2.00", "2.00x", ">= 1x", "yes"]
+    );
+    assert_eq!(
+        cells(&t, "GET Gbit/s (nginx with tso/gso/gro on)")[1..],
+        ["4.00", "16.00", "0.25x", "-", "-"]
+    );
+    assert_eq!(
+        cells(&t, "server CPU per GB (s, process; nginx offloads off)")[1],
+        "0.466"
+    );
 }
