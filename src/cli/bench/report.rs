@@ -527,6 +527,40 @@ machine.\n",
         ));
     }
     out.push_str(&notes(samples, args, info));
+    out.push_str(&part_notes(args, parts));
+    out
+}
+
+/// What the tcp, http and bulk tables measured, when they ran.
+fn part_notes(args: &BenchArgs, parts: &[Part]) -> String {
+    let mut out = String::new();
+    if parts.contains(&Part::Tcp) {
+        out.push_str(
+            "- TCP RR: one connection, TCP_NODELAY, a 64-byte message written and its echo read \
+back whole, one outstanding, 1000 unmeasured first; xskd's TCP echo (port 7) vs `xskd \
+kernel-server udp-echo --tcp` (a blocking thread per connection) on the server core.\n",
+        );
+    }
+    if parts.contains(&Part::Http) {
+        out.push_str(&format!(
+            "- HTTP: `wrk -t1 -c{} --latency` pinned to the load core, against xskd's object store \
+(the objects PUT first) and nginx-light (1 worker pinned to the server core, sendfile, \
+access_log off, 198.18.0.3:80 on the same veth while xskd is stopped); `close` rows send \
+`Connection: close`. Kernel offloads are off on xskd's veth for both, as in every table but \
+the offloads-ON bulk one. `p99 <= 1x` is the goal \"p99 no worse than nginx\".\n",
+            args.http_conns
+        ));
+    }
+    if parts.contains(&Part::Bulk) {
+        out.push_str(&format!(
+            "- Bulk: one `curl -o /dev/null` GET of a {} MB object (preloaded into xskd's store, a \
+file for nginx), pinned to the load core; Gbit/s is curl's speed_download. Offloads ON means \
+`ethtool -K tx on tso on gso on gro on` on xskd's veth end while nginx is measured; xskd \
+sends from AF_XDP and never uses them, so its column is the same run in both tables. CPU per \
+GB is process time only: the kernel's softirq work for nginx is not in it.\n",
+            args.bulk_mb
+        ));
+    }
     out
 }
 
