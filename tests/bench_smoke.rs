@@ -83,23 +83,18 @@ fn bench_udp_one_round_reports_xskd_and_kernel_numbers() {
     assert!(scrapes >= 2, "metrics were not scraped during xskd runs");
 }
 
-/// The tcp, http and bulk parts once each at a tiny size: every row must
+/// The tcp, http, bulk and ceiling (AF_XDP generator) parts once each at a
+/// tiny size: every row must
 /// have a non-zero value for both subjects, and the JSON must carry the
 /// samples (with CDF points for the TCP latency plot).
 #[test]
-fn bench_tcp_http_bulk_one_round_report_both_sides() {
+fn bench_tcp_http_bulk_ceiling_one_round_report_both_sides() {
     require_root();
     let out_dir = tempfile::tempdir().expect("temp dir");
     let out = Command::new(XSKD)
         .args(["bench", "--rounds", "1", "--seconds", "1", "--bulk-mb", "8"])
-        .args([
-            "--only",
-            "tcp,http,bulk",
-            "--poll",
-            "busy",
-            "--http-conns",
-            "4",
-        ])
+        .args(["--only", "tcp,http,bulk,ceiling", "--poll", "busy"])
+        .args(["--http-conns", "4", "--generator", "xdp"])
         .args(["--no-plot", "--out"])
         .arg(out_dir.path())
         .output()
@@ -122,6 +117,8 @@ fn bench_tcp_http_bulk_one_round_report_both_sides() {
         "HTTP close 16 KB requests/s",
         "GET Gbit/s (nginx with tso/gso/gro off)",
         "GET Gbit/s (nginx with tso/gso/gro on)",
+        // The ceiling pair under the AF_XDP load generator.
+        "UDP echoed datagrams/s",
     ] {
         let cells = row(&stdout, metric);
         assert!(
@@ -155,6 +152,7 @@ fn bench_tcp_http_bulk_one_round_report_both_sides() {
         ("xskd", "bulk"),
         ("nginx", "bulk"),
         ("nginx-offload", "bulk"),
+        ("reflector", "udp-throughput-xdp"),
     ] {
         assert!(pairs.contains(&want), "no {want:?} sample in {pairs:?}");
     }

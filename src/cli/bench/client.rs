@@ -81,6 +81,29 @@ pub enum BenchClient {
         #[arg(long, default_value_t = 1000)]
         warmup: u64,
     },
+    /// As `udp-throughput`, sent and received through an AF_XDP socket on
+    /// IFACE (taking over SRC's frames while it runs), not kernel sockets.
+    XdpThroughput {
+        target: SocketAddr,
+        #[arg(long)]
+        iface: String,
+        /// Our address (the XDP program steers its frames to us).
+        #[arg(long)]
+        src: std::net::Ipv4Addr,
+        /// The target's MAC (no ARP is sent).
+        #[arg(long)]
+        dst_mac: String,
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 18)]
+        size: usize,
+        #[arg(long, default_value_t = 1024)]
+        window: u64,
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+        #[arg(long, default_value_t = 0.2)]
+        warmup: f64,
+    },
     /// GET http://ADMIN/metrics once a second (as Prometheus would) for
     /// `seconds`; run it in xskd's namespace during a measurement.
     Scrape {
@@ -164,6 +187,27 @@ pub fn bench_client(c: BenchClient) -> Result<()> {
             size,
             warmup,
         } => serde_json::to_string(&tcp_rr(target, seconds, count, size, warmup)?)?,
+        BenchClient::XdpThroughput {
+            target,
+            iface,
+            src,
+            dst_mac,
+            seconds,
+            size,
+            window,
+            batch,
+            warmup,
+        } => serde_json::to_string(&super::xdpgen::xdp_throughput(&super::xdpgen::XdpLoad {
+            iface,
+            src,
+            target,
+            dst_mac,
+            duration: Duration::from_secs_f64(seconds),
+            size,
+            window: window.max(1),
+            batch,
+            warmup: Duration::from_secs_f64(warmup),
+        })?)?,
         BenchClient::Scrape { admin, seconds } => serde_json::to_string(&scrape(admin, seconds))?,
     };
     println!("{RESULT}{json}");

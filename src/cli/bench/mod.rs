@@ -18,6 +18,7 @@ mod report;
 mod servers;
 #[cfg(test)]
 mod tests;
+mod xdpgen;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -69,6 +70,11 @@ pub struct BenchArgs {
     /// wrk connections in the HTTP loads.
     #[arg(long, default_value_t = 16)]
     pub http_conns: u32,
+    /// The ceiling part's load generator: `xdp` sends and counts through
+    /// an AF_XDP socket in the peer namespace (pushes harder), `socket`
+    /// reuses the UDP part's kernel-socket load.
+    #[arg(long, value_enum, default_value_t = Generator::Xdp)]
+    pub generator: Generator,
     /// Do not draw the PNG plots (benches/plot.py) at the end.
     #[arg(long)]
     pub no_plot: bool,
@@ -103,6 +109,13 @@ pub fn parts_of(args: &BenchArgs) -> Vec<Part> {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
+pub enum Generator {
+    Socket,
+    Xdp,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum PollArg {
     Busy,
     Backoff,
@@ -114,6 +127,8 @@ pub enum PollArg {
 pub enum Load {
     UdpLatency,
     UdpThroughput,
+    /// The UDP throughput load from the AF_XDP generator.
+    UdpThroughputXdp,
     TcpRr,
     #[serde(rename = "http-keepalive-64")]
     HttpKeepAliveSmall,
@@ -260,7 +275,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     );
     for round in 0..args.rounds {
         for &s in &subjects {
-            b.session(round, s, &loads(s, &parts, args.poll))?;
+            b.session(round, s, &loads(s, &parts, args.poll, args.generator))?;
         }
     }
     let info = report::RunInfo {
@@ -414,7 +429,7 @@ fn subjects(parts: &[Part], poll: PollArg) -> Vec<Subject> {
 }
 
 /// What each subject is measured with.
-fn loads(subject: Subject, parts: &[Part], poll: PollArg) -> Vec<Load> {
+fn loads(subject: Subject, parts: &[Part], poll: PollArg, generator: Generator) -> Vec<Load> {
     let has = |p| parts.contains(&p);
     let echo_poll = match subject {
         Subject::Xskd => poll != PollArg::Backoff,
@@ -422,10 +437,14 @@ fn loads(subject: Subject, parts: &[Part], poll: PollArg) -> Vec<Load> {
         _ => false,
     };
     let mut v = Vec::new();
+    let ceiling = has(Part::Ceiling) && matches!(subject, Subject::Xskd | Subject::Reflector);
     if has(Part::Udp) && echo_poll {
         v.extend([Load::UdpLatency, Load::UdpThroughput]);
-    } else if has(Part::Ceiling) && matches!(subject, Subject::Xskd | Subject::Reflector) {
+    } else if ceiling && generator == Generator::Socket {
         v.push(Load::UdpThroughput);
+    }
+    if ceiling && generator == Generator::Xdp {
+        v.push(Load::UdpThroughputXdp);
     }
     if has(Part::Tcp) && echo_poll {
         v.push(Load::TcpRr);
@@ -602,6 +621,18 @@ impl Bench<'_> {
             Load::UdpThroughput => Outcome::Throughput(result_line(&client(udp(vec![
                 "udp-throughput".into(),
                 target,
+                "--window".into(),
+                a.window.to_string(),
+            ]))?)?),
+            Load::UdpThroughputXdp => Outcome::Throughput(result_line(&client(udp(vec![
+                "xdp-throughput".into(),
+                target,
+                "--iface".into(),
+                self.lab.if_peer.clone(),
+                "--src".into(),
+                xskd::lab::PEER_IP.to_string(),
+                "--dst-mac".into(),
+                read_mac(&self.lab)?,
                 "--window".into(),
                 a.window.to_string(),
             ]))?)?),

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::servers::Subject;
-use super::{BenchArgs, Load, Part, PollArg, Sample};
+use super::{BenchArgs, Generator, Load, Part, PollArg, Sample};
 
 /// A goal on `subject / peer` (issue 7's "goals the report holds the
 /// project to").
@@ -118,10 +118,10 @@ fn latency_metrics() -> Vec<Metric> {
     ]
 }
 
-fn throughput_metrics(rate_goal: Option<Goal>) -> Vec<Metric> {
+fn throughput_metrics(load: Load, rate_goal: Option<Goal>) -> Vec<Metric> {
     let thr = |label: &str, read, goal, digits| Metric {
         label: label.into(),
-        load: Load::UdpThroughput,
+        load,
         read,
         goal,
         digits,
@@ -360,6 +360,8 @@ fn rows_for(
 
 pub const UDP_SECTION: &str = "UDP echo: xskd vs the kernel";
 pub const CEILING_SECTION: &str = "Datapath ceiling: xskd stack echo vs bare AF_XDP reflector";
+pub const CEILING_SECTION_XDP: &str =
+    "Datapath ceiling (AF_XDP load generator): xskd stack echo vs bare AF_XDP reflector";
 pub const TCP_SECTION: &str =
     "TCP request/response (64 B, one connection, one outstanding): xskd vs the kernel";
 pub const HTTP_SECTION: &str = "HTTP object store (wrk): xskd vs nginx, 1 worker, offloads off";
@@ -373,7 +375,7 @@ pub fn rows(samples: &[Sample], args: &BenchArgs, parts: &[Part]) -> Vec<Row> {
     };
     if parts.contains(&Part::Udp) {
         let mut metrics = latency_metrics();
-        metrics.extend(throughput_metrics(None));
+        metrics.extend(throughput_metrics(Load::UdpThroughput, None));
         rows.extend(rows_for(
             UDP_SECTION,
             samples,
@@ -384,11 +386,20 @@ pub fn rows(samples: &[Sample], args: &BenchArgs, parts: &[Part]) -> Vec<Row> {
     }
     if parts.contains(&Part::Ceiling) {
         rows.extend(rows_for(
-            CEILING_SECTION,
+            match args.generator {
+                Generator::Xdp => CEILING_SECTION_XDP,
+                Generator::Socket => CEILING_SECTION,
+            },
             samples,
             &[Subject::Xskd],
             Subject::Reflector,
-            &throughput_metrics(Some(Goal::AtLeast(0.9))),
+            &throughput_metrics(
+                match args.generator {
+                    Generator::Xdp => Load::UdpThroughputXdp,
+                    Generator::Socket => Load::UdpThroughput,
+                },
+                Some(Goal::AtLeast(0.9)),
+            ),
         ));
     }
     if parts.contains(&Part::Tcp) {

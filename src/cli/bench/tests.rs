@@ -8,7 +8,7 @@ use super::client::{cdf, seq_of, stamp, LatencyResult, ThroughputResult};
 use super::http::{self, BulkResult, HttpResult};
 use super::report::{self, RunInfo};
 use super::servers::Subject;
-use super::{cpu, loads, subjects, BenchArgs, Load, Part, PollArg, Sample, ALL_PARTS};
+use super::{cpu, loads, subjects, BenchArgs, Generator, Load, Part, PollArg, Sample, ALL_PARTS};
 
 fn args(poll: PollArg) -> BenchArgs {
     BenchArgs {
@@ -23,6 +23,7 @@ fn args(poll: PollArg) -> BenchArgs {
         size: 18,
         bulk_mb: 8,
         http_conns: 16,
+        generator: Generator::Socket,
         no_plot: true,
     }
 }
@@ -383,22 +384,53 @@ fn subjects_all_parts_add_nginx_pair_and_loads_fit_each_subject() {
         [Subject::Xskd, Subject::Nginx]
     );
     assert_eq!(
-        loads(Subject::NginxOffload, &ALL_PARTS, PollArg::Both),
+        loads(
+            Subject::NginxOffload,
+            &ALL_PARTS,
+            PollArg::Both,
+            Generator::Xdp
+        ),
         [Load::Bulk]
     );
     assert_eq!(
-        loads(Subject::Kernel, &[Part::Tcp, Part::Http], PollArg::Both),
+        loads(
+            Subject::Kernel,
+            &[Part::Tcp, Part::Http],
+            PollArg::Both,
+            Generator::Xdp
+        ),
         [Load::TcpRr]
     );
-    let x = loads(Subject::Xskd, &ALL_PARTS, PollArg::Backoff);
+    let x = loads(
+        Subject::Xskd,
+        &ALL_PARTS,
+        PollArg::Backoff,
+        Generator::Socket,
+    );
     assert_eq!(x[0], Load::UdpThroughput, "ceiling only: {x:?}");
+    let x = loads(Subject::Xskd, &ALL_PARTS, PollArg::Busy, Generator::Xdp);
+    assert_eq!(
+        x[..3],
+        [
+            Load::UdpLatency,
+            Load::UdpThroughput,
+            Load::UdpThroughputXdp
+        ],
+        "the AF_XDP load is added for the ceiling: {x:?}"
+    );
+    let x = loads(Subject::Xskd, &ALL_PARTS, PollArg::Backoff, Generator::Xdp);
     assert!(
         !x.contains(&Load::TcpRr) && x.contains(&Load::Bulk),
         "{x:?}"
     );
     assert_eq!(
-        loads(Subject::Reflector, &ALL_PARTS, PollArg::Busy),
-        [Load::UdpThroughput]
+        loads(
+            Subject::Reflector,
+            &ALL_PARTS,
+            PollArg::Busy,
+            Generator::Xdp
+        ),
+        [Load::UdpThroughputXdp]
     );
 }
 
@@ -479,4 +511,52 @@ fn table_bulk_rows_name_the_offload_state_and_goal_is_against_offloads_off() {
         cells(&t, "server CPU per GB (s, process; nginx offloads off)")[1],
         "0.466"
     );
+}
+
+#[test]
+fn xdp_generator_frame_checksums_verify_and_its_echo_is_recognised() {
+    use super::xdpgen::{arp_reply, is_echo, parse_mac, udp_frame};
+    use std::net::{Ipv4Addr, SocketAddrV4};
+    let src = SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 2), 40_000);
+    let dst = SocketAddrV4::new(Ipv4Addr::new(198, 18, 0, 1), 7);
+    let f = udp_frame([2; 6], [4; 6], src, dst, 18);
+    assert_eq!(f.len(), 60);
+    assert!(
+        xskd::wire::checksum::verify(&f[14..34]),
+        "IPv4 header checksum"
+    );
+    let udp_sum = xskd::wire::checksum::add(
+        xskd::wire::checksum::pseudo_header(*src.ip(), *dst.ip(), 17, 26),
+        xskd::wire::checksum::sum(&f[34..]),
+    );
+    assert_eq!(xskd::wire::checksum::fold(udp_sum), 0xffff, "UDP checksum");
+    // The echo swaps addresses and ports; our own frame is not an echo.
+    let mut echo = f.clone();
+    echo[26..30].copy_from_slice(&f[30..34]);
+    echo[30..34].copy_from_slice(&f[26..30]);
+    echo[34..36].copy_from_slice(&f[36..38]);
+    echo[36..38].copy_from_slice(&f[34..36]);
+    assert!(is_echo(&echo, dst, f.len()));
+    assert!(!is_echo(&f, dst, f.len()));
+    assert!(!is_echo(&echo[..59], dst, f.len()));
+    // ARP: a request for our address gets a reply; another address none.
+    let mut req = [0u8; 42];
+    req[0..6].copy_from_slice(&[0xff; 6]);
+    req[6..12].copy_from_slice(&[4; 6]);
+    req[12..14].copy_from_slice(&[8, 6]);
+    req[14..22].copy_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
+    req[22..28].copy_from_slice(&[4; 6]);
+    req[28..32].copy_from_slice(&[198, 18, 0, 1]);
+    req[38..42].copy_from_slice(&[198, 18, 0, 2]);
+    let r = arp_reply(&req, [2; 6], *src.ip()).expect("a reply");
+    assert_eq!(r[0..6], [4; 6]);
+    assert_eq!(r[21], 2, "opcode reply");
+    assert_eq!(r[28..32], [198, 18, 0, 2]);
+    assert_eq!(r[38..42], [198, 18, 0, 1]);
+    assert!(arp_reply(&req, [2; 6], Ipv4Addr::new(198, 18, 0, 9)).is_none());
+    assert_eq!(
+        parse_mac("02:0a:ff:00:01:02").expect("mac"),
+        [2, 10, 255, 0, 1, 2]
+    );
+    assert!(parse_mac("02:0a").is_err());
 }
