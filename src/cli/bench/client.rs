@@ -17,6 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::kernel_servers::{raise_rcvbuf, MAX_BATCH};
 
+/// The longest a latency client warms up before it measures anyway.
+const WARMUP_LIMIT: Duration = Duration::from_secs(5);
+
 /// The prefix of the one result line each client prints.
 pub const RESULT: &str = "bench-result ";
 
@@ -256,10 +259,17 @@ fn udp_latency(
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)?;
     let (mut lost, mut warmup_lost, mut seq) = (0u64, 0u64, 0u64);
     let mut started = Instant::now();
-    let mut deadline = started + Duration::from_secs(10);
+    // The warm-up ends after `warmup` round trips or WARMUP_LIMIT, whichever
+    // comes first (a slow, loaded machine still gets measured).
+    let mut deadline = started + WARMUP_LIMIT;
+    let mut measuring = warmup == 0;
+    if measuring {
+        deadline = started + Duration::from_secs_f64(seconds);
+    }
     loop {
-        if seq == warmup {
+        if !measuring && (seq >= warmup || Instant::now() >= deadline) {
             // The measured time starts with the next request.
+            measuring = true;
             started = Instant::now();
             deadline = started + Duration::from_secs_f64(seconds);
         }
@@ -286,11 +296,11 @@ fn udp_latency(
                 Err(e) => return Err(e).context("recv"),
             }
         };
-        match (seq <= warmup, rtt) {
-            (true, Some(_)) => {}
-            (true, None) => warmup_lost += 1,
-            (false, Some(d)) => hist.record((d.as_nanos() as u64).max(1))?,
-            (false, None) => lost += 1,
+        match (measuring, rtt) {
+            (false, Some(_)) => {}
+            (false, None) => warmup_lost += 1,
+            (true, Some(d)) => hist.record((d.as_nanos() as u64).max(1))?,
+            (true, None) => lost += 1,
         }
         if warmup_lost > 100 || (lost > 1000 && hist.is_empty()) {
             bail!("no echo from {target}");
@@ -370,9 +380,14 @@ fn tcp_rr(
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)?;
     let mut seq = 0u64;
     let mut started = Instant::now();
-    let mut deadline = started + Duration::from_secs(10);
+    let mut deadline = started + WARMUP_LIMIT;
+    let mut measuring = warmup == 0;
+    if measuring {
+        deadline = started + Duration::from_secs_f64(seconds);
+    }
     loop {
-        if seq == warmup {
+        if !measuring && (seq >= warmup || Instant::now() >= deadline) {
+            measuring = true;
             started = Instant::now();
             deadline = started + Duration::from_secs_f64(seconds);
         }
@@ -389,7 +404,7 @@ fn tcp_rr(
         if seq_of(&buf) != Some(seq) {
             bail!("echo {seq} from {target} came back changed");
         }
-        if seq > warmup {
+        if measuring {
             hist.record((rtt.as_nanos() as u64).max(1))?;
         }
     }

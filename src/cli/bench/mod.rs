@@ -217,6 +217,7 @@ struct Bench<'a> {
     setup: Setup,
     samples: Vec<Sample>,
     reports: Vec<serde_json::Value>,
+    failures: Vec<String>,
 }
 
 pub fn bench(args: BenchArgs) -> Result<()> {
@@ -251,6 +252,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         setup,
         samples: Vec::new(),
         reports: Vec::new(),
+        failures: Vec::new(),
     };
     let loadavg_before = report::loadavg();
     let (background_server_core, background_load_core) = background(&args)?;
@@ -275,7 +277,12 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     );
     for round in 0..args.rounds {
         for &s in &subjects {
-            b.session(round, s, &loads(s, &parts, args.poll, args.generator))?;
+            if let Err(e) = b.session(round, s, &loads(s, &parts, args.poll, args.generator)) {
+                if b.stop.load(Ordering::Relaxed) {
+                    return Err(e);
+                }
+                b.failed(format!("round {round}: {}: {e:#}", s.name()));
+            }
         }
     }
     let info = report::RunInfo {
@@ -287,9 +294,23 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         cores,
         kernel: report::kernel_release(),
     };
-    let table = report::table(&b.samples, &args, &parts, &info);
+    let mut table = report::table(&b.samples, &args, &parts, &info);
+    if !b.failures.is_empty() {
+        table.push_str("\n### Failed measurements (their cells are missing above)\n\n");
+        for f in &b.failures {
+            table.push_str(&format!("- {}\n", f.replace('\n', " ")));
+        }
+    }
     println!("{table}");
-    let out = report::write(&args.out, &args, &b.samples, &b.reports, &table, &info)?;
+    let out = report::write(
+        &args.out,
+        &args,
+        &b.samples,
+        &b.reports,
+        &b.failures,
+        &table,
+        &info,
+    )?;
     eprintln!(
         "xskd bench: results in {} ({:.0} s)",
         out.display(),
@@ -297,6 +318,12 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     );
     if !args.no_plot {
         plot(&args.out);
+    }
+    if !b.failures.is_empty() {
+        bail!(
+            "{} measurement(s) failed (listed under the table)",
+            b.failures.len()
+        );
     }
     Ok(())
 }
@@ -464,6 +491,11 @@ fn loads(subject: Subject, parts: &[Part], poll: PollArg, generator: Generator) 
 }
 
 impl Bench<'_> {
+    fn failed(&mut self, what: String) {
+        eprintln!("xskd bench: FAILED {what}");
+        self.failures.push(what);
+    }
+
     /// Start `subject`, run `loads` against it, stop it.
     fn session(&mut self, round: u32, subject: Subject, loads: &[Load]) -> Result<()> {
         if subject.offloads() {
@@ -489,11 +521,18 @@ impl Bench<'_> {
                 if self.stop.load(Ordering::Relaxed) {
                     bail!("interrupted");
                 }
-                let s = self
-                    .measure(round, subject, load, pid)
-                    .with_context(|| format!("{:?} against {}", load, subject.name()))?;
-                eprintln!("  round {round} {:>13} {}", subject.name(), summary(&s));
-                self.samples.push(s);
+                // One failed measurement costs its cell in the table, not
+                // the run: the rest goes on, and the failure is reported.
+                match self.measure(round, subject, load, pid) {
+                    Ok(s) => {
+                        eprintln!("  round {round} {:>13} {}", subject.name(), summary(&s));
+                        self.samples.push(s);
+                    }
+                    Err(e) => self.failed(format!(
+                        "round {round}: {load:?} against {}: {e:#}",
+                        subject.name()
+                    )),
+                }
             }
             Ok(())
         })();

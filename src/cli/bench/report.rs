@@ -623,6 +623,8 @@ struct JsonReport<'a> {
     table: Vec<Row>,
     samples: &'a [Sample],
     server_reports: &'a [serde_json::Value],
+    /// Measurements (or whole sessions) that failed; the run went on.
+    failures: &'a [String],
     markdown: &'a str,
 }
 
@@ -633,6 +635,7 @@ pub fn write(
     args: &BenchArgs,
     samples: &[Sample],
     reports: &[serde_json::Value],
+    failures: &[String],
     markdown: &str,
     info: &RunInfo,
 ) -> Result<PathBuf> {
@@ -644,6 +647,7 @@ pub fn write(
         table,
         samples,
         server_reports: reports,
+        failures,
         markdown,
     };
     let stamp = std::time::SystemTime::now()
