@@ -14,6 +14,9 @@
 pub mod client;
 mod cpu;
 mod http;
+mod metrics;
+mod plan;
+mod prep;
 mod report;
 mod servers;
 #[cfg(test)]
@@ -28,10 +31,13 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
-use xskd::lab::{Lab, XSKD_IP};
+use xskd::lab::Lab;
 
 use client::{LatencyResult, ScrapeResult, ThroughputResult, RESULT};
 use http::{BulkResult, HttpResult};
+pub use plan::Load;
+use plan::{loads, subjects, BULK_OBJECT, LARGE_OBJECT, SMALL_OBJECT, TCP_MSG};
+use prep::{offloads, plot, read_mac, setup, static_neighbour};
 use servers::{Running, Setup, Subject};
 
 #[derive(Args, Clone, Debug, Serialize)]
@@ -121,54 +127,6 @@ pub enum PollArg {
     Backoff,
     Both,
 }
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Load {
-    UdpLatency,
-    UdpThroughput,
-    /// The UDP throughput load from the AF_XDP generator.
-    UdpThroughputXdp,
-    TcpRr,
-    #[serde(rename = "http-keepalive-64")]
-    HttpKeepAliveSmall,
-    #[serde(rename = "http-keepalive-16k")]
-    HttpKeepAliveLarge,
-    #[serde(rename = "http-close-64")]
-    HttpCloseSmall,
-    #[serde(rename = "http-close-16k")]
-    HttpCloseLarge,
-    Bulk,
-}
-
-/// The HTTP objects both servers hold (paths under the web root).
-pub const SMALL_OBJECT: &str = "obj-64";
-pub const LARGE_OBJECT: &str = "obj-16k";
-pub const BULK_OBJECT: &str = "bulk";
-const SMALL_BYTES: usize = 64;
-const LARGE_BYTES: usize = 16 * 1024;
-/// TCP request/response message size.
-const TCP_MSG: usize = 64;
-
-impl Load {
-    /// (object, `Connection: close`) of an HTTP load.
-    fn http(self) -> Option<(&'static str, bool)> {
-        match self {
-            Load::HttpKeepAliveSmall => Some((SMALL_OBJECT, false)),
-            Load::HttpKeepAliveLarge => Some((LARGE_OBJECT, false)),
-            Load::HttpCloseSmall => Some((SMALL_OBJECT, true)),
-            Load::HttpCloseLarge => Some((LARGE_OBJECT, true)),
-            _ => None,
-        }
-    }
-}
-
-const HTTP_LOADS: [Load; 4] = [
-    Load::HttpKeepAliveSmall,
-    Load::HttpKeepAliveLarge,
-    Load::HttpCloseSmall,
-    Load::HttpCloseLarge,
-];
 
 /// One measurement: one load against one subject in one round.
 #[derive(Clone, Debug, Serialize)]
@@ -328,88 +286,6 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     Ok(())
 }
 
-/// Draw the PNGs with benches/plot.py (run from the source tree), if it
-/// and python3 are there; a missing plot is a warning, not a failure.
-fn plot(out: &std::path::Path) {
-    let script = std::path::Path::new("benches/plot.py");
-    let python = std::path::Path::new("/usr/bin/python3");
-    if !script.exists() || !python.exists() {
-        eprintln!("xskd bench: no benches/plot.py here (or no /usr/bin/python3): no plots");
-        return;
-    }
-    let mut cmd = Command::new(python);
-    cmd.arg(script).arg(out.join("latest.json"));
-    match http::run_bounded(&mut cmd, std::time::Duration::from_secs(120)) {
-        Ok(o) if o.status.success() => eprint!("{}", String::from_utf8_lossy(&o.stdout)),
-        Ok(o) => eprintln!(
-            "xskd bench: plotting failed ({}): {}",
-            o.status,
-            String::from_utf8_lossy(&o.stderr).trim()
-        ),
-        Err(e) => eprintln!("xskd bench: plotting failed: {e:#}"),
-    }
-}
-
-/// Write the HTTP objects: nginx's web root holds all three; xskd preloads
-/// only the bulk object (the small ones are PUT into it, see `put_objects`).
-/// The bulk file is a hard link, so it is on disk once.
-fn setup(lab: &Lab, args: &BenchArgs, parts: &[Part]) -> Result<Setup> {
-    let http = parts.contains(&Part::Http);
-    let bulk = parts.contains(&Part::Bulk);
-    let mut s = Setup {
-        kernel_tcp: parts.contains(&Part::Tcp),
-        ..Setup::default()
-    };
-    if !http && !bulk {
-        return Ok(s);
-    }
-    let root = lab.dir().join("www");
-    std::fs::create_dir_all(&root)?;
-    std::fs::write(root.join(SMALL_OBJECT), object_bytes(SMALL_BYTES))?;
-    std::fs::write(root.join(LARGE_OBJECT), object_bytes(LARGE_BYTES))?;
-    let bulk_bytes = args.bulk_mb << 20;
-    s.store_max_bytes = (64 << 20) + if bulk { bulk_bytes } else { 0 };
-    if bulk {
-        let preload = lab.dir().join("preload");
-        std::fs::create_dir_all(&preload)?;
-        let path = root.join(BULK_OBJECT);
-        let mut f = std::io::BufWriter::new(std::fs::File::create(&path)?);
-        let chunk = object_bytes(1 << 20);
-        for _ in 0..args.bulk_mb {
-            std::io::Write::write_all(&mut f, &chunk)?;
-        }
-        std::io::Write::flush(&mut f)?;
-        drop(f);
-        std::fs::hard_link(&path, preload.join(BULK_OBJECT))?;
-        s.preload_dir = Some(preload);
-    }
-    s.web_root = Some(root);
-    Ok(s)
-}
-
-/// Deterministic, not compressible by accident of being all zeros.
-fn object_bytes(n: usize) -> Vec<u8> {
-    (0..n).map(|i| b"xskd-bench-object\n"[i % 18]).collect()
-}
-
-/// The kernel's offloads on xskd's veth end: TSO, GSO, GRO and tx
-/// checksumming (TSO needs it), all on or all off.
-fn offloads(lab: &Lab, on: bool) -> Result<()> {
-    let v = if on { "on" } else { "off" };
-    let out = lab
-        .xskd_ns_cmd("ethtool")
-        .args(["-K", &lab.if_xskd, "tx", v, "tso", v, "gso", v, "gro", v])
-        .output()?;
-    if !out.status.success() {
-        bail!(
-            "ethtool -K {} offloads {v}: {}",
-            lab.if_xskd,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(())
-}
-
 /// How busy the server and load cores are over one second with nothing
 /// of ours running: the noise floor of this run.
 fn background(args: &BenchArgs) -> Result<(f64, f64)> {
@@ -421,73 +297,6 @@ fn background(args: &BenchArgs) -> Result<(f64, f64)> {
     let s = (cpu::core_busy_seconds(args.server_core)? - s0) / dt;
     let l = (cpu::core_busy_seconds(args.load_core)? - l0) / dt;
     Ok((s.clamp(0.0, 1.0), l.clamp(0.0, 1.0)))
-}
-
-/// Who is measured, in the order each round measures them.
-fn subjects(parts: &[Part], poll: PollArg) -> Vec<Subject> {
-    let has = |p| parts.contains(&p);
-    let echo = has(Part::Udp) || has(Part::Tcp);
-    let mut v = Vec::new();
-    // Busy-polling xskd is the stack side of the ceiling, HTTP and bulk
-    // pairs too.
-    if has(Part::Ceiling)
-        || has(Part::Http)
-        || has(Part::Bulk)
-        || (echo && poll != PollArg::Backoff)
-    {
-        v.push(Subject::Xskd);
-    }
-    if echo && poll != PollArg::Busy {
-        v.push(Subject::XskdBackoff);
-    }
-    if echo {
-        v.push(Subject::Kernel);
-    }
-    if has(Part::Ceiling) {
-        v.push(Subject::Reflector);
-    }
-    if has(Part::Http) || has(Part::Bulk) {
-        v.push(Subject::Nginx);
-    }
-    if has(Part::Bulk) {
-        v.push(Subject::NginxOffload);
-    }
-    v
-}
-
-/// What each subject is measured with.
-fn loads(subject: Subject, parts: &[Part], poll: PollArg, generator: Generator) -> Vec<Load> {
-    let has = |p| parts.contains(&p);
-    let echo_poll = match subject {
-        Subject::Xskd => poll != PollArg::Backoff,
-        Subject::XskdBackoff | Subject::Kernel => true,
-        _ => false,
-    };
-    let mut v = Vec::new();
-    let ceiling = has(Part::Ceiling) && matches!(subject, Subject::Xskd | Subject::Reflector);
-    if has(Part::Udp) && echo_poll {
-        v.extend([Load::UdpLatency, Load::UdpThroughput]);
-    } else if ceiling && generator == Generator::Socket {
-        v.push(Load::UdpThroughput);
-    }
-    if ceiling && generator == Generator::Xdp {
-        v.push(Load::UdpThroughputXdp);
-    }
-    if has(Part::Tcp) && echo_poll {
-        v.push(Load::TcpRr);
-    }
-    if has(Part::Http) && matches!(subject, Subject::Xskd | Subject::Nginx) {
-        v.extend(HTTP_LOADS);
-    }
-    if has(Part::Bulk)
-        && matches!(
-            subject,
-            Subject::Xskd | Subject::Nginx | Subject::NginxOffload
-        )
-    {
-        v.push(Load::Bulk);
-    }
-    v
 }
 
 impl Bench<'_> {
@@ -525,7 +334,11 @@ impl Bench<'_> {
                 // the run: the rest goes on, and the failure is reported.
                 match self.measure(round, subject, load, pid) {
                     Ok(s) => {
-                        eprintln!("  round {round} {:>13} {}", subject.name(), summary(&s));
+                        eprintln!(
+                            "  round {round} {:>13} {}",
+                            subject.name(),
+                            report::summary(&s)
+                        );
                         self.samples.push(s);
                     }
                     Err(e) => self.failed(format!(
@@ -783,76 +596,4 @@ fn result_line<T: serde::de::DeserializeOwned>(out: &Output) -> Result<T> {
         .find_map(|l| l.strip_prefix(RESULT))
         .context("bench-client printed no result")?;
     serde_json::from_str(line).context("parsing the bench-client result")
-}
-
-fn summary(s: &Sample) -> String {
-    let cpu = format!(
-        "server cpu {:.2} us/op (core {:.2})",
-        s.cpu_us_per_op(),
-        s.core_us_per_op()
-    );
-    if let Some(l) = &s.latency {
-        return format!(
-            "{:?} p50 {:.1} p99 {:.1} p99.9 {:.1} us, {} rtts, {} lost; {cpu}",
-            s.load, l.p50_us, l.p99_us, l.p999_us, l.round_trips, l.lost
-        );
-    }
-    if let Some(t) = &s.throughput {
-        return format!(
-            "throughput {:.0} dgrams/s, loss {:.3}%; {cpu}",
-            t.echoed_per_sec,
-            t.loss_ratio * 100.0
-        );
-    }
-    if let Some(h) = &s.http {
-        return format!(
-            "{:?} {:.0} req/s p50 {:.1} p99 {:.1} us, {} errors; {cpu}",
-            s.load,
-            h.rps,
-            h.p50_us,
-            h.p99_us,
-            h.socket_errors + h.non_2xx
-        );
-    }
-    if let Some(b) = &s.bulk {
-        return format!(
-            "bulk {:.2} Gbit/s ({} MB in {:.2} s, offloads {})",
-            b.gbit_per_s,
-            b.bytes >> 20,
-            b.seconds,
-            if b.offloads { "on" } else { "off" }
-        );
-    }
-    cpu
-}
-
-/// The reflector answers no ARP; give the peer xskd's MAC once, for every
-/// subject alike (the stack would answer, but a static entry keeps ARP out
-/// of the measurement).
-fn static_neighbour(lab: &Lab) -> Result<()> {
-    let mac = read_mac(lab)?;
-    let out = lab
-        .peer_cmd("ip")
-        .args(["neigh", "replace", &XSKD_IP.to_string(), "lladdr", &mac])
-        .args(["dev", &lab.if_peer, "nud", "permanent"])
-        .output()?;
-    if !out.status.success() {
-        bail!(
-            "ip neigh replace: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(())
-}
-
-fn read_mac(lab: &Lab) -> Result<String> {
-    let out = lab
-        .xskd_ns_cmd("cat")
-        .arg(format!("/sys/class/net/{}/address", lab.if_xskd))
-        .output()?;
-    let mac = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if mac.len() != 17 {
-        bail!("could not read the MAC of {}", lab.if_xskd);
-    }
-    Ok(mac)
 }

@@ -6,52 +6,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use super::metrics::{
+    bulk_metrics, http_metrics, latency_metrics, tcp_metrics, throughput_metrics, Goal, Metric,
+};
 use super::servers::Subject;
 use super::{BenchArgs, Generator, Load, Part, PollArg, Sample};
-
-/// A goal on `subject / peer` (issue 7's "goals the report holds the
-/// project to").
-#[derive(Clone, Copy)]
-enum Goal {
-    AtMost(f64),
-    AtLeast(f64),
-}
-
-impl Goal {
-    fn text(self) -> String {
-        match self {
-            Goal::AtMost(r) => format!("<= {r}x"),
-            Goal::AtLeast(r) => format!(">= {r}x"),
-        }
-    }
-
-    fn met(self, ratio: f64) -> bool {
-        match self {
-            Goal::AtMost(r) => ratio <= r,
-            Goal::AtLeast(r) => ratio >= r,
-        }
-    }
-}
-
-/// One metric of one load, read from a sample.
-struct Metric {
-    label: String,
-    load: Load,
-    read: fn(&Sample) -> Option<f64>,
-    goal: Option<Goal>,
-    /// Digits after the point.
-    digits: usize,
-}
-
-impl Metric {
-    /// Counts of losses are shown side by side but not divided: a ratio
-    /// of two small counts says nothing.
-    fn has_ratio(&self) -> bool {
-        !self.label.contains("lost")
-            && !self.label.contains("loss")
-            && !self.label.contains("errors")
-    }
-}
 
 /// A table row in the JSON: medians per subject, ratios against the peer.
 #[derive(Serialize)]
@@ -68,216 +27,6 @@ pub struct Row {
     pub met: Vec<(Subject, Option<bool>)>,
     #[serde(skip)]
     digits: usize,
-}
-
-fn latency_metrics() -> Vec<Metric> {
-    let lat = |label: &str, read, goal, digits| Metric {
-        label: label.into(),
-        load: Load::UdpLatency,
-        read,
-        goal,
-        digits,
-    };
-    vec![
-        lat(
-            "UDP echo RTT p50 (us)",
-            |s| s.latency.as_ref().map(|l| l.p50_us),
-            Some(Goal::AtMost(0.5)),
-            1,
-        ),
-        lat(
-            "UDP echo RTT p99 (us)",
-            |s| s.latency.as_ref().map(|l| l.p99_us),
-            Some(Goal::AtMost(0.5)),
-            1,
-        ),
-        lat(
-            "UDP echo RTT p99.9 (us)",
-            |s| s.latency.as_ref().map(|l| l.p999_us),
-            None,
-            1,
-        ),
-        lat(
-            "UDP echo round trips lost",
-            |s| s.latency.as_ref().map(|l| l.lost as f64),
-            None,
-            0,
-        ),
-        lat(
-            "server CPU per round trip (us, process)",
-            |s| Some(s.cpu_us_per_op()),
-            None,
-            2,
-        ),
-        lat(
-            "server core busy per round trip (us)",
-            |s| Some(s.core_us_per_op()),
-            None,
-            2,
-        ),
-    ]
-}
-
-fn throughput_metrics(load: Load, rate_goal: Option<Goal>) -> Vec<Metric> {
-    let thr = |label: &str, read, goal, digits| Metric {
-        label: label.into(),
-        load,
-        read,
-        goal,
-        digits,
-    };
-    vec![
-        thr(
-            "UDP echoed datagrams/s",
-            |s| s.throughput.as_ref().map(|t| t.echoed_per_sec),
-            rate_goal,
-            0,
-        ),
-        thr(
-            "UDP loss (%)",
-            |s| s.throughput.as_ref().map(|t| t.loss_ratio * 100.0),
-            None,
-            3,
-        ),
-        thr(
-            "server CPU per datagram (us, process)",
-            |s| Some(s.cpu_us_per_op()),
-            None,
-            3,
-        ),
-        thr(
-            "server core busy per datagram (us)",
-            |s| Some(s.core_us_per_op()),
-            None,
-            3,
-        ),
-    ]
-}
-
-fn tcp_metrics() -> Vec<Metric> {
-    let rr = |label: &str, read, digits| Metric {
-        label: label.into(),
-        load: Load::TcpRr,
-        read,
-        goal: None,
-        digits,
-    };
-    vec![
-        rr(
-            "TCP RR RTT p50 (us)",
-            |s| s.latency.as_ref().map(|l| l.p50_us),
-            1,
-        ),
-        rr(
-            "TCP RR RTT p99 (us)",
-            |s| s.latency.as_ref().map(|l| l.p99_us),
-            1,
-        ),
-        rr(
-            "TCP RR RTT p99.9 (us)",
-            |s| s.latency.as_ref().map(|l| l.p999_us),
-            1,
-        ),
-        rr(
-            "TCP round trips/s",
-            |s| {
-                s.latency
-                    .as_ref()
-                    .filter(|l| l.seconds > 0.0)
-                    .map(|l| l.round_trips as f64 / l.seconds)
-            },
-            0,
-        ),
-        rr(
-            "server CPU per TCP round trip (us, process)",
-            |s| Some(s.cpu_us_per_op()),
-            2,
-        ),
-        rr(
-            "server core busy per TCP round trip (us)",
-            |s| Some(s.core_us_per_op()),
-            2,
-        ),
-    ]
-}
-
-fn http_metrics() -> Vec<Metric> {
-    let mut v = Vec::new();
-    for (load, name) in [
-        (Load::HttpKeepAliveSmall, "keep-alive 64 B"),
-        (Load::HttpKeepAliveLarge, "keep-alive 16 KB"),
-        (Load::HttpCloseSmall, "close 64 B"),
-        (Load::HttpCloseLarge, "close 16 KB"),
-    ] {
-        let m = |label: String, read, goal, digits| Metric {
-            label,
-            load,
-            read,
-            goal,
-            digits,
-        };
-        v.push(m(
-            format!("HTTP {name} requests/s"),
-            |s| s.http.as_ref().map(|h| h.rps),
-            Some(Goal::AtLeast(2.0)),
-            0,
-        ));
-        v.push(m(
-            format!("HTTP {name} p50 (us)"),
-            |s| s.http.as_ref().map(|h| h.p50_us),
-            None,
-            1,
-        ));
-        // "p99 no worse" than nginx's.
-        v.push(m(
-            format!("HTTP {name} p99 (us)"),
-            |s| s.http.as_ref().map(|h| h.p99_us),
-            Some(Goal::AtMost(1.0)),
-            1,
-        ));
-        v.push(m(
-            format!("HTTP {name} errors"),
-            |s| {
-                s.http
-                    .as_ref()
-                    .map(|h| (h.socket_errors + h.non_2xx) as f64)
-            },
-            None,
-            0,
-        ));
-        v.push(m(
-            format!("server CPU per request, {name} (us, process)"),
-            |s| Some(s.cpu_us_per_op()),
-            None,
-            2,
-        ));
-    }
-    v
-}
-
-fn bulk_metrics(offloads: bool, goal: Option<Goal>) -> Vec<Metric> {
-    let state = if offloads { "on" } else { "off" };
-    vec![
-        Metric {
-            label: format!("GET Gbit/s (nginx with tso/gso/gro {state})"),
-            load: Load::Bulk,
-            read: |s| s.bulk.as_ref().map(|b| b.gbit_per_s),
-            goal,
-            digits: 2,
-        },
-        Metric {
-            label: format!("server CPU per GB (s, process; nginx offloads {state})"),
-            load: Load::Bulk,
-            read: |s| {
-                s.bulk
-                    .as_ref()
-                    .filter(|b| b.bytes > 0)
-                    .map(|b| s.server_cpu_s / (b.bytes as f64 / 1e9))
-            },
-            goal: None,
-            digits: 3,
-        },
-    ]
 }
 
 pub(super) fn median(mut v: Vec<f64>) -> Option<f64> {
@@ -660,4 +409,46 @@ pub fn write(
     std::fs::write(dir.join("latest.json"), &json)?;
     std::fs::write(dir.join("latest.md"), markdown)?;
     Ok(path)
+}
+
+/// One line per measurement, printed as the run goes.
+pub fn summary(s: &Sample) -> String {
+    let cpu = format!(
+        "server cpu {:.2} us/op (core {:.2})",
+        s.cpu_us_per_op(),
+        s.core_us_per_op()
+    );
+    if let Some(l) = &s.latency {
+        return format!(
+            "{:?} p50 {:.1} p99 {:.1} p99.9 {:.1} us, {} rtts, {} lost; {cpu}",
+            s.load, l.p50_us, l.p99_us, l.p999_us, l.round_trips, l.lost
+        );
+    }
+    if let Some(t) = &s.throughput {
+        return format!(
+            "throughput {:.0} dgrams/s, loss {:.3}%; {cpu}",
+            t.echoed_per_sec,
+            t.loss_ratio * 100.0
+        );
+    }
+    if let Some(h) = &s.http {
+        return format!(
+            "{:?} {:.0} req/s p50 {:.1} p99 {:.1} us, {} errors; {cpu}",
+            s.load,
+            h.rps,
+            h.p50_us,
+            h.p99_us,
+            h.socket_errors + h.non_2xx
+        );
+    }
+    if let Some(b) = &s.bulk {
+        return format!(
+            "bulk {:.2} Gbit/s ({} MB in {:.2} s, offloads {})",
+            b.gbit_per_s,
+            b.bytes >> 20,
+            b.seconds,
+            if b.offloads { "on" } else { "off" }
+        );
+    }
+    cpu
 }
