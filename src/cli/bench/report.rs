@@ -426,7 +426,8 @@ pub fn summary(s: &Sample) -> String {
     }
     if let Some(t) = &s.throughput {
         return format!(
-            "throughput {:.0} dgrams/s, loss {:.3}%; {cpu}",
+            "{:?} {:.0} dgrams/s, loss {:.3}%; {cpu}",
+            s.load,
             t.echoed_per_sec,
             t.loss_ratio * 100.0
         );
