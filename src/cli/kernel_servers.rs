@@ -260,3 +260,34 @@ fn udp_echo(bind: SocketAddr, batch: usize, rcvbuf: usize, stop: &AtomicBool) ->
     }
     Ok(stats)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tcp_echo_two_connections_echo_and_stop_flag_ends_the_server() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let stop = Arc::new(AtomicBool::new(false));
+        let server = {
+            let stop = stop.clone();
+            std::thread::spawn(move || tcp_echo(listener, &stop))
+        };
+        let mut total = 0;
+        for msg in [&b"hello"[..], &[7u8; 3000][..]] {
+            let mut c = TcpStream::connect(addr).expect("connect");
+            c.set_read_timeout(Some(Duration::from_secs(5)))
+                .expect("timeout");
+            c.write_all(msg).expect("write");
+            let mut back = vec![0u8; msg.len()];
+            c.read_exact(&mut back).expect("echo");
+            assert_eq!(back, msg);
+            total += msg.len() as u64;
+        }
+        stop.store(true, Ordering::Relaxed);
+        let stats = server.join().expect("no panic").expect("no error");
+        assert_eq!(stats.accepted, 2);
+        assert_eq!(stats.bytes, total);
+    }
+}
