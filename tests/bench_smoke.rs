@@ -168,6 +168,20 @@ fn bench_tcp_http_bulk_ceiling_one_round_report_both_sides() {
         .collect();
     assert_eq!(bulk, [8 << 20; 3], "every bulk GET moved the whole object");
     let rows = json["table"].as_array().expect("table rows");
+    for metric in [
+        "TCP round trips/s",
+        "HTTP keep-alive 16 KB requests/s",
+        "HTTP close 64 B requests/s",
+        "GET Gbit/s (nginx with tso/gso/gro off)",
+    ] {
+        let r = rows
+            .iter()
+            .find(|r| r["metric"] == metric)
+            .unwrap_or_else(|| panic!("no {metric} row in the JSON"));
+        let xskd = r["values"][0][1].as_f64().unwrap_or(0.0);
+        let peer = r["peer_value"].as_f64().unwrap_or(0.0);
+        assert!(xskd > 0.0 && peer > 0.0, "{metric}: {r}");
+    }
     assert!(
         rows.iter()
             .any(|r| r["metric"] == "HTTP keep-alive 64 B requests/s" && r["goal"] == ">= 2x"),
