@@ -560,3 +560,37 @@ fn xdp_generator_frame_checksums_verify_and_its_echo_is_recognised() {
     );
     assert!(parse_mac("02:0a").is_err());
 }
+
+#[test]
+fn write_puts_table_samples_and_failures_in_latest_json_and_md() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let samples = vec![
+        bulk_sample(Subject::Xskd, 3.0),
+        bulk_sample(Subject::Nginx, 1.5),
+    ];
+    let mut a = args(PollArg::Busy);
+    a.only = vec![Part::Bulk];
+    let failures = vec!["round 0: Bulk against nginx-offload: timed out".to_string()];
+    let path =
+        report::write(dir.path(), &a, &samples, &[], &failures, "# md", &info()).expect("written");
+    assert!(path.exists());
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("latest.json")).expect("json"),
+    )
+    .expect("valid JSON");
+    assert_eq!(json["failures"][0], failures[0].as_str());
+    assert_eq!(json["samples"][1]["subject"], "nginx");
+    assert_eq!(json["samples"][0]["load"], "bulk");
+    let row = json["table"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["metric"] == "GET Gbit/s (nginx with tso/gso/gro off)")
+        .expect("bulk row");
+    assert_eq!(row["ratios"][0][1], 2.0);
+    assert_eq!(row["met"][0][1], true);
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("latest.md")).expect("md"),
+        "# md"
+    );
+}
