@@ -73,6 +73,12 @@ pub struct BenchArgs {
     /// Size of the bulk GET's object in MB (it is held in xskd's store).
     #[arg(long, default_value_t = 1024)]
     pub bulk_mb: u64,
+    /// xskd's per-connection TCP send buffer (`[tcp] send_buffer`) in
+    /// bytes. The default matches what the kernel baselines may autotune
+    /// to (net.ipv4.tcp_wmem's maximum, 4 MB); 0 keeps xskd's own default
+    /// (64 KB), which holds a bulk GET to a fraction of that.
+    #[arg(long, default_value_t = KERNEL_WMEM_MAX)]
+    pub xskd_send_buffer: usize,
     /// wrk connections in the HTTP loads.
     #[arg(long, default_value_t = 16)]
     pub http_conns: u32,
@@ -163,6 +169,9 @@ impl Sample {
         self.server_core_busy_s * 1e6 / self.ops.max(1) as f64
     }
 }
+
+/// Linux's default net.ipv4.tcp_wmem maximum.
+pub const KERNEL_WMEM_MAX: usize = 4 << 20;
 
 /// Round trips the latency client makes before measuring.
 const LATENCY_WARMUP: u64 = 1000;

@@ -41,6 +41,7 @@ pub fn setup(lab: &Lab, args: &BenchArgs, parts: &[Part]) -> Result<Setup> {
     let bulk = parts.contains(&Part::Bulk);
     let mut s = Setup {
         kernel_tcp: parts.contains(&Part::Tcp),
+        tcp_send_buffer: (args.xskd_send_buffer > 0).then_some(args.xskd_send_buffer),
         ..Setup::default()
     };
     if !http && !bulk {

@@ -311,6 +311,16 @@ the offloads-ON bulk one. `p99 <= 1x` is the goal \"p99 no worse than nginx\".\n
             args.http_conns
         ));
     }
+    if parts.contains(&Part::Tcp) || parts.contains(&Part::Http) || parts.contains(&Part::Bulk) {
+        out.push_str(&match args.xskd_send_buffer {
+            0 => "- xskd ran with its default TCP send buffer (`[tcp] send_buffer`, 64 KB).\n"
+                .to_string(),
+            b => format!(
+                "- xskd ran with `[tcp] send_buffer = {b}` (the kernel may autotune to \
+net.ipv4.tcp_wmem's maximum, 4 MB by default; `--xskd-send-buffer 0` keeps xskd's 64 KB).\n"
+            ),
+        });
+    }
     if parts.contains(&Part::Bulk) {
         out.push_str(&format!(
             "- Bulk: one `curl -o /dev/null` GET of a {} MB object (preloaded into xskd's store, a \

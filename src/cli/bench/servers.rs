@@ -94,6 +94,8 @@ pub struct Setup {
     pub preload_dir: Option<PathBuf>,
     /// nginx's web root (the same objects xskd serves).
     pub web_root: Option<PathBuf>,
+    /// xskd's `[tcp] send_buffer`, when not its default.
+    pub tcp_send_buffer: Option<usize>,
 }
 
 /// A server under test, running; stopped (and its report kept) by `stop`.
@@ -145,6 +147,9 @@ impl Running {
             if let (Subject::Xskd, Some(dir)) = (subject, &setup.preload_dir) {
                 extra.push_str(&format!("preload_dir = {:?}\n", dir.display().to_string()));
             }
+        }
+        if let Some(b) = setup.tcp_send_buffer {
+            extra.push_str(&format!("\n[tcp]\nsend_buffer = {b}\n"));
         }
         let config = lab.config_toml(&[(0, Some(core))], &extra);
         let path = lab.write_config(&config)?;

@@ -24,6 +24,7 @@ fn args(poll: PollArg) -> BenchArgs {
         bulk_mb: 8,
         http_conns: 16,
         generator: Generator::Socket,
+        xskd_send_buffer: 0,
         no_plot: true,
     }
 }
