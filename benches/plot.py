@@ -13,6 +13,8 @@ Usage:
   stretched toward the tail (90, 99, 99.9 ... equally spaced).
 - http_rps.png: requests/s per round for each HTTP load, xskd vs nginx, so
   the spread behind each median in the table is visible.
+- udp_rate.png: echoed datagrams/s per round, kernel-socket load (UDP
+  table) and AF_XDP load (ceiling table): a noisy round shows up here.
 """
 import json
 import math
@@ -33,6 +35,10 @@ COLORS = {
     "nginx-offload": "tab:brown",
 }
 LATENCY_LOADS = [("udp-latency", "UDP echo RTT"), ("tcp-rr", "TCP request/response RTT (64 B)")]
+UDP_RATE_LOADS = [
+    ("udp-throughput", "UDP echo, kernel-socket load"),
+    ("udp-throughput-xdp", "ceiling, AF_XDP load"),
+]
 HTTP_LOADS = [
     ("http-keepalive-64", "keep-alive, 64 B"),
     ("http-keepalive-16k", "keep-alive, 16 KB"),
@@ -82,16 +88,16 @@ def plot_cdfs(samples, out):
     return path
 
 
-def plot_rps(samples, out):
-    present = [(k, t) for k, t in HTTP_LOADS if any(s["load"] == k for s in samples)]
+def plot_per_round(samples, out, loads, result, key, ylabel, title, name):
+    present = [(k, t) for k, t in loads if any(s["load"] == k for s in samples)]
     if not present:
         return None
     fig, axes = plt.subplots(1, len(present), figsize=(4.5 * len(present), 4), squeeze=False)
-    for ax, (load, title) in zip(axes[0], present):
+    for ax, (load, panel) in zip(axes[0], present):
         by_subject = {}
         for s in samples:
-            if s["load"] == load and s.get("http"):
-                by_subject.setdefault(s["subject"], []).append((s["round"], s["http"]["rps"]))
+            if s["load"] == load and s.get(result):
+                by_subject.setdefault(s["subject"], []).append((s["round"], s[result][key]))
         for subj, pts in by_subject.items():
             pts.sort()
             ax.plot(
@@ -101,16 +107,16 @@ def plot_rps(samples, out):
                 color=COLORS.get(subj, "black"),
                 label=subj,
             )
-        ax.set_title(title)
+        ax.set_title(panel)
         ax.set_xlabel("round")
-        ax.set_ylabel("requests/s")
+        ax.set_ylabel(ylabel)
         ax.set_ylim(bottom=0)
         ax.xaxis.get_major_locator().set_params(integer=True)
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8)
-    fig.suptitle("HTTP requests/s per round (wrk)")
+    fig.suptitle(title)
     fig.tight_layout()
-    path = os.path.join(out, "http_rps.png")
+    path = os.path.join(out, name)
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
@@ -121,7 +127,19 @@ def main():
     with open(path) as f:
         run = json.load(f)
     out = os.path.dirname(os.path.abspath(path))
-    for made in (plot_cdfs(run["samples"], out), plot_rps(run["samples"], out)):
+    samples = run["samples"]
+    made_all = (
+        plot_cdfs(samples, out),
+        plot_per_round(
+            samples, out, HTTP_LOADS, "http", "rps", "requests/s",
+            "HTTP requests/s per round (wrk)", "http_rps.png",
+        ),
+        plot_per_round(
+            samples, out, UDP_RATE_LOADS, "throughput", "echoed_per_sec", "echoed datagrams/s",
+            "UDP echoed datagrams/s per round", "udp_rate.png",
+        ),
+    )
+    for made in made_all:
         if made:
             print(f"plot: {made}")
 
