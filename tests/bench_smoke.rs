@@ -1,6 +1,8 @@
-//! Smoke test of the side-by-side harness: one short round of the UDP echo
+//! Smoke tests of the side-by-side harness: one short round of the UDP echo
 //! pair must produce latency and throughput numbers for both xskd and the
-//! kernel. Needs root (veth lab, XDP); fails without it.
+//! kernel; one tiny round of the tcp, http and bulk parts numbers for xskd,
+//! the kernel and nginx. Needs root (veth lab, XDP), wrk and nginx-light;
+//! fails without them.
 
 mod common;
 
@@ -79,4 +81,110 @@ fn bench_udp_one_round_reports_xskd_and_kernel_numbers() {
         .filter_map(|s| s["scrape"]["scrapes"].as_u64())
         .sum();
     assert!(scrapes >= 2, "metrics were not scraped during xskd runs");
+}
+
+/// The tcp, http, bulk and ceiling (AF_XDP generator) parts once each at a
+/// tiny size: every row must
+/// have a non-zero value for both subjects, and the JSON must carry the
+/// samples (with CDF points for the TCP latency plot).
+#[test]
+fn bench_tcp_http_bulk_ceiling_one_round_report_both_sides() {
+    require_root();
+    let out_dir = tempfile::tempdir().expect("temp dir");
+    let out = Command::new(XSKD)
+        .args(["bench", "--rounds", "1", "--seconds", "1", "--bulk-mb", "8"])
+        .args(["--only", "tcp,http,bulk,ceiling", "--poll", "busy"])
+        .args(["--http-conns", "4", "--generator", "xdp"])
+        .args(["--no-plot", "--out"])
+        .arg(out_dir.path())
+        .output()
+        .expect("running xskd bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "xskd bench failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    for metric in [
+        "TCP RR RTT p50 (us)",
+        "TCP RR RTT p99 (us)",
+        "TCP round trips/s",
+        "HTTP keep-alive 64 B requests/s",
+        "HTTP keep-alive 64 B p99 (us)",
+        "HTTP keep-alive 16 KB requests/s",
+        "HTTP close 64 B requests/s",
+        "HTTP close 16 KB requests/s",
+        "GET Gbit/s (nginx with tso/gso/gro off)",
+        "GET Gbit/s (nginx with tso/gso/gro on)",
+        // The ceiling pair under the AF_XDP load generator.
+        "UDP echoed datagrams/s",
+    ] {
+        let cells = row(&stdout, metric);
+        assert!(
+            positive(cells[1]) && positive(cells[2]),
+            "{metric}: {} / {}\n{stdout}\n{stderr}",
+            cells[1],
+            cells[2]
+        );
+    }
+    for metric in [
+        "HTTP keep-alive 64 B errors",
+        "HTTP keep-alive 16 KB errors",
+    ] {
+        let cells = row(&stdout, metric);
+        assert_eq!(cells[1..3], ["0", "0"], "{metric}\n{stdout}");
+    }
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out_dir.path().join("latest.json")).expect("latest.json"),
+    )
+    .expect("valid JSON");
+    let samples = json["samples"].as_array().expect("samples");
+    let pairs: Vec<(&str, &str)> = samples
+        .iter()
+        .filter_map(|s| Some((s["subject"].as_str()?, s["load"].as_str()?)))
+        .collect();
+    for want in [
+        ("xskd", "tcp-rr"),
+        ("kernel", "tcp-rr"),
+        ("xskd", "http-keepalive-64"),
+        ("nginx", "http-close-16k"),
+        ("xskd", "bulk"),
+        ("nginx", "bulk"),
+        ("nginx-offload", "bulk"),
+        ("reflector", "udp-throughput-xdp"),
+    ] {
+        assert!(pairs.contains(&want), "no {want:?} sample in {pairs:?}");
+    }
+    let tcp_cdf = samples
+        .iter()
+        .find(|s| s["load"] == "tcp-rr")
+        .and_then(|s| s["latency"]["cdf"].as_array())
+        .map_or(0, Vec::len);
+    assert!(tcp_cdf > 10, "TCP RR CDF has {tcp_cdf} points");
+    let bulk: Vec<u64> = samples
+        .iter()
+        .filter_map(|s| s["bulk"]["bytes"].as_u64())
+        .collect();
+    assert_eq!(bulk, [8 << 20; 3], "every bulk GET moved the whole object");
+    let rows = json["table"].as_array().expect("table rows");
+    for metric in [
+        "TCP round trips/s",
+        "HTTP keep-alive 16 KB requests/s",
+        "HTTP close 64 B requests/s",
+        "GET Gbit/s (nginx with tso/gso/gro off)",
+    ] {
+        let r = rows
+            .iter()
+            .find(|r| r["metric"] == metric)
+            .unwrap_or_else(|| panic!("no {metric} row in the JSON"));
+        let xskd = r["values"][0][1].as_f64().unwrap_or(0.0);
+        let peer = r["peer_value"].as_f64().unwrap_or(0.0);
+        assert!(xskd > 0.0 && peer > 0.0, "{metric}: {r}");
+    }
+    assert!(
+        rows.iter()
+            .any(|r| r["metric"] == "HTTP keep-alive 64 B requests/s" && r["goal"] == ">= 2x"),
+        "HTTP goal missing from the JSON table"
+    );
 }

@@ -17,6 +17,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::cli::kernel_servers::{raise_rcvbuf, MAX_BATCH};
 
+/// The longest a latency client warms up before it measures anyway.
+const WARMUP_LIMIT: Duration = Duration::from_secs(5);
+
 /// The prefix of the one result line each client prints.
 pub const RESULT: &str = "bench-result ";
 
@@ -62,6 +65,45 @@ pub enum BenchClient {
         #[arg(long, default_value_t = 32)]
         batch: usize,
         /// Unmeasured time first.
+        #[arg(long, default_value_t = 0.2)]
+        warmup: f64,
+    },
+    /// TCP request/response on one connection: write `size` bytes, read
+    /// the echo back whole, repeat (one request outstanding, TCP_NODELAY).
+    /// RTTs go into a histogram; the result has the same shape as
+    /// `udp-latency`'s.
+    TcpRr {
+        target: SocketAddr,
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 2_000_000)]
+        count: u64,
+        /// Message bytes (at least 12).
+        #[arg(long, default_value_t = 64)]
+        size: usize,
+        #[arg(long, default_value_t = 1000)]
+        warmup: u64,
+    },
+    /// As `udp-throughput`, sent and received through an AF_XDP socket on
+    /// IFACE (taking over SRC's frames while it runs), not kernel sockets.
+    XdpThroughput {
+        target: SocketAddr,
+        #[arg(long)]
+        iface: String,
+        /// Our address (the XDP program steers its frames to us).
+        #[arg(long)]
+        src: std::net::Ipv4Addr,
+        /// The target's MAC (no ARP is sent).
+        #[arg(long)]
+        dst_mac: String,
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        #[arg(long, default_value_t = 18)]
+        size: usize,
+        #[arg(long, default_value_t = 1024)]
+        window: u64,
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
         #[arg(long, default_value_t = 0.2)]
         warmup: f64,
     },
@@ -141,6 +183,34 @@ pub fn bench_client(c: BenchClient) -> Result<()> {
             batch.clamp(1, MAX_BATCH),
             Duration::from_secs_f64(warmup),
         )?)?,
+        BenchClient::TcpRr {
+            target,
+            seconds,
+            count,
+            size,
+            warmup,
+        } => serde_json::to_string(&tcp_rr(target, seconds, count, size, warmup)?)?,
+        BenchClient::XdpThroughput {
+            target,
+            iface,
+            src,
+            dst_mac,
+            seconds,
+            size,
+            window,
+            batch,
+            warmup,
+        } => serde_json::to_string(&super::xdpgen::xdp_throughput(&super::xdpgen::XdpLoad {
+            iface,
+            src,
+            target,
+            dst_mac,
+            duration: Duration::from_secs_f64(seconds),
+            size,
+            window: window.max(1),
+            batch,
+            warmup: Duration::from_secs_f64(warmup),
+        })?)?,
         BenchClient::Scrape { admin, seconds } => serde_json::to_string(&scrape(admin, seconds))?,
     };
     println!("{RESULT}{json}");
@@ -189,10 +259,17 @@ fn udp_latency(
     let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)?;
     let (mut lost, mut warmup_lost, mut seq) = (0u64, 0u64, 0u64);
     let mut started = Instant::now();
-    let mut deadline = started + Duration::from_secs(10);
+    // The warm-up ends after `warmup` round trips or WARMUP_LIMIT, whichever
+    // comes first (a slow, loaded machine still gets measured).
+    let mut deadline = started + WARMUP_LIMIT;
+    let mut measuring = warmup == 0;
+    if measuring {
+        deadline = started + Duration::from_secs_f64(seconds);
+    }
     loop {
-        if seq == warmup {
+        if !measuring && (seq >= warmup || Instant::now() >= deadline) {
             // The measured time starts with the next request.
+            measuring = true;
             started = Instant::now();
             deadline = started + Duration::from_secs_f64(seconds);
         }
@@ -219,11 +296,11 @@ fn udp_latency(
                 Err(e) => return Err(e).context("recv"),
             }
         };
-        match (seq <= warmup, rtt) {
-            (true, Some(_)) => {}
-            (true, None) => warmup_lost += 1,
-            (false, Some(d)) => hist.record((d.as_nanos() as u64).max(1))?,
-            (false, None) => lost += 1,
+        match (measuring, rtt) {
+            (false, Some(_)) => {}
+            (false, None) => warmup_lost += 1,
+            (true, Some(d)) => hist.record((d.as_nanos() as u64).max(1))?,
+            (true, None) => lost += 1,
         }
         if warmup_lost > 100 || (lost > 1000 && hist.is_empty()) {
             bail!("no echo from {target}");
@@ -232,25 +309,109 @@ fn udp_latency(
     if hist.is_empty() {
         bail!("no round trip to {target} completed");
     }
+    Ok(latency_result(&hist, lost, started.elapsed().as_secs_f64()))
+}
+
+/// Percentiles and a CDF of a histogram of nanoseconds, in microseconds.
+pub(super) fn latency_result(hist: &Histogram<u64>, lost: u64, seconds: f64) -> LatencyResult {
     let us = |q: f64| hist.value_at_quantile(q) as f64 / 1e3;
-    let cdf = [
-        0.0, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.99, 0.995, 0.999, 0.9999, 1.0,
-    ]
-    .iter()
-    .map(|&q| (q * 100.0, us(q)))
-    .collect();
-    Ok(LatencyResult {
+    LatencyResult {
         round_trips: hist.len(),
         lost,
-        seconds: started.elapsed().as_secs_f64(),
+        seconds,
         p50_us: us(0.5),
         p90_us: us(0.9),
         p99_us: us(0.99),
         p999_us: us(0.999),
         max_us: hist.max() as f64 / 1e3,
         mean_us: hist.mean() / 1e3,
-        cdf,
-    })
+        cdf: cdf(hist),
+    }
+}
+
+/// At most this many CDF points per latency result.
+const CDF_POINTS: usize = 400;
+
+/// (percentile, µs) points of the histogram's CDF: HdrHistogram's quantile
+/// iteration (denser toward the tail, where a CDF plot needs it), thinned to
+/// at most [`CDF_POINTS`], always ending at the maximum.
+pub(super) fn cdf(hist: &Histogram<u64>) -> Vec<(f64, f64)> {
+    if hist.is_empty() {
+        return Vec::new();
+    }
+    let mut pts: Vec<(f64, f64)> = hist
+        .iter_quantiles(4)
+        .map(|v| {
+            (
+                v.quantile_iterated_to() * 100.0,
+                hist.highest_equivalent(v.value_iterated_to()) as f64 / 1e3,
+            )
+        })
+        .collect();
+    let step = pts.len().div_ceil(CDF_POINTS).max(1);
+    let last = pts.last().copied();
+    pts = pts.into_iter().step_by(step).collect();
+    if let Some(l) = last {
+        if pts.last() != Some(&l) {
+            pts.push(l);
+        }
+    }
+    pts
+}
+
+fn tcp_rr(
+    target: SocketAddr,
+    seconds: f64,
+    count: u64,
+    size: usize,
+    warmup: u64,
+) -> Result<LatencyResult> {
+    if !(HEADER..=65536).contains(&size) {
+        bail!("--size must be {HEADER}..=65536 bytes");
+    }
+    let mut s = TcpStream::connect_timeout(&target, Duration::from_secs(3))
+        .with_context(|| format!("connecting to {target}"))?;
+    s.set_nodelay(true)?;
+    // TCP retransmits what is lost; a response this late means the server
+    // is stuck, and the run fails rather than hang.
+    s.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut msg = vec![0u8; size];
+    let mut buf = vec![0u8; size];
+    let mut hist = Histogram::<u64>::new_with_bounds(1, 60_000_000_000, 3)?;
+    let mut seq = 0u64;
+    let mut started = Instant::now();
+    let mut deadline = started + WARMUP_LIMIT;
+    let mut measuring = warmup == 0;
+    if measuring {
+        deadline = started + Duration::from_secs_f64(seconds);
+    }
+    loop {
+        if !measuring && (seq >= warmup || Instant::now() >= deadline) {
+            measuring = true;
+            started = Instant::now();
+            deadline = started + Duration::from_secs_f64(seconds);
+        }
+        if hist.len() >= count || Instant::now() >= deadline {
+            break;
+        }
+        seq += 1;
+        stamp(&mut msg, seq);
+        let t0 = Instant::now();
+        s.write_all(&msg).context("write")?;
+        s.read_exact(&mut buf)
+            .with_context(|| format!("reading echo {seq} from {target}"))?;
+        let rtt = t0.elapsed();
+        if seq_of(&buf) != Some(seq) {
+            bail!("echo {seq} from {target} came back changed");
+        }
+        if measuring {
+            hist.record((rtt.as_nanos() as u64).max(1))?;
+        }
+    }
+    if hist.is_empty() {
+        bail!("no round trip to {target} completed");
+    }
+    Ok(latency_result(&hist, 0, started.elapsed().as_secs_f64()))
 }
 
 /// Counts echoes; all our datagrams have the same size, so an echo is a

@@ -65,3 +65,35 @@ pub fn core_busy_seconds(core: usize) -> Result<f64> {
         .sum();
     Ok(busy as f64 / ticks_per_sec())
 }
+
+/// The parent pid in the text of /proc/PID/stat.
+pub fn stat_ppid(text: &str) -> Option<u32> {
+    let rest = text.rsplit_once(')')?.1;
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// The processes whose parent is `pid` (nginx's workers under its master).
+pub fn children(pid: u32) -> Vec<u32> {
+    let Ok(rd) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    rd.filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&p| {
+            std::fs::read_to_string(format!("/proc/{p}/stat"))
+                .ok()
+                .and_then(|t| stat_ppid(&t))
+                == Some(pid)
+        })
+        .collect()
+}
+
+/// utime + stime of `pid` and its children (a master and its workers), in
+/// seconds. A child that exits between two readings takes its time with it;
+/// the servers under test keep theirs for the whole measurement.
+pub fn tree_seconds(pid: u32) -> Result<f64> {
+    let mut s = process_seconds(pid)?;
+    for c in children(pid) {
+        s += process_seconds(c).unwrap_or(0.0);
+    }
+    Ok(s)
+}

@@ -3,17 +3,25 @@
 //! measures xskd and its kernel peer doing the same work in the same run,
 //! alternating in rounds, then prints medians and ratios.
 //!
-//! Parts: `udp` (UDP echo latency and throughput, xskd vs the kernel) and
+//! Parts: `udp` (UDP echo latency and throughput, xskd vs the kernel),
 //! `ceiling` (the same throughput load against the bare AF_XDP reflector vs
-//! xskd's stack echo). TCP and HTTP pairs slot in as more [`Load`]s and
-//! [`Part`]s: a client subcommand, a subject, and rows in `report`.
+//! xskd's stack echo), `tcp` (TCP request/response vs the kernel), `http`
+//! (wrk against xskd's object store vs nginx) and `bulk` (one large GET vs
+//! nginx with the kernel's offloads off and on). More pairs slot in as
+//! more [`Load`]s, [`Subject`]s and [`Part`]s: a client, a subject, and
+//! rows in `report`.
 
 pub mod client;
 mod cpu;
+mod http;
+mod metrics;
+mod plan;
+mod prep;
 mod report;
 mod servers;
 #[cfg(test)]
 mod tests;
+mod xdpgen;
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
@@ -23,10 +31,14 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
-use xskd::lab::{Lab, XSKD_IP};
+use xskd::lab::Lab;
 
 use client::{LatencyResult, ScrapeResult, ThroughputResult, RESULT};
-use servers::{Running, Subject};
+use http::{BulkResult, HttpResult};
+pub use plan::Load;
+use plan::{loads, subjects, BULK_OBJECT, LARGE_OBJECT, SMALL_OBJECT, TCP_MSG};
+use prep::{offloads, plot, read_mac, setup, static_neighbour};
+use servers::{Running, Setup, Subject};
 
 #[derive(Args, Clone, Debug, Serialize)]
 pub struct BenchArgs {
@@ -58,6 +70,26 @@ pub struct BenchArgs {
     /// UDP payload bytes (18 makes 64-byte frames).
     #[arg(long, default_value_t = 18)]
     pub size: usize,
+    /// Size of the bulk GET's object in MB (it is held in xskd's store).
+    #[arg(long, default_value_t = 1024)]
+    pub bulk_mb: u64,
+    /// xskd's per-connection TCP send buffer (`[tcp] send_buffer`) in
+    /// bytes. The default matches what the kernel baselines may autotune
+    /// to (net.ipv4.tcp_wmem's maximum, 4 MB); 0 keeps xskd's own default
+    /// (64 KB), which holds a bulk GET to a fraction of that.
+    #[arg(long, default_value_t = KERNEL_WMEM_MAX)]
+    pub xskd_send_buffer: usize,
+    /// wrk connections in the HTTP loads.
+    #[arg(long, default_value_t = 16)]
+    pub http_conns: u32,
+    /// The ceiling part's load generator: `xdp` sends and counts through
+    /// an AF_XDP socket in the peer namespace (pushes harder), `socket`
+    /// reuses the UDP part's kernel-socket load.
+    #[arg(long, value_enum, default_value_t = Generator::Xdp)]
+    pub generator: Generator,
+    /// Do not draw the PNG plots (benches/plot.py) at the end.
+    #[arg(long)]
+    pub no_plot: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
@@ -67,6 +99,31 @@ pub enum Part {
     Udp,
     /// Datapath ceiling: the bare reflector vs xskd's stack echo.
     Ceiling,
+    /// TCP request/response (64 bytes, one connection), xskd vs the kernel.
+    Tcp,
+    /// HTTP GETs of small and 16 KB objects (wrk), xskd vs nginx.
+    Http,
+    /// One large GET, xskd vs nginx with offloads off and on.
+    Bulk,
+}
+
+/// Every part, in the order they are reported.
+pub const ALL_PARTS: [Part; 5] = [Part::Udp, Part::Ceiling, Part::Tcp, Part::Http, Part::Bulk];
+
+/// The parts this run measures.
+pub fn parts_of(args: &BenchArgs) -> Vec<Part> {
+    if args.only.is_empty() {
+        ALL_PARTS.to_vec()
+    } else {
+        args.only.clone()
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Generator {
+    Socket,
+    Xdp,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
@@ -75,13 +132,6 @@ pub enum PollArg {
     Busy,
     Backoff,
     Both,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Load {
-    UdpLatency,
-    UdpThroughput,
 }
 
 /// One measurement: one load against one subject in one round.
@@ -94,6 +144,10 @@ pub struct Sample {
     pub latency: Option<LatencyResult>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub throughput: Option<ThroughputResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub http: Option<HttpResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bulk: Option<BulkResult>,
     /// Operations the server did while its CPU was measured (warm-up and
     /// drain included, as they are in the CPU time).
     pub ops: u64,
@@ -116,6 +170,9 @@ impl Sample {
     }
 }
 
+/// Linux's default net.ipv4.tcp_wmem maximum.
+pub const KERNEL_WMEM_MAX: usize = 4 << 20;
+
 /// Round trips the latency client makes before measuring.
 const LATENCY_WARMUP: u64 = 1000;
 
@@ -124,8 +181,10 @@ struct Bench<'a> {
     lab: Lab,
     exe: PathBuf,
     stop: Arc<AtomicBool>,
+    setup: Setup,
     samples: Vec<Sample>,
     reports: Vec<serde_json::Value>,
+    failures: Vec<String>,
 }
 
 pub fn bench(args: BenchArgs) -> Result<()> {
@@ -139,6 +198,10 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     if args.rounds == 0 || args.seconds <= 0.0 {
         bail!("--rounds and --seconds must be positive");
     }
+    if args.bulk_mb == 0 || args.http_conns == 0 {
+        bail!("--bulk-mb and --http-conns must be positive");
+    }
+    let parts = parts_of(&args);
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone())?;
@@ -146,13 +209,17 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     let exe = std::env::current_exe().context("finding our own binary")?;
     let lab = Lab::create("bench", 1)?;
     static_neighbour(&lab)?;
+    offloads(&lab, false)?;
+    let setup = setup(&lab, &args, &parts)?;
     let mut b = Bench {
         args: &args,
         lab,
         exe,
         stop,
+        setup,
         samples: Vec::new(),
         reports: Vec::new(),
+        failures: Vec::new(),
     };
     let loadavg_before = report::loadavg();
     let (background_server_core, background_load_core) = background(&args)?;
@@ -164,11 +231,6 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         );
     }
     let started = std::time::Instant::now();
-    let parts: Vec<Part> = if args.only.is_empty() {
-        vec![Part::Udp, Part::Ceiling]
-    } else {
-        args.only.clone()
-    };
     let subjects = subjects(&parts, args.poll);
     eprintln!(
         "xskd bench: lab {} / {}, server core {}, load core {}, {} rounds x {} s, subjects {:?}",
@@ -182,7 +244,12 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     );
     for round in 0..args.rounds {
         for &s in &subjects {
-            b.session(round, s, loads(s, &parts))?;
+            if let Err(e) = b.session(round, s, &loads(s, &parts, args.poll, args.generator)) {
+                if b.stop.load(Ordering::Relaxed) {
+                    return Err(e);
+                }
+                b.failed(format!("round {round}: {}: {e:#}", s.name()));
+            }
         }
     }
     let info = report::RunInfo {
@@ -194,14 +261,37 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         cores,
         kernel: report::kernel_release(),
     };
-    let table = report::table(&b.samples, &args, &parts, &info);
+    let mut table = report::table(&b.samples, &args, &parts, &info);
+    if !b.failures.is_empty() {
+        table.push_str("\n### Failed measurements (their cells are missing above)\n\n");
+        for f in &b.failures {
+            table.push_str(&format!("- {}\n", f.replace('\n', " ")));
+        }
+    }
     println!("{table}");
-    let out = report::write(&args.out, &args, &b.samples, &b.reports, &table, &info)?;
+    let out = report::write(
+        &args.out,
+        &args,
+        &b.samples,
+        &b.reports,
+        &b.failures,
+        &table,
+        &info,
+    )?;
     eprintln!(
         "xskd bench: results in {} ({:.0} s)",
         out.display(),
         info.wall_s
     );
+    if !args.no_plot {
+        plot(&args.out);
+    }
+    if !b.failures.is_empty() {
+        bail!(
+            "{} measurement(s) failed (listed under the table)",
+            b.failures.len()
+        );
+    }
     Ok(())
 }
 
@@ -218,53 +308,53 @@ fn background(args: &BenchArgs) -> Result<(f64, f64)> {
     Ok((s.clamp(0.0, 1.0), l.clamp(0.0, 1.0)))
 }
 
-/// Who is measured, in the order each round measures them.
-fn subjects(parts: &[Part], poll: PollArg) -> Vec<Subject> {
-    let udp = parts.contains(&Part::Udp);
-    let ceiling = parts.contains(&Part::Ceiling);
-    let mut v = Vec::new();
-    // Busy-polling xskd is the stack side of the ceiling pair too.
-    if ceiling || (udp && poll != PollArg::Backoff) {
-        v.push(Subject::Xskd);
-    }
-    if udp && poll != PollArg::Busy {
-        v.push(Subject::XskdBackoff);
-    }
-    if udp {
-        v.push(Subject::Kernel);
-    }
-    if ceiling {
-        v.push(Subject::Reflector);
-    }
-    v
-}
-
-/// What each subject is measured with.
-fn loads(subject: Subject, parts: &[Part]) -> &'static [Load] {
-    match subject {
-        Subject::Reflector => &[Load::UdpThroughput],
-        Subject::Xskd if !parts.contains(&Part::Udp) => &[Load::UdpThroughput],
-        _ => &[Load::UdpLatency, Load::UdpThroughput],
-    }
-}
-
 impl Bench<'_> {
+    fn failed(&mut self, what: String) {
+        eprintln!("xskd bench: FAILED {what}");
+        self.failures.push(what);
+    }
+
     /// Start `subject`, run `loads` against it, stop it.
     fn session(&mut self, round: u32, subject: Subject, loads: &[Load]) -> Result<()> {
+        if subject.offloads() {
+            offloads(&self.lab, true)?;
+        }
+        let result = self.session_inner(round, subject, loads);
+        if subject.offloads() {
+            offloads(&self.lab, false)?;
+        }
+        result
+    }
+
+    fn session_inner(&mut self, round: u32, subject: Subject, loads: &[Load]) -> Result<()> {
         let core = self.args.server_core;
-        let server = Running::start(&self.lab, &self.exe, subject, core)
+        let server = Running::start(&self.lab, &self.exe, subject, core, &self.setup)
             .with_context(|| format!("starting {}", subject.name()))?;
         let result = (|| -> Result<()> {
             let pid = server.pid()?;
+            if subject.is_xskd() && loads.iter().any(|l| l.http().is_some()) {
+                self.put_objects(subject)?;
+            }
             for &load in loads {
                 if self.stop.load(Ordering::Relaxed) {
                     bail!("interrupted");
                 }
-                let s = self
-                    .measure(round, subject, load, pid)
-                    .with_context(|| format!("{:?} against {}", load, subject.name()))?;
-                eprintln!("  round {round} {:>12} {}", subject.name(), summary(&s));
-                self.samples.push(s);
+                // One failed measurement costs its cell in the table, not
+                // the run: the rest goes on, and the failure is reported.
+                match self.measure(round, subject, load, pid) {
+                    Ok(s) => {
+                        eprintln!(
+                            "  round {round} {:>13} {}",
+                            subject.name(),
+                            report::summary(&s)
+                        );
+                        self.samples.push(s);
+                    }
+                    Err(e) => self.failed(format!(
+                        "round {round}: {load:?} against {}: {e:#}",
+                        subject.name()
+                    )),
+                }
             }
             Ok(())
         })();
@@ -277,21 +367,42 @@ impl Bench<'_> {
         Ok(())
     }
 
+    /// PUT the small HTTP objects into xskd's store from the peer (the
+    /// bulk object is preloaded).
+    fn put_objects(&self, subject: Subject) -> Result<()> {
+        let root = self.setup.web_root.as_ref().context("no web root")?;
+        for name in [SMALL_OBJECT, LARGE_OBJECT] {
+            let url = format!("{}/{name}", subject.http_base());
+            let file = format!("@{}", root.join(name).display());
+            let out = self
+                .lab
+                .peer_cmd("curl")
+                .args([
+                    "-sS",
+                    "--max-time",
+                    "10",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                ])
+                .args(["-X", "PUT", "-H", "Content-Type: application/octet-stream"])
+                .args(["--data-binary", &file, &url])
+                .output()?;
+            let code = String::from_utf8_lossy(&out.stdout);
+            if !matches!(code.trim(), "201" | "204") {
+                bail!(
+                    "PUT {url}: {code} {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                );
+            }
+        }
+        Ok(())
+    }
+
     fn measure(&self, round: u32, subject: Subject, load: Load, pid: u32) -> Result<Sample> {
         let a = self.args;
-        let target = subject.udp_target().to_string();
         let secs = a.seconds.to_string();
-        let size = a.size.to_string();
-        let mut client_args: Vec<String> = match load {
-            Load::UdpLatency => vec!["udp-latency".into(), target],
-            Load::UdpThroughput => vec![
-                "udp-throughput".into(),
-                target,
-                "--window".into(),
-                a.window.to_string(),
-            ],
-        };
-        client_args.extend(["--seconds".into(), secs.clone(), "--size".into(), size]);
         // Prometheus-style scraping while xskd is measured, so its cost is
         // inside the numbers.
         let scraper = if subject.is_xskd() {
@@ -302,15 +413,12 @@ impl Bench<'_> {
         } else {
             None
         };
-        let cpu0 = cpu::process_seconds(pid)?;
+        let cpu0 = cpu::tree_seconds(pid)?;
         let core0 = cpu::core_busy_seconds(a.server_core)?;
         let t0 = std::time::Instant::now();
-        let refs: Vec<&str> = client_args.iter().map(String::as_str).collect();
-        let out = self
-            .spawn_in_ns(&self.lab.ns_peer, &refs)?
-            .wait_with_output()?;
+        let outcome = self.run_load(subject, load);
         let wall_s = t0.elapsed().as_secs_f64();
-        let server_cpu_s = cpu::process_seconds(pid)? - cpu0;
+        let server_cpu_s = cpu::tree_seconds(pid)? - cpu0;
         let server_core_busy_s = cpu::core_busy_seconds(a.server_core)? - core0;
         let scrape = match scraper {
             Some(c) => Some(result_line::<ScrapeResult>(&c.wait_with_output()?)?),
@@ -322,25 +430,142 @@ impl Bench<'_> {
             load,
             latency: None,
             throughput: None,
+            http: None,
+            bulk: None,
             ops: 0,
             server_cpu_s,
             server_core_busy_s,
             wall_s,
             scrape,
         };
-        match load {
-            Load::UdpLatency => {
-                let r: LatencyResult = result_line(&out)?;
+        match outcome? {
+            Outcome::Latency(r) => {
                 s.ops = r.round_trips + r.lost + LATENCY_WARMUP;
                 s.latency = Some(r);
             }
-            Load::UdpThroughput => {
-                let r: ThroughputResult = result_line(&out)?;
+            Outcome::Throughput(r) => {
                 s.ops = r.echoed_total;
                 s.throughput = Some(r);
             }
+            Outcome::Http(r) => {
+                s.ops = r.requests;
+                s.http = Some(r);
+            }
+            Outcome::Bulk(r) => {
+                s.ops = r.bytes;
+                s.bulk = Some(r);
+            }
         }
         Ok(s)
+    }
+
+    fn run_load(&self, subject: Subject, load: Load) -> Result<Outcome> {
+        let a = self.args;
+        let target = subject.udp_target().to_string();
+        let secs = a.seconds.to_string();
+        let client = |args: Vec<String>| -> Result<Output> {
+            let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+            Ok(self
+                .spawn_in_ns(&self.lab.ns_peer, &refs)?
+                .wait_with_output()?)
+        };
+        let udp = |mut v: Vec<String>| {
+            v.extend(["--seconds".into(), secs.clone()]);
+            v.extend(["--size".into(), a.size.to_string()]);
+            v
+        };
+        Ok(match load {
+            Load::UdpLatency => Outcome::Latency(result_line(&client(udp(vec![
+                "udp-latency".into(),
+                target,
+            ]))?)?),
+            Load::UdpThroughput => Outcome::Throughput(result_line(&client(udp(vec![
+                "udp-throughput".into(),
+                target,
+                "--window".into(),
+                a.window.to_string(),
+            ]))?)?),
+            Load::UdpThroughputXdp => Outcome::Throughput(result_line(&client(udp(vec![
+                "xdp-throughput".into(),
+                target,
+                "--iface".into(),
+                self.lab.if_peer.clone(),
+                "--src".into(),
+                xskd::lab::PEER_IP.to_string(),
+                "--dst-mac".into(),
+                read_mac(&self.lab)?,
+                "--window".into(),
+                a.window.to_string(),
+            ]))?)?),
+            Load::TcpRr => Outcome::Latency(result_line(&client(vec![
+                "tcp-rr".into(),
+                target,
+                "--seconds".into(),
+                secs,
+                "--size".into(),
+                TCP_MSG.to_string(),
+            ])?)?),
+            Load::Bulk => Outcome::Bulk(self.bulk_get(subject)?),
+            _ => {
+                let (object, close) = load.http().context("not an HTTP load")?;
+                let url = format!("{}/{object}", subject.http_base());
+                let wrk = http::wrk_args(&url, a.seconds, a.http_conns, close);
+                let mut cmd = self.pinned_in_peer("wrk");
+                cmd.args(&wrk);
+                let limit = std::time::Duration::from_secs_f64(a.seconds.ceil() + 20.0);
+                let out = http::run_bounded(&mut cmd, limit)?;
+                let text = String::from_utf8_lossy(&out.stdout);
+                if !out.status.success() {
+                    bail!(
+                        "wrk failed ({}): {}{text}",
+                        out.status,
+                        String::from_utf8_lossy(&out.stderr)
+                    );
+                }
+                let r = http::parse_wrk(&text)?;
+                if r.requests == 0 {
+                    bail!("wrk completed no request against {url}:\n{text}");
+                }
+                Outcome::Http(r)
+            }
+        })
+    }
+
+    /// One GET of the bulk object with curl, pinned to the load core.
+    fn bulk_get(&self, subject: Subject) -> Result<BulkResult> {
+        let url = format!("{}/{BULK_OBJECT}", subject.http_base());
+        let bytes = self.args.bulk_mb << 20;
+        // Give up below 100 Mbit/s.
+        let max = 10 + bytes * 8 / 100_000_000;
+        let mut cmd = self.pinned_in_peer("curl");
+        cmd.args(["-sS", "-o", "/dev/null", "--max-time", &max.to_string()])
+            .args([
+                "-w",
+                "%{speed_download} %{size_download} %{http_code} %{time_total}",
+            ])
+            .arg(&url);
+        let out = http::run_bounded(&mut cmd, std::time::Duration::from_secs(max + 10))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let (speed, size, code, total) = http::parse_curl(&text)
+            .with_context(|| format!("curl {url}: {}", String::from_utf8_lossy(&out.stderr)))?;
+        if code != 200 || size != bytes {
+            bail!("GET {url}: status {code}, {size} of {bytes} bytes");
+        }
+        Ok(BulkResult {
+            bytes: size,
+            seconds: total,
+            gbit_per_s: speed * 8.0 / 1e9,
+            offloads: subject.offloads(),
+        })
+    }
+
+    /// `PROGRAM` in the peer namespace pinned to the load core.
+    fn pinned_in_peer(&self, program: &str) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.lab.ns_peer, "taskset", "-c"])
+            .arg(self.args.load_core.to_string())
+            .arg(program);
+        c
     }
 
     /// `xskd bench-client ARGS` in namespace `ns`, pinned to the load core.
@@ -358,6 +583,14 @@ impl Bench<'_> {
     }
 }
 
+/// What one load returned.
+enum Outcome {
+    Latency(LatencyResult),
+    Throughput(ThroughputResult),
+    Http(HttpResult),
+    Bulk(BulkResult),
+}
+
 fn result_line<T: serde::de::DeserializeOwned>(out: &Output) -> Result<T> {
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
@@ -372,55 +605,4 @@ fn result_line<T: serde::de::DeserializeOwned>(out: &Output) -> Result<T> {
         .find_map(|l| l.strip_prefix(RESULT))
         .context("bench-client printed no result")?;
     serde_json::from_str(line).context("parsing the bench-client result")
-}
-
-fn summary(s: &Sample) -> String {
-    let cpu = format!(
-        "server cpu {:.2} us/op (core {:.2})",
-        s.cpu_us_per_op(),
-        s.core_us_per_op()
-    );
-    match (&s.latency, &s.throughput) {
-        (Some(l), _) => format!(
-            "latency p50 {:.1} p99 {:.1} p99.9 {:.1} us, {} rtts, {} lost; {cpu}",
-            l.p50_us, l.p99_us, l.p999_us, l.round_trips, l.lost
-        ),
-        (_, Some(t)) => format!(
-            "throughput {:.0} dgrams/s, loss {:.3}%; {cpu}",
-            t.echoed_per_sec,
-            t.loss_ratio * 100.0
-        ),
-        _ => cpu,
-    }
-}
-
-/// The reflector answers no ARP; give the peer xskd's MAC once, for every
-/// subject alike (the stack would answer, but a static entry keeps ARP out
-/// of the measurement).
-fn static_neighbour(lab: &Lab) -> Result<()> {
-    let mac = read_mac(lab)?;
-    let out = lab
-        .peer_cmd("ip")
-        .args(["neigh", "replace", &XSKD_IP.to_string(), "lladdr", &mac])
-        .args(["dev", &lab.if_peer, "nud", "permanent"])
-        .output()?;
-    if !out.status.success() {
-        bail!(
-            "ip neigh replace: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(())
-}
-
-fn read_mac(lab: &Lab) -> Result<String> {
-    let out = lab
-        .xskd_ns_cmd("cat")
-        .arg(format!("/sys/class/net/{}/address", lab.if_xskd))
-        .output()?;
-    let mac = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    if mac.len() != 17 {
-        bail!("could not read the MAC of {}", lab.if_xskd);
-    }
-    Ok(mac)
 }

@@ -6,56 +6,17 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use serde::Serialize;
 
+use super::metrics::{
+    bulk_metrics, http_metrics, latency_metrics, tcp_metrics, throughput_metrics, Goal, Metric,
+};
 use super::servers::Subject;
-use super::{BenchArgs, Load, Part, PollArg, Sample};
-
-/// A goal on `subject / peer` (issue 7's "goals the report holds the
-/// project to").
-#[derive(Clone, Copy)]
-enum Goal {
-    AtMost(f64),
-    AtLeast(f64),
-}
-
-impl Goal {
-    fn text(self) -> String {
-        match self {
-            Goal::AtMost(r) => format!("<= {r}x"),
-            Goal::AtLeast(r) => format!(">= {r}x"),
-        }
-    }
-
-    fn met(self, ratio: f64) -> bool {
-        match self {
-            Goal::AtMost(r) => ratio <= r,
-            Goal::AtLeast(r) => ratio >= r,
-        }
-    }
-}
-
-/// One metric of one load, read from a sample.
-struct Metric {
-    label: &'static str,
-    load: Load,
-    read: fn(&Sample) -> Option<f64>,
-    goal: Option<Goal>,
-    /// Digits after the point.
-    digits: usize,
-}
-
-impl Metric {
-    /// Counts of losses are shown side by side but not divided: a ratio
-    /// of two small counts says nothing.
-    fn has_ratio(&self) -> bool {
-        !self.label.contains("lost") && !self.label.contains("loss")
-    }
-}
+use super::{BenchArgs, Generator, Load, Part, PollArg, Sample};
 
 /// A table row in the JSON: medians per subject, ratios against the peer.
 #[derive(Serialize)]
 pub struct Row {
-    pub section: &'static str,
-    pub metric: &'static str,
+    pub section: String,
+    pub metric: String,
     pub values: Vec<(Subject, Option<f64>)>,
     pub peer: Subject,
     pub peer_value: Option<f64>,
@@ -66,90 +27,6 @@ pub struct Row {
     pub met: Vec<(Subject, Option<bool>)>,
     #[serde(skip)]
     digits: usize,
-}
-
-fn latency_metrics() -> Vec<Metric> {
-    let lat = |label, read, goal, digits| Metric {
-        label,
-        load: Load::UdpLatency,
-        read,
-        goal,
-        digits,
-    };
-    vec![
-        lat(
-            "UDP echo RTT p50 (us)",
-            |s| s.latency.as_ref().map(|l| l.p50_us),
-            Some(Goal::AtMost(0.5)),
-            1,
-        ),
-        lat(
-            "UDP echo RTT p99 (us)",
-            |s| s.latency.as_ref().map(|l| l.p99_us),
-            Some(Goal::AtMost(0.5)),
-            1,
-        ),
-        lat(
-            "UDP echo RTT p99.9 (us)",
-            |s| s.latency.as_ref().map(|l| l.p999_us),
-            None,
-            1,
-        ),
-        lat(
-            "UDP echo round trips lost",
-            |s| s.latency.as_ref().map(|l| l.lost as f64),
-            None,
-            0,
-        ),
-        lat(
-            "server CPU per round trip (us, process)",
-            |s| Some(s.cpu_us_per_op()),
-            None,
-            2,
-        ),
-        lat(
-            "server core busy per round trip (us)",
-            |s| Some(s.core_us_per_op()),
-            None,
-            2,
-        ),
-    ]
-}
-
-fn throughput_metrics(rate_goal: Option<Goal>) -> Vec<Metric> {
-    let thr = |label, read, goal, digits| Metric {
-        label,
-        load: Load::UdpThroughput,
-        read,
-        goal,
-        digits,
-    };
-    vec![
-        thr(
-            "UDP echoed datagrams/s",
-            |s| s.throughput.as_ref().map(|t| t.echoed_per_sec),
-            rate_goal,
-            0,
-        ),
-        thr(
-            "UDP loss (%)",
-            |s| s.throughput.as_ref().map(|t| t.loss_ratio * 100.0),
-            None,
-            3,
-        ),
-        thr(
-            "server CPU per datagram (us, process)",
-            |s| Some(s.cpu_us_per_op()),
-            None,
-            3,
-        ),
-        thr(
-            "server core busy per datagram (us)",
-            |s| Some(s.core_us_per_op()),
-            None,
-            3,
-        ),
-    ]
 }
 
 pub(super) fn median(mut v: Vec<f64>) -> Option<f64> {
@@ -185,7 +62,7 @@ fn median_of(samples: &[Sample], subject: Subject, m: &Metric) -> Option<f64> {
 }
 
 fn rows_for(
-    section: &'static str,
+    section: &str,
     samples: &[Sample],
     subjects: &[Subject],
     peer: Subject,
@@ -211,8 +88,8 @@ fn rows_for(
                 .map(|&(s, r)| (s, m.goal.zip(r).map(|(g, r)| g.met(r))))
                 .collect();
             Row {
-                section,
-                metric: m.label,
+                section: section.to_string(),
+                metric: m.label.clone(),
                 values,
                 peer,
                 peer_value: p,
@@ -232,17 +109,22 @@ fn rows_for(
 
 pub const UDP_SECTION: &str = "UDP echo: xskd vs the kernel";
 pub const CEILING_SECTION: &str = "Datapath ceiling: xskd stack echo vs bare AF_XDP reflector";
+pub const CEILING_SECTION_XDP: &str =
+    "Datapath ceiling (AF_XDP load generator): xskd stack echo vs bare AF_XDP reflector";
+pub const TCP_SECTION: &str =
+    "TCP request/response (64 B, one connection, one outstanding): xskd vs the kernel";
+pub const HTTP_SECTION: &str = "HTTP object store (wrk): xskd vs nginx, 1 worker, offloads off";
 
 pub fn rows(samples: &[Sample], args: &BenchArgs, parts: &[Part]) -> Vec<Row> {
     let mut rows = Vec::new();
+    let xs: Vec<Subject> = match args.poll {
+        PollArg::Busy => vec![Subject::Xskd],
+        PollArg::Backoff => vec![Subject::XskdBackoff],
+        PollArg::Both => vec![Subject::Xskd, Subject::XskdBackoff],
+    };
     if parts.contains(&Part::Udp) {
-        let xs: Vec<Subject> = match args.poll {
-            PollArg::Busy => vec![Subject::Xskd],
-            PollArg::Backoff => vec![Subject::XskdBackoff],
-            PollArg::Both => vec![Subject::Xskd, Subject::XskdBackoff],
-        };
         let mut metrics = latency_metrics();
-        metrics.extend(throughput_metrics(None));
+        metrics.extend(throughput_metrics(Load::UdpThroughput, None));
         rows.extend(rows_for(
             UDP_SECTION,
             samples,
@@ -253,12 +135,58 @@ pub fn rows(samples: &[Sample], args: &BenchArgs, parts: &[Part]) -> Vec<Row> {
     }
     if parts.contains(&Part::Ceiling) {
         rows.extend(rows_for(
-            CEILING_SECTION,
+            match args.generator {
+                Generator::Xdp => CEILING_SECTION_XDP,
+                Generator::Socket => CEILING_SECTION,
+            },
             samples,
             &[Subject::Xskd],
             Subject::Reflector,
-            &throughput_metrics(Some(Goal::AtLeast(0.9))),
+            &throughput_metrics(
+                match args.generator {
+                    Generator::Xdp => Load::UdpThroughputXdp,
+                    Generator::Socket => Load::UdpThroughput,
+                },
+                Some(Goal::AtLeast(0.9)),
+            ),
         ));
+    }
+    if parts.contains(&Part::Tcp) {
+        rows.extend(rows_for(
+            TCP_SECTION,
+            samples,
+            &xs,
+            Subject::Kernel,
+            &tcp_metrics(),
+        ));
+    }
+    if parts.contains(&Part::Http) {
+        rows.extend(rows_for(
+            HTTP_SECTION,
+            samples,
+            &[Subject::Xskd],
+            Subject::Nginx,
+            &http_metrics(),
+        ));
+    }
+    if parts.contains(&Part::Bulk) {
+        for (peer, on, goal) in [
+            (Subject::Nginx, false, Some(Goal::AtLeast(1.0))),
+            (Subject::NginxOffload, true, None),
+        ] {
+            let section = format!(
+                "Bulk GET ({} MB, one flow): xskd vs nginx (sendfile), kernel offloads {} on xskd's veth",
+                args.bulk_mb,
+                if on { "ON" } else { "OFF" }
+            );
+            rows.extend(rows_for(
+                &section,
+                samples,
+                &[Subject::Xskd],
+                peer,
+                &bulk_metrics(on, goal),
+            ));
+        }
     }
     rows
 }
@@ -313,7 +241,7 @@ machine.\n",
     let mut section = "";
     for r in &rows {
         if r.section != section {
-            section = r.section;
+            section = &r.section;
             let names: Vec<&str> = r.values.iter().map(|(s, _)| s.name()).collect();
             let ratios: Vec<String> = names
                 .iter()
@@ -359,6 +287,50 @@ machine.\n",
         ));
     }
     out.push_str(&notes(samples, args, info));
+    out.push_str(&part_notes(args, parts));
+    out
+}
+
+/// What the tcp, http and bulk tables measured, when they ran.
+fn part_notes(args: &BenchArgs, parts: &[Part]) -> String {
+    let mut out = String::new();
+    if parts.contains(&Part::Tcp) {
+        out.push_str(
+            "- TCP RR: one connection, TCP_NODELAY, a 64-byte message written and its echo read \
+back whole, one outstanding, 1000 unmeasured first; xskd's TCP echo (port 7) vs `xskd \
+kernel-server udp-echo --tcp` (a blocking thread per connection) on the server core.\n",
+        );
+    }
+    if parts.contains(&Part::Http) {
+        out.push_str(&format!(
+            "- HTTP: `wrk -t1 -c{} --latency` pinned to the load core, against xskd's object store \
+(the objects PUT first) and nginx-light (1 worker pinned to the server core, sendfile, \
+access_log off, 198.18.0.3:80 on the same veth while xskd is stopped); `close` rows send \
+`Connection: close`. Kernel offloads are off on xskd's veth for both, as in every table but \
+the offloads-ON bulk one. `p99 <= 1x` is the goal \"p99 no worse than nginx\".\n",
+            args.http_conns
+        ));
+    }
+    if parts.contains(&Part::Tcp) || parts.contains(&Part::Http) || parts.contains(&Part::Bulk) {
+        out.push_str(&match args.xskd_send_buffer {
+            0 => "- xskd ran with its default TCP send buffer (`[tcp] send_buffer`, 64 KB).\n"
+                .to_string(),
+            b => format!(
+                "- xskd ran with `[tcp] send_buffer = {b}` (the kernel may autotune to \
+net.ipv4.tcp_wmem's maximum, 4 MB by default; `--xskd-send-buffer 0` keeps xskd's 64 KB).\n"
+            ),
+        });
+    }
+    if parts.contains(&Part::Bulk) {
+        out.push_str(&format!(
+            "- Bulk: one `curl -o /dev/null` GET of a {} MB object (preloaded into xskd's store, a \
+file for nginx), pinned to the load core; Gbit/s is curl's speed_download. Offloads ON means \
+`ethtool -K tx on tso on gso on gro on` on xskd's veth end while nginx is measured; xskd \
+sends from AF_XDP and never uses them, so its column is the same run in both tables. CPU per \
+GB is process time only: the kernel's softirq work for nginx is not in it.\n",
+            args.bulk_mb
+        ));
+    }
     out
 }
 
@@ -410,6 +382,8 @@ struct JsonReport<'a> {
     table: Vec<Row>,
     samples: &'a [Sample],
     server_reports: &'a [serde_json::Value],
+    /// Measurements (or whole sessions) that failed; the run went on.
+    failures: &'a [String],
     markdown: &'a str,
 }
 
@@ -420,22 +394,19 @@ pub fn write(
     args: &BenchArgs,
     samples: &[Sample],
     reports: &[serde_json::Value],
+    failures: &[String],
     markdown: &str,
     info: &RunInfo,
 ) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
-    let parts: Vec<Part> = if args.only.is_empty() {
-        vec![Part::Udp, Part::Ceiling]
-    } else {
-        args.only.clone()
-    };
-    let table = rows(samples, args, &parts);
+    let table = rows(samples, args, &super::parts_of(args));
     let report = JsonReport {
         args,
         run: info,
         table,
         samples,
         server_reports: reports,
+        failures,
         markdown,
     };
     let stamp = std::time::SystemTime::now()
@@ -448,4 +419,47 @@ pub fn write(
     std::fs::write(dir.join("latest.json"), &json)?;
     std::fs::write(dir.join("latest.md"), markdown)?;
     Ok(path)
+}
+
+/// One line per measurement, printed as the run goes.
+pub fn summary(s: &Sample) -> String {
+    let cpu = format!(
+        "server cpu {:.2} us/op (core {:.2})",
+        s.cpu_us_per_op(),
+        s.core_us_per_op()
+    );
+    if let Some(l) = &s.latency {
+        return format!(
+            "{:?} p50 {:.1} p99 {:.1} p99.9 {:.1} us, {} rtts, {} lost; {cpu}",
+            s.load, l.p50_us, l.p99_us, l.p999_us, l.round_trips, l.lost
+        );
+    }
+    if let Some(t) = &s.throughput {
+        return format!(
+            "{:?} {:.0} dgrams/s, loss {:.3}%; {cpu}",
+            s.load,
+            t.echoed_per_sec,
+            t.loss_ratio * 100.0
+        );
+    }
+    if let Some(h) = &s.http {
+        return format!(
+            "{:?} {:.0} req/s p50 {:.1} p99 {:.1} us, {} errors; {cpu}",
+            s.load,
+            h.rps,
+            h.p50_us,
+            h.p99_us,
+            h.socket_errors + h.non_2xx
+        );
+    }
+    if let Some(b) = &s.bulk {
+        return format!(
+            "bulk {:.2} Gbit/s ({} MB in {:.2} s, offloads {})",
+            b.gbit_per_s,
+            b.bytes >> 20,
+            b.seconds,
+            if b.offloads { "on" } else { "off" }
+        );
+    }
+    cpu
 }

@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -29,6 +29,11 @@ pub enum Subject {
     Kernel,
     /// xskd with `processor = "reflector"`: the AF_XDP datapath alone.
     Reflector,
+    /// nginx (nginx-light), one worker, the kernel's TCP; offloads off on
+    /// xskd's veth end, as for every other subject.
+    Nginx,
+    /// The same nginx with TSO/GSO/GRO (and tx checksumming) on.
+    NginxOffload,
 }
 
 impl Subject {
@@ -38,31 +43,76 @@ impl Subject {
             Subject::XskdBackoff => "xskd-backoff",
             Subject::Kernel => "kernel",
             Subject::Reflector => "reflector",
+            Subject::Nginx => "nginx",
+            Subject::NginxOffload => "nginx-offload",
         }
     }
 
     pub fn is_xskd(self) -> bool {
-        self != Subject::Kernel
+        matches!(
+            self,
+            Subject::Xskd | Subject::XskdBackoff | Subject::Reflector
+        )
     }
 
-    pub fn udp_target(self) -> SocketAddr {
-        let ip = if self.is_xskd() {
+    /// Whether the kernel's offloads are on on xskd's veth end while this
+    /// subject is measured.
+    pub fn offloads(self) -> bool {
+        self == Subject::NginxOffload
+    }
+
+    fn ip(self) -> std::net::Ipv4Addr {
+        if self.is_xskd() {
             XSKD_IP
         } else {
             XSKD_SIDE_KERNEL_IP
-        };
-        SocketAddr::from((ip, ECHO_PORT))
+        }
     }
+
+    /// `http://ADDR` of this subject's HTTP server.
+    pub fn http_base(self) -> String {
+        format!("http://{}:{HTTP_PORT}", self.ip())
+    }
+
+    /// The UDP (and TCP) echo address of this subject.
+    pub fn udp_target(self) -> SocketAddr {
+        SocketAddr::from((self.ip(), ECHO_PORT))
+    }
+}
+
+/// The port of the HTTP servers under test.
+pub const HTTP_PORT: u16 = 80;
+
+/// What the subjects of one run need beyond their defaults.
+#[derive(Clone, Debug, Default)]
+pub struct Setup {
+    /// The kernel server serves TCP echo too (the `tcp` part).
+    pub kernel_tcp: bool,
+    /// xskd's HTTP store size and, for the bulk object, the directory it
+    /// preloads (a PUT of a gigabyte is not what is measured).
+    pub store_max_bytes: u64,
+    pub preload_dir: Option<PathBuf>,
+    /// nginx's web root (the same objects xskd serves).
+    pub web_root: Option<PathBuf>,
+    /// xskd's `[tcp] send_buffer`, when not its default.
+    pub tcp_send_buffer: Option<usize>,
 }
 
 /// A server under test, running; stopped (and its report kept) by `stop`.
 pub enum Running {
     Xskd(XskdProcess),
     Kernel(KernelProcess),
+    Nginx(NginxProcess),
 }
 
 impl Running {
-    pub fn start(lab: &Lab, exe: &Path, subject: Subject, core: usize) -> Result<Running> {
+    pub fn start(
+        lab: &Lab,
+        exe: &Path,
+        subject: Subject,
+        core: usize,
+        setup: &Setup,
+    ) -> Result<Running> {
         let (poll, processor) = match subject {
             Subject::Xskd => ("busy", "stack"),
             Subject::XskdBackoff => ("backoff", "stack"),
@@ -73,10 +123,34 @@ impl Running {
                     exe,
                     core,
                     subject.udp_target(),
+                    setup.kernel_tcp,
                 )?))
             }
+            Subject::Nginx | Subject::NginxOffload => {
+                let root = setup
+                    .web_root
+                    .as_deref()
+                    .context("nginx needs a web root")?;
+                return Ok(Running::Nginx(NginxProcess::start(
+                    lab, subject, core, root,
+                )?));
+            }
         };
-        let extra = format!("[worker]\npoll = \"{poll}\"\nprocessor = \"{processor}\"\n");
+        let mut extra = format!("[worker]\npoll = \"{poll}\"\nprocessor = \"{processor}\"\n");
+        if setup.store_max_bytes > 0 {
+            extra.push_str(&format!(
+                "\n[http]\nstore_max_bytes = {}\n",
+                setup.store_max_bytes
+            ));
+            // Only the stack subject serves HTTP loads; the others need not
+            // read a gigabyte at start.
+            if let (Subject::Xskd, Some(dir)) = (subject, &setup.preload_dir) {
+                extra.push_str(&format!("preload_dir = {:?}\n", dir.display().to_string()));
+            }
+        }
+        if let Some(b) = setup.tcp_send_buffer {
+            extra.push_str(&format!("\n[tcp]\nsend_buffer = {b}\n"));
+        }
         let config = lab.config_toml(&[(0, Some(core))], &extra);
         let path = lab.write_config(&config)?;
         let p = lab.spawn_xskd(exe, &path)?;
@@ -87,11 +161,12 @@ impl Running {
         let pid = match self {
             Running::Xskd(p) => p.pid().context("xskd has no pid")?,
             Running::Kernel(k) => k.child.id(),
+            Running::Nginx(n) => n.child.id(),
         };
         // `ip netns exec` and `taskset` exec, so the child's pid is the
         // server's own; check, or the CPU numbers would be someone else's.
         let comm = cpu::comm(pid);
-        if comm != "xskd" {
+        if comm != "xskd" && comm != "nginx" {
             bail!("pid {pid} is {comm:?}, not the server");
         }
         Ok(pid)
@@ -103,6 +178,7 @@ impl Running {
         match self {
             Running::Xskd(p) => p.stop(),
             Running::Kernel(k) => k.stop(),
+            Running::Nginx(n) => n.stop(),
         }
     }
 }
@@ -113,13 +189,20 @@ pub struct KernelProcess {
 }
 
 impl KernelProcess {
-    fn start(lab: &Lab, exe: &Path, core: usize, bind: SocketAddr) -> Result<KernelProcess> {
+    fn start(
+        lab: &Lab,
+        exe: &Path,
+        core: usize,
+        bind: SocketAddr,
+        tcp: bool,
+    ) -> Result<KernelProcess> {
         let mut child = lab
             .xskd_ns_cmd("taskset")
             .args(["-c", &core.to_string()])
             .arg(exe)
             .args(["kernel-server", "udp-echo", "--bind", &bind.to_string()])
             .args(["--batch", "32"])
+            .args(tcp.then_some("--tcp"))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -172,6 +255,89 @@ impl Drop for KernelProcess {
     fn drop(&mut self) {
         if matches!(self.child.try_wait(), Ok(None)) {
             let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// nginx in xskd's namespace on the kernel's address of xskd's veth end
+/// (xskd is not running then), pinned to the server core, logs and temp
+/// files in the lab directory.
+pub struct NginxProcess {
+    child: Child,
+    dir: PathBuf,
+}
+
+impl NginxProcess {
+    fn start(lab: &Lab, subject: Subject, core: usize, root: &Path) -> Result<NginxProcess> {
+        let dir = lab.dir().join(format!("nginx-{}", subject.name()));
+        std::fs::create_dir_all(&dir)?;
+        let listen = format!("{XSKD_SIDE_KERNEL_IP}:{HTTP_PORT}");
+        let conf = dir.join("nginx.conf");
+        std::fs::write(&conf, super::http::nginx_conf(&dir, root, &listen, core))?;
+        let child = lab
+            .xskd_ns_cmd("taskset")
+            .args(["-c", &core.to_string()])
+            .arg("nginx")
+            .arg("-c")
+            .arg(&conf)
+            .arg("-p")
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("starting nginx (apt-get install nginx-light)")?;
+        let mut n = NginxProcess { child, dir };
+        // Ready when the peer can fetch an object.
+        let url = format!("{}/{}", subject.http_base(), super::SMALL_OBJECT);
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let out = lab
+                .peer_cmd("curl")
+                .args(["-s", "-o", "/dev/null", "-w", "%{http_code}"])
+                .args(["--max-time", "1", &url])
+                .output()?;
+            if out.stdout == b"200" {
+                return Ok(n);
+            }
+            if let Some(s) = n.child.try_wait()? {
+                let log = std::fs::read_to_string(n.dir.join("error.log")).unwrap_or_default();
+                bail!("nginx exited ({s}) before it was ready: {log}");
+            }
+            if Instant::now() > deadline {
+                bail!("nginx did not serve {url} within 10 s");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn stop(mut self) -> Result<serde_json::Value> {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.child.try_wait()?.is_none() {
+            if Instant::now() > deadline {
+                // Drop kills the master and its worker.
+                bail!("nginx did not exit within 5 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let log = std::fs::read_to_string(self.dir.join("error.log")).unwrap_or_default();
+        Ok(serde_json::json!({ "nginx_error_log": log }))
+    }
+}
+
+impl Drop for NginxProcess {
+    fn drop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(None)) {
+            // SIGKILL on the master would orphan its worker: kill both.
+            let workers = cpu::children(self.child.id());
+            let _ = self.child.kill();
+            for w in workers {
+                let _ = Command::new("kill")
+                    .args(["-KILL", &w.to_string()])
+                    .status();
+            }
             let _ = self.child.wait();
         }
     }
