@@ -337,15 +337,20 @@ impl Tcb {
     }
 
     /// The earliest timer of this connection.
+    #[inline]
     pub fn timer_deadline(&self, keepalive: Option<Instant>) -> Option<Instant> {
-        [
-            self.rtx_deadline,
-            self.state_deadline,
-            keepalive,
-            self.ack_deadline,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        // Runs after every event on the connection: plain comparisons, not
+        // an iterator chain over an array (a third of the cost of `touch`).
+        fn earlier(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+            match (a, b) {
+                (Some(x), Some(y)) => Some(x.min(y)),
+                (x, None) => x,
+                (None, y) => y,
+            }
+        }
+        earlier(
+            earlier(self.rtx_deadline, self.state_deadline),
+            earlier(keepalive, self.ack_deadline),
+        )
     }
 }
