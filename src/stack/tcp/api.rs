@@ -64,6 +64,7 @@ impl Tcp {
             if let Some(t) = s.tcb.as_mut() {
                 if t.owner == Owner::Listener(l) {
                     t.owner = Owner::App;
+                    t.ready_port = Some(l.0);
                     return Some(id);
                 }
             }

@@ -35,6 +35,7 @@ mod input;
 mod listen;
 mod options;
 mod output;
+mod ready;
 mod reassembly;
 mod recovery;
 mod rtt;
@@ -49,6 +50,8 @@ mod timers;
 
 #[cfg(test)]
 mod flow_tests;
+#[cfg(test)]
+mod ready_tests;
 #[cfg(test)]
 mod recovery_tests;
 #[cfg(test)]
@@ -116,6 +119,8 @@ pub(crate) struct Listener {
     last_overflow: Option<Instant>,
     /// Congestion control for connections accepted here.
     congestion: CongestionAlgorithm,
+    /// Accepted connections with events not yet taken (`Tcp::take_ready`).
+    ready: Vec<ConnId>,
 }
 
 /// The TCP layer of one worker.
@@ -279,7 +284,10 @@ impl Tcp {
         let local = SocketAddrV4::new(dst, repr.dst_port);
         let remote = SocketAddrV4::new(src, repr.src_port);
         if let Some(&idx) = self.index.get(&ConnKey::new(local.port(), remote)) {
-            return (self.segment_for_conn(now, idx, &repr, out), Some(idx));
+            let before = self.app_events(idx);
+            let r = self.segment_for_conn(now, idx, &repr, out);
+            self.note_app_events(idx, before);
+            return (r, Some(idx));
         }
         (
             self.segment_without_conn(now, local, remote, &repr, out),
@@ -299,7 +307,9 @@ impl Tcp {
                 if t.timer_deadline(self.keepalive_deadline(t))
                     .is_some_and(|d| d <= now)
                 {
+                    let before = self.app_events(idx);
                     self.on_timers(now, idx, out);
+                    self.note_app_events(idx, before);
                 }
                 if self.tcb(idx).is_some_and(|t| t.needs_output) {
                     self.output(now, idx, out);

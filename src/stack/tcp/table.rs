@@ -200,6 +200,7 @@ impl Tcp {
             congestion,
             syn_count: 0,
             accept: std::collections::VecDeque::with_capacity(accept_queue),
+            ready: Vec::with_capacity(accept_queue),
             last_overflow: None,
         }
     }

@@ -115,6 +115,11 @@ pub(crate) struct Tcb {
     pub probe_pending: bool,
     /// In `Tcp::pending`.
     pub queued: bool,
+    /// The listener port whose ready list reports this connection's events
+    /// (set when the application accepts it), see `ready`.
+    pub ready_port: Option<u16>,
+    /// In that ready list and not yet taken.
+    pub ready: bool,
 
     /// Challenge ACK rate limit: (window start, sent in window).
     pub challenge: (Instant, u32),
@@ -203,6 +208,8 @@ impl Tcb {
             probe_bytes: 0,
             rcv_adv: SeqNumber(0),
             queued: false,
+            ready_port: None,
+            ready: false,
             challenge: (now, 0),
             state_deadline: None,
             keepalive_probes: 0,
