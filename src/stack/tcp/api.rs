@@ -341,7 +341,11 @@ impl Tcp {
     /// `WouldBlock` means nothing yet.
     pub fn recv(&mut self, c: ConnId, buf: &mut [u8]) -> Result<usize, TcpApiError> {
         let r = self.recv_inner(c, buf);
-        self.touch(c.index);
+        // Reading moves no timer, it may only owe the peer a window
+        // update: queue that without the timer bookkeeping of `touch`.
+        if matches!(r, Ok(n) if n > 0) {
+            self.queue_output(c.index);
+        }
         r
     }
 

@@ -342,6 +342,12 @@ impl Tcp {
     /// timer bound to its deadlines.
     pub(crate) fn touch(&mut self, idx: u32) {
         self.note_timer(idx);
+        self.queue_output(idx);
+    }
+
+    /// Queue the connection for the next `poll` if it has output.
+    #[inline]
+    pub(crate) fn queue_output(&mut self, idx: u32) {
         let Some(t) = self
             .slots
             .get_mut(idx as usize)

@@ -42,7 +42,8 @@ impl Tcp {
     #[inline]
     pub(crate) fn app_events(&self, idx: u32) -> Option<AppEvents> {
         let t = self.tcb(idx)?;
-        if t.ready_port.is_none() || t.owner != Owner::App {
+        // Already listed: nothing to detect until the service takes it.
+        if t.ready || t.ready_port.is_none() || t.owner != Owner::App {
             return None;
         }
         Some(AppEvents {
@@ -63,7 +64,13 @@ impl Tcp {
 
     fn mark_ready(&mut self, idx: u32) {
         let max = self.cfg.max_conns;
-        let id = self.id_of(idx);
+        let Some(generation) = self.slots.get(idx as usize).map(|s| s.generation) else {
+            return;
+        };
+        let id = ConnId {
+            index: idx,
+            generation,
+        };
         let Tcp {
             slots, listeners, ..
         } = self;
