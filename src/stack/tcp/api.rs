@@ -95,9 +95,8 @@ impl Tcp {
             .pick_ephemeral(remote)
             .ok_or(TcpApiError::NoPortsAvailable)?;
         let local = SocketAddrV4::new(self.local_ip, port);
-        let iss = syncookies::isn(&self.isn_key, now, local, remote);
+        let (iss, tso) = syncookies::isn_and_ts_offset(&self.isn_key, now, local, remote);
         let bufs = self.take_buffers();
-        let tso = syncookies::ts_offset(&self.isn_key, local, remote);
         let mut t = Tcb::new(&self.cfg, now, local, remote, iss, Owner::App, bufs);
         t.ts_offset = tso;
         t.state = State::SynSent;
