@@ -30,6 +30,7 @@ pub mod config;
 pub mod congestion;
 mod conn_index;
 mod cubic;
+mod fast_path;
 mod icmp;
 mod input;
 mod listen;
@@ -154,6 +155,11 @@ pub struct Tcp {
     time_wait_count: usize,
     /// RTT samples for the worker's histogram (`drain_rtt_samples`).
     rtt_sink: rtt::RttSink,
+    /// Tests compare the header-prediction path with the general one.
+    #[cfg(test)]
+    fast_path_off: bool,
+    #[cfg(test)]
+    fast_path_hits: u64,
 }
 
 fn splitmix(mut x: u64) -> u64 {
@@ -191,6 +197,10 @@ impl Tcp {
             time_wait_count: 0,
             rtt_sink: rtt::RttSink::new(),
             cfg: config,
+            #[cfg(test)]
+            fast_path_off: false,
+            #[cfg(test)]
+            fast_path_hits: 0,
         }
     }
 

@@ -361,3 +361,33 @@ impl Tcb {
         )
     }
 }
+
+impl Tcb {
+    /// The send window from an acceptable ACK (RFC 9293 3.10.7.4, fifth check).
+    pub(crate) fn update_send_window(
+        &mut self,
+        now: Instant,
+        repr: &crate::wire::tcp::TcpRepr,
+        ack: SeqNumber,
+    ) {
+        let t = self;
+        //# If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated.
+        //# If (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK))
+        if t.snd_wl1.diff(repr.seq) < 0 || (t.snd_wl1 == repr.seq && t.snd_wl2.diff(ack) <= 0) {
+            let wnd = u32::from(repr.window_len) << t.snd_wscale;
+            if wnd > t.snd_wnd {
+                t.needs_output = true;
+            }
+            t.snd_wnd = wnd;
+            t.max_snd_wnd = t.max_snd_wnd.max(wnd);
+            t.snd_wl1 = repr.seq;
+            t.snd_wl2 = ack;
+            if wnd > 0 && t.outstanding() == 0 {
+                t.rtx_deadline = None;
+            } else if wnd == 0 && t.outstanding() == 0 && !t.send_buf.is_empty() {
+                // Persist: probe the zero window after an RTO.
+                t.arm_rtx(now);
+            }
+        }
+    }
+}
