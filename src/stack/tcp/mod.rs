@@ -6,7 +6,13 @@
 //! keepalive, reapers), `time_wait`, `syncookies` (and ISNs, TSval
 //! offsets), `options` negotiation, `reassembly` (bounded out-of-order
 //! store), `icmp` (errors about our segments), `seq` arithmetic, `table`
-//! (connections, listeners, buffer pool), `api` (what services call).
+//! (connections, listeners, buffer pool), `conn_index` (the keyed 4-tuple
+//! hash), `fast_path` (header prediction for in-order data), `api` (what
+//! services call), `ready` (per-listener readiness lists).
+//!
+//! Services: after each rx batch call [`Tcp::take_ready`] for your
+//! listener and serve only the handles it returns (plus those you just
+//! accepted); see `ready.rs` for what counts as an event.
 //!
 //! Wiring (for the worker / IPv4 layer):
 //! - Input: for an IPv4 datagram to us with protocol 6, call
