@@ -161,6 +161,9 @@ mod tests {
             }
         }
         assert_eq!(read, data, "the whole upload arrives in order");
+        if server.config().syn_queue == 0 {
+            assert_eq!(server.counters().syncookies_validated, 1);
+        }
         (
             emitted,
             read,
@@ -185,6 +188,16 @@ mod tests {
     #[test]
     fn fast_path_bulk_upload_emits_the_same_segments_as_the_general_path() {
         same_with_and_without(TcpConfig::default());
+    }
+
+    #[test]
+    fn fast_path_on_a_syn_cookie_connection_emits_the_same_segments() {
+        // No SYN queue: every handshake completes through a cookie, whose
+        // connection starts ESTABLISHED with state rebuilt from the ACK.
+        same_with_and_without(TcpConfig {
+            syn_queue: 0,
+            ..TcpConfig::default()
+        });
     }
 
     #[test]
