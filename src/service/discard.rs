@@ -38,10 +38,10 @@ impl Discard {
     }
 
     pub fn poll(&mut self, _now: Instant, tcp: &mut Tcp) {
-        self.conns.accept_all(tcp);
         let (scratch, total) = (&mut self.scratch, &mut self.bytes_discarded);
-        // Read until the peer's FIN (or an error) ends the connection.
-        self.conns.serve_each(tcp, |tcp, c| loop {
+        // Only new connections and those with events; read until the
+        // peer's FIN (or an error) ends the connection.
+        self.conns.serve_ready(tcp, |tcp, c| loop {
             match tcp.recv(c, scratch) {
                 Ok(0) => break false,
                 Ok(n) => *total += n as u64,

@@ -64,6 +64,7 @@ impl Tcp {
             if let Some(t) = s.tcb.as_mut() {
                 if t.owner == Owner::Listener(l) {
                     t.owner = Owner::App;
+                    t.ready_port = Some(l.0);
                     return Some(id);
                 }
             }
@@ -94,9 +95,8 @@ impl Tcp {
             .pick_ephemeral(remote)
             .ok_or(TcpApiError::NoPortsAvailable)?;
         let local = SocketAddrV4::new(self.local_ip, port);
-        let iss = syncookies::isn(&self.isn_key, now, local, remote);
+        let (iss, tso) = syncookies::isn_and_ts_offset(&self.isn_key, now, local, remote);
         let bufs = self.take_buffers();
-        let tso = syncookies::ts_offset(&self.isn_key, local, remote);
         let mut t = Tcb::new(&self.cfg, now, local, remote, iss, Owner::App, bufs);
         t.ts_offset = tso;
         t.state = State::SynSent;
@@ -340,7 +340,11 @@ impl Tcp {
     /// `WouldBlock` means nothing yet.
     pub fn recv(&mut self, c: ConnId, buf: &mut [u8]) -> Result<usize, TcpApiError> {
         let r = self.recv_inner(c, buf);
-        self.touch(c.index);
+        // Reading moves no timer, it may only owe the peer a window
+        // update: queue that without the timer bookkeeping of `touch`.
+        if matches!(r, Ok(n) if n > 0) {
+            self.queue_output(c.index);
+        }
         r
     }
 

@@ -171,6 +171,15 @@ pub struct ConnId {
     pub(crate) generation: u32,
 }
 
+impl ConnId {
+    /// A dense number below the stack's `max_conns`, unique among live
+    /// handles (a stale handle may share it with its successor): index a
+    /// service's side table with it instead of hashing handles.
+    pub fn slot(self) -> usize {
+        self.index as usize
+    }
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct ListenerId(pub(crate) u16);
 

@@ -40,7 +40,7 @@ impl Tcp {
         self.last_now = self.last_now.max(now);
         let idx = *self
             .index
-            .get(&(local.port(), remote))
+            .get(&super::conn_index::ConnKey::new(local.port(), remote))
             .ok_or(DropReason::IcmpIgnored)?;
         let t = self.tcb_mut(idx).ok_or(DropReason::IcmpIgnored)?;
         if let Some(seq) = quoted_seq {

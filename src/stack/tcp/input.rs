@@ -23,6 +23,13 @@ impl Tcp {
             return Err(DropReason::TcpStateClosed);
         };
         t.segs_in += 1;
+        if self.in_order_data_fast_path(now, idx, repr) {
+            self.output(now, idx, out);
+            return Ok(());
+        }
+        let Some(t) = self.tcb_mut(idx) else {
+            return Err(DropReason::TcpStateClosed);
+        };
         match t.state {
             State::SynSent => self.syn_sent_segment(now, idx, repr, out),
             State::TimeWait => self.time_wait_segment(now, idx, repr, out),
@@ -403,24 +410,7 @@ impl Tcp {
             AckEvent::None => {}
         }
         let Some(t) = self.tcb_mut(idx) else { return };
-        //# If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated.
-        //# If (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK))
-        if t.snd_wl1.diff(repr.seq) < 0 || (t.snd_wl1 == repr.seq && t.snd_wl2.diff(ack) <= 0) {
-            let wnd = u32::from(repr.window_len) << t.snd_wscale;
-            if wnd > t.snd_wnd {
-                t.needs_output = true;
-            }
-            t.snd_wnd = wnd;
-            t.max_snd_wnd = t.max_snd_wnd.max(wnd);
-            t.snd_wl1 = repr.seq;
-            t.snd_wl2 = ack;
-            if wnd > 0 && t.outstanding() == 0 {
-                t.rtx_deadline = None;
-            } else if wnd == 0 && t.outstanding() == 0 && !t.send_buf.is_empty() {
-                // Persist: probe the zero window after an RTO.
-                t.arm_rtx(now);
-            }
-        }
+        t.update_send_window(now, repr, ack);
         let fin_acked = t.fin_acked();
         match t.state {
             State::FinWait1 if fin_acked => {

@@ -115,9 +115,8 @@ impl Tcp {
             self.counters.listen_drops += 1;
             return Err(reason);
         }
-        let iss = syncookies::isn(&self.isn_key, now, local, remote);
+        let (iss, tso) = syncookies::isn_and_ts_offset(&self.isn_key, now, local, remote);
         let bufs = self.take_buffers();
-        let tso = syncookies::ts_offset(&self.isn_key, local, remote);
         let mut t = Tcb::new(&self.cfg, now, local, remote, iss, Owner::Listener(l), bufs);
         t.cc_algo = self.listeners[li].congestion;
         t.ts_offset = tso;

@@ -6,7 +6,13 @@
 //! keepalive, reapers), `time_wait`, `syncookies` (and ISNs, TSval
 //! offsets), `options` negotiation, `reassembly` (bounded out-of-order
 //! store), `icmp` (errors about our segments), `seq` arithmetic, `table`
-//! (connections, listeners, buffer pool), `api` (what services call).
+//! (connections, listeners, buffer pool), `conn_index` (the keyed 4-tuple
+//! hash), `fast_path` (header prediction for in-order data), `api` (what
+//! services call), `ready` (per-listener readiness lists).
+//!
+//! Services: after each rx batch call [`Tcp::take_ready`] for your
+//! listener and serve only the handles it returns (plus those you just
+//! accepted); see `ready.rs` for what counts as an event.
 //!
 //! Wiring (for the worker / IPv4 layer):
 //! - Input: for an IPv4 datagram to us with protocol 6, call
@@ -28,12 +34,15 @@ mod api;
 mod buffer;
 pub mod config;
 pub mod congestion;
+mod conn_index;
 mod cubic;
+mod fast_path;
 mod icmp;
 mod input;
 mod listen;
 mod options;
 mod output;
+mod ready;
 mod reassembly;
 mod recovery;
 mod rtt;
@@ -48,6 +57,8 @@ mod timers;
 
 #[cfg(test)]
 mod flow_tests;
+#[cfg(test)]
+mod ready_tests;
 #[cfg(test)]
 mod recovery_tests;
 #[cfg(test)]
@@ -68,6 +79,7 @@ pub use seq::SeqNumber;
 use crate::stack::DropReason;
 use crate::time::Instant;
 use crate::wire::tcp::{TcpError, TcpPacket, TcpRepr};
+use conn_index::{ConnHashBuilder, ConnKey};
 use tcb::Tcb;
 
 /// Where the TCP layer puts the segments it emits.
@@ -114,6 +126,8 @@ pub(crate) struct Listener {
     last_overflow: Option<Instant>,
     /// Congestion control for connections accepted here.
     congestion: CongestionAlgorithm,
+    /// Accepted connections with events not yet taken (`Tcp::take_ready`).
+    ready: Vec<ConnId>,
 }
 
 /// The TCP layer of one worker.
@@ -127,7 +141,11 @@ pub struct Tcp {
     slots: Vec<Slot>,
     free: Vec<u32>,
     /// (local port, remote) -> slot index, for every live, non-CLOSED connection.
-    index: HashMap<(u16, SocketAddrV4), u32>,
+    index: HashMap<ConnKey, u32, ConnHashBuilder>,
+    /// Bumped whenever `index` gains or loses an entry, so `on_segment` can
+    /// tell whether the slot it found still owns the tuple without hashing
+    /// a second time.
+    index_epoch: u64,
     listeners: Vec<Listener>,
     counters: TcpCounters,
     live: usize,
@@ -143,6 +161,11 @@ pub struct Tcp {
     time_wait_count: usize,
     /// RTT samples for the worker's histogram (`drain_rtt_samples`).
     rtt_sink: rtt::RttSink,
+    /// Tests compare the header-prediction path with the general one.
+    #[cfg(test)]
+    fast_path_off: bool,
+    #[cfg(test)]
+    fast_path_hits: u64,
 }
 
 fn splitmix(mut x: u64) -> u64 {
@@ -168,7 +191,8 @@ impl Tcp {
             port_counter: splitmix(seed) as u32,
             slots: Vec::with_capacity(max),
             free: Vec::with_capacity(max),
-            index: HashMap::with_capacity(max),
+            index: HashMap::with_capacity_and_hasher(max, ConnHashBuilder::new(&isn_key)),
+            index_epoch: 0,
             listeners: Vec::with_capacity(config.max_listeners),
             counters: TcpCounters::default(),
             live: 0,
@@ -179,6 +203,10 @@ impl Tcp {
             time_wait_count: 0,
             rtt_sink: rtt::RttSink::new(),
             cfg: config,
+            #[cfg(test)]
+            fast_path_off: false,
+            #[cfg(test)]
+            fast_path_hits: 0,
         }
     }
 
@@ -222,16 +250,25 @@ impl Tcp {
         segment: &[u8],
         out: &mut impl SegmentSink,
     ) -> Result<(), DropReason> {
-        let r = self.on_segment_inner(now, src, dst, segment, out);
-        if let [sp0, sp1, dp0, dp1, ..] = *segment {
+        let epoch = self.index_epoch;
+        let (r, found) = self.on_segment_inner(now, src, dst, segment, out);
+        if self.index_epoch == epoch {
+            // The index is unchanged: the slot found (if any) still owns
+            // the tuple, and no connection was created for it.
+            if let Some(idx) = found {
+                self.touch(idx);
+            }
+        } else if let [sp0, sp1, dp0, dp1, ..] = *segment {
             let remote = SocketAddrV4::new(src, u16::from_be_bytes([sp0, sp1]));
-            if let Some(&idx) = self.index.get(&(u16::from_be_bytes([dp0, dp1]), remote)) {
+            let key = ConnKey::new(u16::from_be_bytes([dp0, dp1]), remote);
+            if let Some(&idx) = self.index.get(&key) {
                 self.touch(idx);
             }
         }
         r
     }
 
+    /// The verdict, and the slot the segment was delivered to (if any).
     fn on_segment_inner(
         &mut self,
         now: Instant,
@@ -239,30 +276,39 @@ impl Tcp {
         dst: Ipv4Addr,
         segment: &[u8],
         out: &mut impl SegmentSink,
-    ) -> Result<(), DropReason> {
+    ) -> (Result<(), DropReason>, Option<u32>) {
         self.counters.in_segs += 1;
         self.last_now = self.last_now.max(now);
-        let packet = TcpPacket::new_checked(segment).map_err(drop_reason)?;
-        let repr = TcpRepr::parse(&packet, src, dst).map_err(drop_reason)?;
+        let repr = match TcpPacket::new_checked(segment).and_then(|p| TcpRepr::parse(&p, src, dst))
+        {
+            Ok(r) => r,
+            Err(e) => return (Err(drop_reason(e)), None),
+        };
         //= https://www.rfc-editor.org/rfc/rfc1122#section-4.2.3.10
         //# A TCP implementation MUST silently discard an incoming SYN segment
         //# that is addressed to a broadcast or multicast address.
         if src == dst || src == self.local_ip {
             // LAND attack: a segment "from" ourselves.
-            return Err(DropReason::TcpLand);
+            return (Err(DropReason::TcpLand), None);
         }
         if src.is_broadcast() || src.is_multicast() || src.is_unspecified() || repr.src_port == 0 {
-            return Err(DropReason::TcpBadSourceAddr);
+            return (Err(DropReason::TcpBadSourceAddr), None);
         }
         if dst.is_broadcast() || dst.is_multicast() {
-            return Err(DropReason::TcpBadSourceAddr);
+            return (Err(DropReason::TcpBadSourceAddr), None);
         }
         let local = SocketAddrV4::new(dst, repr.dst_port);
         let remote = SocketAddrV4::new(src, repr.src_port);
-        if let Some(&idx) = self.index.get(&(local.port(), remote)) {
-            return self.segment_for_conn(now, idx, &repr, out);
+        if let Some(&idx) = self.index.get(&ConnKey::new(local.port(), remote)) {
+            let before = self.app_events(idx);
+            let r = self.segment_for_conn(now, idx, &repr, out);
+            self.note_app_events(idx, before);
+            return (r, Some(idx));
         }
-        self.segment_without_conn(now, local, remote, &repr, out)
+        (
+            self.segment_without_conn(now, local, remote, &repr, out),
+            None,
+        )
     }
 
     /// Timers and pending output of every connection.
@@ -277,7 +323,9 @@ impl Tcp {
                 if t.timer_deadline(self.keepalive_deadline(t))
                     .is_some_and(|d| d <= now)
                 {
+                    let before = self.app_events(idx);
                     self.on_timers(now, idx, out);
+                    self.note_app_events(idx, before);
                 }
                 if self.tcb(idx).is_some_and(|t| t.needs_output) {
                     self.output(now, idx, out);
@@ -310,6 +358,12 @@ impl Tcp {
     /// timer bound to its deadlines.
     pub(crate) fn touch(&mut self, idx: u32) {
         self.note_timer(idx);
+        self.queue_output(idx);
+    }
+
+    /// Queue the connection for the next `poll` if it has output.
+    #[inline]
+    pub(crate) fn queue_output(&mut self, idx: u32) {
         let Some(t) = self
             .slots
             .get_mut(idx as usize)
@@ -323,6 +377,7 @@ impl Tcp {
         }
     }
 
+    #[inline]
     fn note_timer(&mut self, idx: u32) {
         let Some(t) = self.tcb(idx) else { return };
         if let Some(d) = t.timer_deadline(self.keepalive_deadline(t)) {

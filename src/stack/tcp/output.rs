@@ -255,6 +255,13 @@ impl Tcp {
         loop {
             let sent = t.data_sent();
             let avail = t.send_buf.len().saturating_sub(sent);
+            if avail == 0 {
+                // Nothing to send (the common case of a receiver's ACK):
+                // skip the window arithmetic; a pending probe has nothing
+                // to carry either.
+                t.probe_pending = false;
+                break;
+            }
             let wnd = t.snd_wnd.min(t.cc.cwnd());
             let in_flight = t.in_flight();
             let cc_room = if sack_recovery {

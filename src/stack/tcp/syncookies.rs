@@ -7,6 +7,7 @@ use std::hash::Hasher;
 use std::net::SocketAddrV4;
 
 use siphasher::sip::SipHasher24;
+use siphasher::sip128::{Hasher128, SipHasher24 as SipHasher24x128};
 
 use super::seq::SeqNumber;
 use crate::time::Instant;
@@ -26,6 +27,25 @@ fn hash_tuple(h: &mut SipHasher24, local: SocketAddrV4, remote: SocketAddrV4) {
     h.write(&remote.port().to_be_bytes());
 }
 
+/// The secret function of the 4-tuple behind both the ISN offset and the
+/// TSval offset: one SipHash-2-4 with 128-bit output, a half for each, so
+/// a connection costs one keyed hash instead of two (each half is an
+/// independent PRF output: learning the TSval offset, which a peer can
+/// estimate, tells nothing about the ISN offset).
+fn tuple_secrets(key: &[u8; 16], local: SocketAddrV4, remote: SocketAddrV4) -> (u32, u32) {
+    let mut k0 = [0u8; 8];
+    let mut k1 = [0u8; 8];
+    k0.copy_from_slice(&key[..8]);
+    k1.copy_from_slice(&key[8..]);
+    let mut h = SipHasher24x128::new_with_keys(u64::from_le_bytes(k0), u64::from_le_bytes(k1));
+    h.write(&local.ip().octets());
+    h.write(&local.port().to_be_bytes());
+    h.write(&remote.ip().octets());
+    h.write(&remote.port().to_be_bytes());
+    let out = Hasher128::finish128(&h);
+    (out.h1 as u32, out.h2 as u32)
+}
+
 //= https://www.rfc-editor.org/rfc/rfc6528#section-3
 //# ISN = M + F(localip, localport, remoteip, remoteport, secretkey)
 //# where M is the 4 microsecond timer
@@ -35,20 +55,26 @@ pub(crate) fn isn(
     local: SocketAddrV4,
     remote: SocketAddrV4,
 ) -> SeqNumber {
-    let mut h = keyed(key);
-    hash_tuple(&mut h, local, remote);
-    let m = (now.as_micros() / 4) as u32;
-    SeqNumber(m.wrapping_add(h.finish() as u32))
+    isn_and_ts_offset(key, now, local, remote).0
 }
 
 /// Per-connection TSval offset (RFC 7323 7.1: a random offset per
 /// connection so TSvals do not reveal the host clock). Derived from the
 /// 4-tuple so a stateless cookie SYN-ACK and the connection built later agree.
 pub(crate) fn ts_offset(key: &[u8; 16], local: SocketAddrV4, remote: SocketAddrV4) -> u32 {
-    let mut h = keyed(key);
-    h.write(b"tsoff");
-    hash_tuple(&mut h, local, remote);
-    h.finish() as u32
+    tuple_secrets(key, local, remote).1
+}
+
+/// `isn` and `ts_offset` of a new connection from one keyed hash.
+pub(crate) fn isn_and_ts_offset(
+    key: &[u8; 16],
+    now: Instant,
+    local: SocketAddrV4,
+    remote: SocketAddrV4,
+) -> (SeqNumber, u32) {
+    let (f, tso) = tuple_secrets(key, local, remote);
+    let m = (now.as_micros() / 4) as u32;
+    (SeqNumber(m.wrapping_add(f)), tso)
 }
 
 /// MSS values a cookie can carry (3 bits), smallest first; the peer's MSS is
@@ -201,6 +227,17 @@ mod tests {
         ] {
             assert_eq!(decode_ts(encode_ts(123456, o)), o);
         }
+    }
+
+    #[test]
+    fn isn_and_ts_offset_from_one_hash_agree_with_each_alone() {
+        let now = Instant::from_secs(5);
+        let (i, t) = isn_and_ts_offset(&KEY, now, l(), r());
+        assert_eq!(i, isn(&KEY, now, l(), r()));
+        assert_eq!(t, ts_offset(&KEY, l(), r()));
+        // The two halves are independent outputs, not one value twice.
+        assert_ne!(t, isn(&KEY, Instant::ZERO, l(), r()).0);
+        assert_ne!(t, ts_offset(&[8; 16], l(), r()));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use std::net::SocketAddrV4;
 
 use super::buffer::RingBuffer;
 use super::config::{CloseReason, ConnId, ListenerId, State};
+use super::conn_index::ConnKey;
 use super::tcb::{Owner, Tcb};
 use super::{Listener, Slot, Tcp};
 use crate::time::Instant;
@@ -41,7 +42,7 @@ impl Tcp {
         if self.table_full() {
             return None;
         }
-        let key = (tcb.local.port(), tcb.remote);
+        let key = ConnKey::new(tcb.local.port(), tcb.remote);
         let idx = match self.free.pop() {
             Some(i) => {
                 self.slots[i as usize].tcb = Some(tcb);
@@ -56,8 +57,17 @@ impl Tcp {
             }
         };
         self.index.insert(key, idx);
+        self.index_epoch += 1;
         self.live += 1;
         Some(idx)
+    }
+
+    /// Drop the tuple's index entry if it still points at `idx`.
+    fn unindex(&mut self, key: ConnKey, idx: u32) {
+        if self.index.get(&key) == Some(&idx) {
+            self.index.remove(&key);
+            self.index_epoch += 1;
+        }
     }
 
     /// Send and receive rings for a new connection: recycled if possible.
@@ -87,11 +97,9 @@ impl Tcp {
     }
 
     fn free_slot(&mut self, idx: u32) {
-        let s = &mut self.slots[idx as usize];
-        if let Some(mut t) = s.tcb.take() {
-            if self.index.get(&(t.local.port(), t.remote)) == Some(&idx) {
-                self.index.remove(&(t.local.port(), t.remote));
-            }
+        if let Some(mut t) = self.slots[idx as usize].tcb.take() {
+            self.unindex(ConnKey::new(t.local.port(), t.remote), idx);
+            let s = &mut self.slots[idx as usize];
             s.generation = s.generation.wrapping_add(1);
             self.free.push(idx);
             self.live -= 1;
@@ -113,11 +121,9 @@ impl Tcp {
         t.rtx_deadline = None;
         t.state_deadline = None;
         t.needs_output = false;
-        let key = (t.local.port(), t.remote);
+        let key = ConnKey::new(t.local.port(), t.remote);
         let owner = t.owner;
-        if self.index.get(&key) == Some(&idx) {
-            self.index.remove(&key);
-        }
+        self.unindex(key, idx);
         if let Owner::Listener(l) = owner {
             if was == State::SynReceived {
                 if let Some(lis) = self.listener_mut(l) {
@@ -194,6 +200,7 @@ impl Tcp {
             congestion,
             syn_count: 0,
             accept: std::collections::VecDeque::with_capacity(accept_queue),
+            ready: Vec::with_capacity(accept_queue),
             last_overflow: None,
         }
     }
@@ -211,7 +218,9 @@ impl Tcp {
         let offset = super::syncookies::isn(&self.isn_key, Instant::ZERO, local, remote).0;
         for i in 0..num {
             let port = lo + (offset.wrapping_add(self.port_counter).wrapping_add(i) % num) as u16;
-            if self.index.contains_key(&(port, remote)) || self.listener_index(port).is_some() {
+            if self.index.contains_key(&ConnKey::new(port, remote))
+                || self.listener_index(port).is_some()
+            {
                 continue;
             }
             self.port_counter = self.port_counter.wrapping_add(i + 1);

@@ -115,6 +115,11 @@ pub(crate) struct Tcb {
     pub probe_pending: bool,
     /// In `Tcp::pending`.
     pub queued: bool,
+    /// The listener port whose ready list reports this connection's events
+    /// (set when the application accepts it), see `ready`.
+    pub ready_port: Option<u16>,
+    /// In that ready list and not yet taken.
+    pub ready: bool,
 
     /// Challenge ACK rate limit: (window start, sent in window).
     pub challenge: (Instant, u32),
@@ -203,6 +208,8 @@ impl Tcb {
             probe_bytes: 0,
             rcv_adv: SeqNumber(0),
             queued: false,
+            ready_port: None,
+            ready: false,
             challenge: (now, 0),
             state_deadline: None,
             keepalive_probes: 0,
@@ -337,15 +344,50 @@ impl Tcb {
     }
 
     /// The earliest timer of this connection.
+    #[inline]
     pub fn timer_deadline(&self, keepalive: Option<Instant>) -> Option<Instant> {
-        [
-            self.rtx_deadline,
-            self.state_deadline,
-            keepalive,
-            self.ack_deadline,
-        ]
-        .into_iter()
-        .flatten()
-        .min()
+        // Runs after every event on the connection: plain comparisons, not
+        // an iterator chain over an array (a third of the cost of `touch`).
+        fn earlier(a: Option<Instant>, b: Option<Instant>) -> Option<Instant> {
+            match (a, b) {
+                (Some(x), Some(y)) => Some(x.min(y)),
+                (x, None) => x,
+                (None, y) => y,
+            }
+        }
+        earlier(
+            earlier(self.rtx_deadline, self.state_deadline),
+            earlier(keepalive, self.ack_deadline),
+        )
+    }
+}
+
+impl Tcb {
+    /// The send window from an acceptable ACK (RFC 9293 3.10.7.4, fifth check).
+    pub(crate) fn update_send_window(
+        &mut self,
+        now: Instant,
+        repr: &crate::wire::tcp::TcpRepr,
+        ack: SeqNumber,
+    ) {
+        let t = self;
+        //# If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated.
+        //# If (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK))
+        if t.snd_wl1.diff(repr.seq) < 0 || (t.snd_wl1 == repr.seq && t.snd_wl2.diff(ack) <= 0) {
+            let wnd = u32::from(repr.window_len) << t.snd_wscale;
+            if wnd > t.snd_wnd {
+                t.needs_output = true;
+            }
+            t.snd_wnd = wnd;
+            t.max_snd_wnd = t.max_snd_wnd.max(wnd);
+            t.snd_wl1 = repr.seq;
+            t.snd_wl2 = ack;
+            if wnd > 0 && t.outstanding() == 0 {
+                t.rtx_deadline = None;
+            } else if wnd == 0 && t.outstanding() == 0 && !t.send_buf.is_empty() {
+                // Persist: probe the zero window after an RTO.
+                t.arm_rtx(now);
+            }
+        }
     }
 }

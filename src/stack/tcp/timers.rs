@@ -8,6 +8,7 @@ use super::{SegmentSink, Tcp};
 use crate::time::Instant;
 
 impl Tcp {
+    #[inline]
     pub(crate) fn keepalive_deadline(&self, t: &Tcb) -> Option<Instant> {
         let k = self.cfg.keepalive?;
         if !matches!(t.state, State::Established | State::CloseWait) || t.outstanding() > 0 {
