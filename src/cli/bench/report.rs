@@ -331,10 +331,12 @@ false`), so every connection is a full handshake. Every client runs with an `OPE
 that offers only TLS_AES_128_GCM_SHA256 and an X25519 key share (nginx is also configured \
 with only those); one `openssl s_client` per measurement checks what was negotiated. \
 Handshakes: {} concurrent `openssl s_time -new` (handshake, then close; no request) pinned \
-to the load core, handshakes summed over the wall time of the whole load. On 2 cores the \
-client's own handshake work (an ECDSA verify and an X25519 exchange each) shares the load \
-core, so the load can be the bottleneck: the \"% of a core\" row says how busy nginx was; \
-CPU per handshake is the comparison that does not depend on it. `HTTPS close` is `wrk \
+to the load core; the rate is their handshakes summed over their mean wall time (s_time \
+counts whole seconds). On 2 cores the client's own handshake work (an ECDSA verify and an \
+X25519 exchange each) shares the load core, so the load can be the bottleneck: the \"% of a \
+core\" row says how busy nginx and xskd-backoff were (busy-polling xskd is always near 100); \
+CPU per handshake (xskd-backoff's, not busy xskd's) is the comparison that does not depend \
+on it. `HTTPS close` is `wrk \
 -c{} -H 'Connection: close'` (a full handshake and one GET per connection); keep-alive is \
 wrk over HTTPS to the same 64-byte object.\n",
             args.tls_clients, args.http_conns
