@@ -2,7 +2,7 @@
 # The side-by-side benchmark (issue 7): builds a veth lab, runs xskd and the
 # kernel doing the same work on the same core, alternating in rounds, and
 # prints medians and ratios: UDP echo, datapath ceiling, TCP RR vs the
-# kernel; HTTP (wrk) and a bulk GET vs nginx. About 5-8 minutes with the
+# kernel; HTTP (wrk), a bulk GET and TLS/HTTPS (s_time, wrk) vs nginx. About 5-8 minutes with the
 # defaults. Needs root. Table, JSON and PNG plots (benches/plot.py) go to
 # $BENCH_OUT (bench-out/).
 #

@@ -15,6 +15,9 @@ Usage:
   the spread behind each median in the table is visible.
 - udp_rate.png: echoed datagrams/s per round, kernel-socket load (UDP
   table) and AF_XDP load (ceiling table): a noisy round shows up here.
+- tls_rate.png: full TLS handshakes/s per round (openssl s_time -new),
+  xskd (busy and back-off) vs nginx.
+- https_rps.png: requests/s per round over HTTPS (wrk), close and keep-alive.
 """
 import json
 import math
@@ -45,6 +48,11 @@ HTTP_LOADS = [
     ("http-close-64", "Connection: close, 64 B"),
     ("http-close-16k", "Connection: close, 16 KB"),
 ]
+HTTPS_LOADS = [
+    ("https-close-64", "Connection: close, 64 B (full handshake each)"),
+    ("https-keepalive-64", "keep-alive, 64 B"),
+]
+TLS_LOADS = [("tls-full-handshake", "full handshakes, no resumption")]
 # The tail axis: y = -log10(1 - p); p = 100% is drawn at this depth.
 TAIL_MAX = 5.0
 
@@ -137,6 +145,14 @@ def main():
         plot_per_round(
             samples, out, UDP_RATE_LOADS, "throughput", "echoed_per_sec", "echoed datagrams/s",
             "UDP echoed datagrams/s per round", "udp_rate.png",
+        ),
+        plot_per_round(
+            samples, out, TLS_LOADS, "handshakes", "per_sec", "handshakes/s",
+            "TLS 1.3 full handshakes/s per round (openssl s_time -new)", "tls_rate.png",
+        ),
+        plot_per_round(
+            samples, out, HTTPS_LOADS, "http", "rps", "requests/s",
+            "HTTPS requests/s per round (wrk)", "https_rps.png",
         ),
     )
     for made in made_all:

@@ -1,8 +1,9 @@
 //! Smoke tests of the side-by-side harness: one short round of the UDP echo
 //! pair must produce latency and throughput numbers for both xskd and the
 //! kernel; one tiny round of the tcp, http and bulk parts numbers for xskd,
-//! the kernel and nginx. Needs root (veth lab, XDP), wrk and nginx-light;
-//! fails without them.
+//! the kernel and nginx; one tiny round of the tls part numbers for xskd
+//! and nginx over HTTPS. Needs root (veth lab, XDP), wrk, nginx-light and
+//! openssl; fails without them.
 
 mod common;
 
@@ -186,5 +187,84 @@ fn bench_tcp_http_bulk_ceiling_one_round_report_both_sides() {
         rows.iter()
             .any(|r| r["metric"] == "HTTP keep-alive 64 B requests/s" && r["goal"] == ">= 2x"),
         "HTTP goal missing from the JSON table"
+    );
+}
+
+/// The tls part once at a tiny size (busy polling only, to keep it short):
+/// full handshakes/s, HTTPS close and keep-alive requests/s non-zero for
+/// both xskd and nginx, without errors, with the one suite and group.
+#[test]
+fn bench_tls_one_round_reports_xskd_and_nginx_numbers() {
+    require_root();
+    let out_dir = tempfile::tempdir().expect("temp dir");
+    let out = Command::new(XSKD)
+        .args(["bench", "--rounds", "1", "--seconds", "1", "--only", "tls"])
+        .args(["--poll", "busy", "--http-conns", "4", "--tls-clients", "2"])
+        .args(["--no-plot", "--out"])
+        .arg(out_dir.path())
+        .output()
+        .expect("running xskd bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "xskd bench failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    let header = row(&stdout, "metric");
+    assert_eq!(
+        &header[..3],
+        ["metric", "xskd", "nginx"],
+        "columns:\n{stdout}"
+    );
+    for metric in [
+        "TLS full handshakes/s (s_time -new x2)",
+        "server CPU per full handshake (us, process)",
+        "HTTPS close 64 B requests/s (wrk -c4, full handshake each)",
+        "HTTPS keep-alive 64 B requests/s (wrk -c4)",
+        "HTTPS keep-alive 64 B p99 (us)",
+    ] {
+        let cells = row(&stdout, metric);
+        assert!(
+            positive(cells[1]) && positive(cells[2]),
+            "{metric}: xskd {} nginx {}\n{stdout}\n{stderr}",
+            cells[1],
+            cells[2]
+        );
+    }
+    for metric in ["HTTPS close 64 B errors", "HTTPS keep-alive 64 B errors"] {
+        let cells = row(&stdout, metric);
+        assert_eq!(cells[1..3], ["0", "0"], "{metric}\n{stdout}");
+    }
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out_dir.path().join("latest.json")).expect("latest.json"),
+    )
+    .expect("valid JSON");
+    let samples = json["samples"].as_array().expect("samples");
+    let pairs: Vec<(&str, &str)> = samples
+        .iter()
+        .filter_map(|s| Some((s["subject"].as_str()?, s["load"].as_str()?)))
+        .collect();
+    for subject in ["xskd", "nginx"] {
+        for load in ["tls-full-handshake", "https-close-64", "https-keepalive-64"] {
+            assert!(
+                pairs.contains(&(subject, load)),
+                "no {subject} {load} in {pairs:?}"
+            );
+        }
+    }
+    for s in samples.iter().filter(|s| s["load"] == "tls-full-handshake") {
+        let h = &s["handshakes"];
+        assert_eq!(h["suite"], "TLS_AES_128_GCM_SHA256", "{s}");
+        assert_eq!(h["group"], "X25519", "{s}");
+        assert!(h["handshakes"].as_u64().unwrap_or(0) > 0, "{s}");
+    }
+    let rows = json["table"].as_array().expect("table rows");
+    assert!(
+        rows.iter().any(
+            |r| r["metric"] == "HTTPS keep-alive 64 B requests/s (wrk -c4)"
+                && r["goal"] == ">= 1.5x"
+        ),
+        "HTTPS keep-alive goal missing from the JSON table"
     );
 }

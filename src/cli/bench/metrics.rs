@@ -256,3 +256,112 @@ pub(super) fn bulk_metrics(offloads: bool, goal: Option<Goal>) -> Vec<Metric> {
         },
     ]
 }
+
+/// The `tls` part's rows (issue 10): full handshakes/s at least nginx's,
+/// HTTPS keep-alive requests/s at least 1.5x nginx's.
+pub(super) fn tls_metrics(clients: u32, conns: u32) -> Vec<Metric> {
+    let m = |label: String, load, read, goal, digits| Metric {
+        label,
+        load,
+        read,
+        goal,
+        digits,
+    };
+    let hs = Load::TlsFullHandshake;
+    let close = Load::HttpsCloseSmall;
+    let ka = Load::HttpsKeepAliveSmall;
+    vec![
+        m(
+            format!("TLS full handshakes/s (s_time -new x{clients})"),
+            hs,
+            |s| s.handshakes.as_ref().map(|h| h.per_sec),
+            Some(Goal::AtLeast(1.0)),
+            0,
+        ),
+        m(
+            "server CPU per full handshake (us, process)".into(),
+            hs,
+            |s| Some(s.cpu_us_per_op()),
+            None,
+            1,
+        ),
+        m(
+            "server core busy per full handshake (us)".into(),
+            hs,
+            |s| Some(s.core_us_per_op()),
+            None,
+            1,
+        ),
+        m(
+            "server process CPU during handshakes (% of a core)".into(),
+            hs,
+            |s| (s.wall_s > 0.0).then(|| s.server_cpu_s / s.wall_s * 100.0),
+            None,
+            0,
+        ),
+        m(
+            format!("HTTPS close 64 B requests/s (wrk -c{conns}, full handshake each)"),
+            close,
+            |s| s.http.as_ref().map(|h| h.rps),
+            Some(Goal::AtLeast(1.0)),
+            0,
+        ),
+        m(
+            "HTTPS close 64 B errors".into(),
+            close,
+            |s| {
+                s.http
+                    .as_ref()
+                    .map(|h| (h.socket_errors + h.non_2xx) as f64)
+            },
+            None,
+            0,
+        ),
+        m(
+            "server CPU per HTTPS close request (us, process)".into(),
+            close,
+            |s| Some(s.cpu_us_per_op()),
+            None,
+            1,
+        ),
+        m(
+            format!("HTTPS keep-alive 64 B requests/s (wrk -c{conns})"),
+            ka,
+            |s| s.http.as_ref().map(|h| h.rps),
+            Some(Goal::AtLeast(1.5)),
+            0,
+        ),
+        m(
+            "HTTPS keep-alive 64 B p50 (us)".into(),
+            ka,
+            |s| s.http.as_ref().map(|h| h.p50_us),
+            None,
+            1,
+        ),
+        m(
+            "HTTPS keep-alive 64 B p99 (us)".into(),
+            ka,
+            |s| s.http.as_ref().map(|h| h.p99_us),
+            None,
+            1,
+        ),
+        m(
+            "HTTPS keep-alive 64 B errors".into(),
+            ka,
+            |s| {
+                s.http
+                    .as_ref()
+                    .map(|h| (h.socket_errors + h.non_2xx) as f64)
+            },
+            None,
+            0,
+        ),
+        m(
+            "server CPU per HTTPS keep-alive request (us, process)".into(),
+            ka,
+            |s| Some(s.cpu_us_per_op()),
+            None,
+            2,
+        ),
+    ]
+}

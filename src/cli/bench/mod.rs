@@ -6,8 +6,9 @@
 //! Parts: `udp` (UDP echo latency and throughput, xskd vs the kernel),
 //! `ceiling` (the same throughput load against the bare AF_XDP reflector vs
 //! xskd's stack echo), `tcp` (TCP request/response vs the kernel), `http`
-//! (wrk against xskd's object store vs nginx) and `bulk` (one large GET vs
-//! nginx with the kernel's offloads off and on). More pairs slot in as
+//! (wrk against xskd's object store vs nginx), `bulk` (one large GET vs
+//! nginx with the kernel's offloads off and on) and `tls` (full TLS 1.3
+//! handshakes and HTTPS requests vs nginx, the same certificate and suite). More pairs slot in as
 //! more [`Load`]s, [`Subject`]s and [`Part`]s: a client, a subject, and
 //! rows in `report`.
 
@@ -21,6 +22,7 @@ mod report;
 mod servers;
 #[cfg(test)]
 mod tests;
+mod tls;
 mod xdpgen;
 
 use std::path::PathBuf;
@@ -39,6 +41,7 @@ pub use plan::Load;
 use plan::{loads, subjects, BULK_OBJECT, LARGE_OBJECT, SMALL_OBJECT, TCP_MSG};
 use prep::{offloads, plot, read_mac, setup, static_neighbour};
 use servers::{Running, Setup, Subject};
+use tls::HandshakeResult;
 
 #[derive(Args, Clone, Debug, Serialize)]
 pub struct BenchArgs {
@@ -82,6 +85,9 @@ pub struct BenchArgs {
     /// wrk connections in the HTTP loads.
     #[arg(long, default_value_t = 16)]
     pub http_conns: u32,
+    /// Concurrent `openssl s_time -new` processes in the TLS handshake load.
+    #[arg(long, default_value_t = 4)]
+    pub tls_clients: u32,
     /// The ceiling part's load generator: `xdp` sends and counts through
     /// an AF_XDP socket in the peer namespace (pushes harder), `socket`
     /// reuses the UDP part's kernel-socket load.
@@ -105,10 +111,20 @@ pub enum Part {
     Http,
     /// One large GET, xskd vs nginx with offloads off and on.
     Bulk,
+    /// Full TLS 1.3 handshakes/s and HTTPS requests/s, xskd vs nginx with
+    /// the same certificate, suite and group.
+    Tls,
 }
 
 /// Every part, in the order they are reported.
-pub const ALL_PARTS: [Part; 5] = [Part::Udp, Part::Ceiling, Part::Tcp, Part::Http, Part::Bulk];
+pub const ALL_PARTS: [Part; 6] = [
+    Part::Udp,
+    Part::Ceiling,
+    Part::Tcp,
+    Part::Http,
+    Part::Bulk,
+    Part::Tls,
+];
 
 /// The parts this run measures.
 pub fn parts_of(args: &BenchArgs) -> Vec<Part> {
@@ -148,6 +164,8 @@ pub struct Sample {
     pub http: Option<HttpResult>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bulk: Option<BulkResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handshakes: Option<HandshakeResult>,
     /// Operations the server did while its CPU was measured (warm-up and
     /// drain included, as they are in the CPU time).
     pub ops: u64,
@@ -198,8 +216,8 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     if args.rounds == 0 || args.seconds <= 0.0 {
         bail!("--rounds and --seconds must be positive");
     }
-    if args.bulk_mb == 0 || args.http_conns == 0 {
-        bail!("--bulk-mb and --http-conns must be positive");
+    if args.bulk_mb == 0 || args.http_conns == 0 || args.tls_clients == 0 {
+        bail!("--bulk-mb, --http-conns and --tls-clients must be positive");
     }
     let parts = parts_of(&args);
     let stop = Arc::new(AtomicBool::new(false));
@@ -432,6 +450,7 @@ impl Bench<'_> {
             throughput: None,
             http: None,
             bulk: None,
+            handshakes: None,
             ops: 0,
             server_cpu_s,
             server_core_busy_s,
@@ -454,6 +473,10 @@ impl Bench<'_> {
             Outcome::Bulk(r) => {
                 s.ops = r.bytes;
                 s.bulk = Some(r);
+            }
+            Outcome::Handshakes(r) => {
+                s.ops = r.handshakes;
+                s.handshakes = Some(r);
             }
         }
         Ok(s)
@@ -506,11 +529,21 @@ impl Bench<'_> {
                 TCP_MSG.to_string(),
             ])?)?),
             Load::Bulk => Outcome::Bulk(self.bulk_get(subject)?),
+            Load::TlsFullHandshake => Outcome::Handshakes(self.handshakes(subject)?),
             _ => {
                 let (object, close) = load.http().context("not an HTTP load")?;
-                let url = format!("{}/{object}", subject.http_base());
+                let base = if load.tls() {
+                    subject.https_base()
+                } else {
+                    subject.http_base()
+                };
+                let url = format!("{base}/{object}");
                 let wrk = http::wrk_args(&url, a.seconds, a.http_conns, close);
                 let mut cmd = self.pinned_in_peer("wrk");
+                if let Some(t) = &self.setup.tls {
+                    // Only TLS_AES_128_GCM_SHA256 and X25519 offered.
+                    cmd.env("OPENSSL_CONF", &t.client_conf);
+                }
                 cmd.args(&wrk);
                 let limit = std::time::Duration::from_secs_f64(a.seconds.ceil() + 20.0);
                 let out = http::run_bounded(&mut cmd, limit)?;
@@ -559,6 +592,36 @@ impl Bench<'_> {
         })
     }
 
+    /// `clients` concurrent `openssl s_time -new` against the subject's
+    /// port 443, all pinned to the load core, after one `s_client` checked
+    /// the suite and group.
+    fn handshakes(&self, subject: Subject) -> Result<HandshakeResult> {
+        let files = self.setup.tls.as_ref().context("no TLS files")?;
+        let target = subject.https_target();
+        let (suite, group) =
+            tls::check_negotiated(self.pinned_in_peer("openssl"), &files.client_conf, &target)?;
+        let secs = self.args.seconds.ceil().max(1.0) as u64;
+        let args = tls::s_time_args(&target, secs);
+        let cmd = || {
+            let mut c = self.pinned_in_peer("openssl");
+            c.env("OPENSSL_CONF", &files.client_conf).args(&args);
+            c
+        };
+        let limit = std::time::Duration::from_secs(secs + 20);
+        let (handshakes, seconds) = tls::run_s_time(cmd, self.args.tls_clients, limit)?;
+        if handshakes == 0 {
+            bail!("s_time completed no handshake with {target}");
+        }
+        Ok(HandshakeResult {
+            handshakes,
+            seconds,
+            per_sec: handshakes as f64 / seconds,
+            clients: self.args.tls_clients,
+            suite,
+            group,
+        })
+    }
+
     /// `PROGRAM` in the peer namespace pinned to the load core.
     fn pinned_in_peer(&self, program: &str) -> Command {
         let mut c = Command::new("ip");
@@ -589,6 +652,7 @@ enum Outcome {
     Throughput(ThroughputResult),
     Http(HttpResult),
     Bulk(BulkResult),
+    Handshakes(HandshakeResult),
 }
 
 fn result_line<T: serde::de::DeserializeOwned>(out: &Output) -> Result<T> {

@@ -23,6 +23,14 @@ pub enum Load {
     #[serde(rename = "http-close-16k")]
     HttpCloseLarge,
     Bulk,
+    /// Full TLS 1.3 handshakes, no resumption (`openssl s_time -new`).
+    TlsFullHandshake,
+    #[serde(rename = "https-keepalive-64")]
+    HttpsKeepAliveSmall,
+    /// One GET per connection over TLS: a full handshake each (neither
+    /// server resumes in the `tls` part).
+    #[serde(rename = "https-close-64")]
+    HttpsCloseSmall,
 }
 
 /// The HTTP objects both servers hold (paths under the web root).
@@ -42,8 +50,18 @@ impl Load {
             Load::HttpKeepAliveLarge => Some((LARGE_OBJECT, false)),
             Load::HttpCloseSmall => Some((SMALL_OBJECT, true)),
             Load::HttpCloseLarge => Some((LARGE_OBJECT, true)),
+            Load::HttpsKeepAliveSmall => Some((SMALL_OBJECT, false)),
+            Load::HttpsCloseSmall => Some((SMALL_OBJECT, true)),
             _ => None,
         }
+    }
+
+    /// Whether this load is over TLS (port 443).
+    pub fn tls(self) -> bool {
+        matches!(
+            self,
+            Load::TlsFullHandshake | Load::HttpsKeepAliveSmall | Load::HttpsCloseSmall
+        )
     }
 }
 
@@ -54,21 +72,25 @@ pub const HTTP_LOADS: [Load; 4] = [
     Load::HttpCloseLarge,
 ];
 
+pub const TLS_LOADS: [Load; 3] = [
+    Load::TlsFullHandshake,
+    Load::HttpsCloseSmall,
+    Load::HttpsKeepAliveSmall,
+];
+
 /// Who is measured, in the order each round measures them.
 pub fn subjects(parts: &[Part], poll: PollArg) -> Vec<Subject> {
     let has = |p| parts.contains(&p);
     let echo = has(Part::Udp) || has(Part::Tcp);
     let mut v = Vec::new();
     // Busy-polling xskd is the stack side of the ceiling, HTTP and bulk
-    // pairs too.
-    if has(Part::Ceiling)
-        || has(Part::Http)
-        || has(Part::Bulk)
-        || (echo && poll != PollArg::Backoff)
-    {
+    // pairs too; the echo and TLS pairs measure the polls asked for.
+    let web = has(Part::Http) || has(Part::Bulk);
+    let polled = echo || has(Part::Tls);
+    if has(Part::Ceiling) || web || (polled && poll != PollArg::Backoff) {
         v.push(Subject::Xskd);
     }
-    if echo && poll != PollArg::Busy {
+    if polled && poll != PollArg::Busy {
         v.push(Subject::XskdBackoff);
     }
     if echo {
@@ -77,7 +99,7 @@ pub fn subjects(parts: &[Part], poll: PollArg) -> Vec<Subject> {
     if has(Part::Ceiling) {
         v.push(Subject::Reflector);
     }
-    if has(Part::Http) || has(Part::Bulk) {
+    if web || has(Part::Tls) {
         v.push(Subject::Nginx);
     }
     if has(Part::Bulk) {
@@ -117,6 +139,16 @@ pub fn loads(subject: Subject, parts: &[Part], poll: PollArg, generator: Generat
         )
     {
         v.push(Load::Bulk);
+    }
+    // Back-off polling too: a busy-polling worker's CPU per handshake is
+    // the offered load's inverse, not the handshake's cost.
+    let tls_xskd = match subject {
+        Subject::Xskd => poll != PollArg::Backoff,
+        Subject::XskdBackoff => true,
+        _ => false,
+    };
+    if has(Part::Tls) && (tls_xskd || subject == Subject::Nginx) {
+        v.extend(TLS_LOADS);
     }
     v
 }

@@ -44,7 +44,14 @@ pub fn setup(lab: &Lab, args: &BenchArgs, parts: &[Part]) -> Result<Setup> {
         tcp_send_buffer: (args.xskd_send_buffer > 0).then_some(args.xskd_send_buffer),
         ..Setup::default()
     };
-    if !http && !bulk {
+    let tls = parts.contains(&Part::Tls);
+    if tls {
+        s.tls = Some(super::tls::generate(
+            lab.dir(),
+            &[XSKD_IP, xskd::lab::XSKD_SIDE_KERNEL_IP],
+        )?);
+    }
+    if !http && !bulk && !tls {
         return Ok(s);
     }
     let root = lab.dir().join("www");

@@ -7,7 +7,8 @@ use anyhow::{Context, Result};
 use serde::Serialize;
 
 use super::metrics::{
-    bulk_metrics, http_metrics, latency_metrics, tcp_metrics, throughput_metrics, Goal, Metric,
+    bulk_metrics, http_metrics, latency_metrics, tcp_metrics, throughput_metrics, tls_metrics,
+    Goal, Metric,
 };
 use super::servers::Subject;
 use super::{BenchArgs, Generator, Load, Part, PollArg, Sample};
@@ -114,6 +115,7 @@ pub const CEILING_SECTION_XDP: &str =
 pub const TCP_SECTION: &str =
     "TCP request/response (64 B, one connection, one outstanding): xskd vs the kernel";
 pub const HTTP_SECTION: &str = "HTTP object store (wrk): xskd vs nginx, 1 worker, offloads off";
+pub const TLS_SECTION: &str = "TLS 1.3 (TLS_AES_128_GCM_SHA256, X25519, the same P-256 certificate, no resumption): xskd vs nginx, 1 worker";
 
 pub fn rows(samples: &[Sample], args: &BenchArgs, parts: &[Part]) -> Vec<Row> {
     let mut rows = Vec::new();
@@ -187,6 +189,15 @@ pub fn rows(samples: &[Sample], args: &BenchArgs, parts: &[Part]) -> Vec<Row> {
                 &bulk_metrics(on, goal),
             ));
         }
+    }
+    if parts.contains(&Part::Tls) {
+        rows.extend(rows_for(
+            TLS_SECTION,
+            samples,
+            &xs,
+            Subject::Nginx,
+            &tls_metrics(args.tls_clients, args.http_conns),
+        ));
     }
     rows
 }
@@ -311,7 +322,31 @@ the offloads-ON bulk one. `p99 <= 1x` is the goal \"p99 no worse than nginx\".\n
             args.http_conns
         ));
     }
-    if parts.contains(&Part::Tcp) || parts.contains(&Part::Http) || parts.contains(&Part::Bulk) {
+    if parts.contains(&Part::Tls) {
+        out.push_str(&format!(
+            "- TLS: both servers hold the same ECDSA P-256 certificate and key (generated for the \
+run with `openssl req`), TLS 1.3 only, no session cache and no tickets (nginx: \
+`ssl_session_cache off; ssl_session_tickets off;`, xskd: `session_cache = 0`, `tickets = \
+false`), so every connection is a full handshake. Every client runs with an `OPENSSL_CONF` \
+that offers only TLS_AES_128_GCM_SHA256 and an X25519 key share (nginx is also configured \
+with only those); one `openssl s_client` per measurement checks what was negotiated. \
+Handshakes: {} concurrent `openssl s_time -new` (handshake, then close; no request) pinned \
+to the load core; the rate is their handshakes summed over their mean wall time (s_time \
+counts whole seconds). On 2 cores the client's own handshake work (an ECDSA verify and an \
+X25519 exchange each) shares the load core, so the load can be the bottleneck: the \"% of a \
+core\" row says how busy nginx and xskd-backoff were (busy-polling xskd is always near 100); \
+CPU per handshake (xskd-backoff's, not busy xskd's) is the comparison that does not depend \
+on it. `HTTPS close` is `wrk \
+-c{} -H 'Connection: close'` (a full handshake and one GET per connection); keep-alive is \
+wrk over HTTPS to the same 64-byte object.\n",
+            args.tls_clients, args.http_conns
+        ));
+    }
+    if parts.contains(&Part::Tcp)
+        || parts.contains(&Part::Http)
+        || parts.contains(&Part::Bulk)
+        || parts.contains(&Part::Tls)
+    {
         out.push_str(&match args.xskd_send_buffer {
             0 => "- xskd ran with its default TCP send buffer (`[tcp] send_buffer`, 64 KB).\n"
                 .to_string(),
@@ -450,6 +485,12 @@ pub fn summary(s: &Sample) -> String {
             h.p50_us,
             h.p99_us,
             h.socket_errors + h.non_2xx
+        );
+    }
+    if let Some(h) = &s.handshakes {
+        return format!(
+            "{:?} {:.0} handshakes/s ({} by {} clients, {} {}); {cpu}",
+            s.load, h.per_sec, h.handshakes, h.clients, h.suite, h.group
         );
     }
     if let Some(b) = &s.bulk {

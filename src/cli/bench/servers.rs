@@ -74,6 +74,16 @@ impl Subject {
         format!("http://{}:{HTTP_PORT}", self.ip())
     }
 
+    /// `https://ADDR` of this subject's HTTPS server.
+    pub fn https_base(self) -> String {
+        format!("https://{}:{}", self.ip(), super::tls::HTTPS_PORT)
+    }
+
+    /// `ADDR:443`, as `openssl s_time -connect` takes it.
+    pub fn https_target(self) -> String {
+        format!("{}:{}", self.ip(), super::tls::HTTPS_PORT)
+    }
+
     /// The UDP (and TCP) echo address of this subject.
     pub fn udp_target(self) -> SocketAddr {
         SocketAddr::from((self.ip(), ECHO_PORT))
@@ -96,6 +106,9 @@ pub struct Setup {
     pub web_root: Option<PathBuf>,
     /// xskd's `[tcp] send_buffer`, when not its default.
     pub tcp_send_buffer: Option<usize>,
+    /// The `tls` part's certificate, key and client configuration: xskd
+    /// and nginx then serve HTTPS on port 443 with the same files.
+    pub tls: Option<super::tls::TlsFiles>,
 }
 
 /// A server under test, running; stopped (and its report kept) by `stop`.
@@ -132,7 +145,11 @@ impl Running {
                     .as_deref()
                     .context("nginx needs a web root")?;
                 return Ok(Running::Nginx(NginxProcess::start(
-                    lab, subject, core, root,
+                    lab,
+                    subject,
+                    core,
+                    root,
+                    setup.tls.as_ref(),
                 )?));
             }
         };
@@ -150,6 +167,9 @@ impl Running {
         }
         if let Some(b) = setup.tcp_send_buffer {
             extra.push_str(&format!("\n[tcp]\nsend_buffer = {b}\n"));
+        }
+        if let (Subject::Xskd | Subject::XskdBackoff, Some(t)) = (subject, &setup.tls) {
+            extra.push_str(&super::tls::xskd_section(t));
         }
         let config = lab.config_toml(&[(0, Some(core))], &extra);
         let path = lab.write_config(&config)?;
@@ -269,12 +289,29 @@ pub struct NginxProcess {
 }
 
 impl NginxProcess {
-    fn start(lab: &Lab, subject: Subject, core: usize, root: &Path) -> Result<NginxProcess> {
+    fn start(
+        lab: &Lab,
+        subject: Subject,
+        core: usize,
+        root: &Path,
+        tls: Option<&super::tls::TlsFiles>,
+    ) -> Result<NginxProcess> {
         let dir = lab.dir().join(format!("nginx-{}", subject.name()));
         std::fs::create_dir_all(&dir)?;
         let listen = format!("{XSKD_SIDE_KERNEL_IP}:{HTTP_PORT}");
         let conf = dir.join("nginx.conf");
-        std::fs::write(&conf, super::http::nginx_conf(&dir, root, &listen, core))?;
+        let mut text = super::http::nginx_conf(&dir, root, &listen, core);
+        if let Some(t) = tls {
+            let listen = format!("{XSKD_SIDE_KERNEL_IP}:{}", super::tls::HTTPS_PORT);
+            let server = super::tls::nginx_server(&listen, root, t);
+            // Into the http block, before its closing brace.
+            let at = text
+                .trim_end()
+                .rfind('}')
+                .context("nginx.conf has no http block")?;
+            text.insert_str(at, &server);
+        }
+        std::fs::write(&conf, text)?;
         let child = lab
             .xskd_ns_cmd("taskset")
             .args(["-c", &core.to_string()])
