@@ -176,6 +176,9 @@ pub struct PendingTable {
     frame_size: usize,
     free: Vec<u16>,
     per_addr: usize,
+    /// Entries with `active` set: `poll_at` runs every loop turn and must
+    /// not scan an empty table.
+    active: usize,
 }
 
 struct Pending {
@@ -219,6 +222,7 @@ impl PendingTable {
             frame_size,
             free: (0..slots as u16).rev().collect(),
             per_addr,
+            active: 0,
         }
     }
 
@@ -232,7 +236,7 @@ impl PendingTable {
 
     /// Addresses being resolved.
     pub fn active(&self) -> usize {
-        self.entries.iter().filter(|p| p.active).count()
+        self.active
     }
 
     /// Frames held over all addresses.
@@ -260,6 +264,7 @@ impl PendingTable {
             return Err(DropReason::ArpPendingFull);
         };
         p.active = true;
+        self.active += 1;
         p.addr = addr;
         p.tries = 1;
         p.next_retry = now + interval;
@@ -305,6 +310,7 @@ impl PendingTable {
         };
         let p = &mut self.entries[i];
         p.active = false;
+        self.active -= 1;
         let n = p.held.len();
         for &(slot, len) in &p.held {
             let start = usize::from(slot) * self.frame_size;
@@ -330,6 +336,7 @@ impl PendingTable {
             }
             if p.tries >= max_tries {
                 p.active = false;
+                self.active -= 1;
                 let n = p.held.len();
                 for &(slot, _) in &p.held {
                     self.free.push(slot);
@@ -345,6 +352,9 @@ impl PendingTable {
     }
 
     pub fn poll_at(&self) -> Option<Instant> {
+        if self.active == 0 {
+            return None;
+        }
         self.entries
             .iter()
             .filter(|p| p.active)

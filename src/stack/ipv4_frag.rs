@@ -321,6 +321,11 @@ impl Reassembler {
 
     /// The earliest reassembly deadline.
     pub fn poll_at(&self) -> Option<Instant> {
+        // Asked every worker loop turn: the scan is for when fragments
+        // are actually held.
+        if self.in_use == 0 {
+            return None;
+        }
         self.slots
             .iter()
             .filter(|s| s.active)

@@ -97,6 +97,7 @@ fn pending_holds_bounded_frames_and_resolves_in_order() {
     let iv = cfg.retry_interval;
     assert_eq!(p.start(T0, ip(2), iv), Ok(true));
     assert_eq!(p.start(T0, ip(2), iv), Ok(false));
+    assert_eq!(p.active(), 1);
     assert_eq!(p.start(T0, ip(3), iv), Err(DropReason::ArpPendingFull));
     p.hold(ip(2), 10, |b| b.fill(1)).unwrap();
     p.hold(ip(2), 20, |b| b.fill(2)).unwrap();
@@ -136,5 +137,6 @@ fn pending_retries_at_interval_then_gives_up() {
         ]
     );
     assert_eq!(p.poll_at(), None);
+    assert_eq!(p.active(), 0, "the count follows give-ups");
     assert_eq!(p.held(), 0);
 }
