@@ -53,6 +53,7 @@ mod syncookies;
 mod table;
 mod tcb;
 mod time_wait;
+mod timer_queue;
 mod timers;
 
 #[cfg(test)]
@@ -63,6 +64,8 @@ mod ready_tests;
 mod recovery_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod timer_queue_tests;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -114,6 +117,9 @@ impl SegmentSink for Vec<(SocketAddrV4, SocketAddrV4, Vec<u8>)> {
 pub(crate) struct Slot {
     generation: u32,
     tcb: Option<Tcb>,
+    /// The deadline this slot has an entry for in `timers` (the earliest
+    /// one pushed and not yet popped).
+    armed: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -153,9 +159,11 @@ pub struct Tcp {
     last_now: Instant,
     /// Connections with output to send at the next `poll` (each at most once).
     pending: Vec<u32>,
-    /// No connection timer is due before this (a lower bound kept by
-    /// `touch`); `poll` scans the table only when it passes.
-    next_timer: Option<Instant>,
+    /// Connections by their earliest deadline (kept by `touch`): `poll`
+    /// visits only those whose timer is due.
+    timers: timer_queue::TimerQueue,
+    /// Scratch for `poll`: the entries that came due this time.
+    due: Vec<(u32, Instant)>,
     /// Buffers of freed connections, reused so steady state allocates nothing.
     spare: Vec<(buffer::RingBuffer, buffer::RingBuffer)>,
     time_wait_count: usize,
@@ -198,7 +206,8 @@ impl Tcp {
             live: 0,
             last_now: Instant::ZERO,
             pending: Vec::with_capacity(max),
-            next_timer: None,
+            timers: timer_queue::TimerQueue::new(max),
+            due: Vec::new(),
             spare: Vec::with_capacity(max),
             time_wait_count: 0,
             rtt_sink: rtt::RttSink::new(),
@@ -314,11 +323,19 @@ impl Tcp {
     /// Timers and pending output of every connection.
     pub fn poll(&mut self, now: Instant, out: &mut impl SegmentSink) {
         self.last_now = self.last_now.max(now);
-        if self.next_timer.is_some_and(|t| t <= now) {
-            // Some timer is due: one pass over the table, which also
-            // recomputes the next bound. (Issue 4 may bring a timer wheel.)
-            self.next_timer = None;
-            for idx in 0..self.slots.len() as u32 {
+        if self.timers.next().is_some_and(|t| t <= now) {
+            let mut due = std::mem::take(&mut self.due);
+            self.timers.pop_due(now, &mut due);
+            for &(idx, at) in &due {
+                if let Some(s) = self.slots.get_mut(idx as usize) {
+                    if s.armed == Some(at) {
+                        s.armed = None;
+                    }
+                }
+            }
+            for &(idx, _) in &due {
+                // A stale entry (deadline moved or slot reused) just
+                // re-arms the connection at its real deadline below.
                 let Some(t) = self.tcb(idx) else { continue };
                 if t.timer_deadline(self.keepalive_deadline(t))
                     .is_some_and(|d| d <= now)
@@ -332,6 +349,8 @@ impl Tcp {
                 }
                 self.touch(idx);
             }
+            due.clear();
+            self.due = due;
         }
         let mut i = 0;
         while i < self.pending.len() {
@@ -348,7 +367,7 @@ impl Tcp {
     /// When `poll` should next run; `Instant::ZERO` means now (output pending).
     pub fn poll_at(&self) -> Option<Instant> {
         if self.pending.is_empty() {
-            self.next_timer
+            self.timers.next()
         } else {
             Some(Instant::ZERO)
         }
@@ -380,8 +399,25 @@ impl Tcp {
     #[inline]
     fn note_timer(&mut self, idx: u32) {
         let Some(t) = self.tcb(idx) else { return };
-        if let Some(d) = t.timer_deadline(self.keepalive_deadline(t)) {
-            self.next_timer = Some(self.next_timer.map_or(d, |n| n.min(d)));
+        let Some(d) = t.timer_deadline(self.keepalive_deadline(t)) else {
+            return;
+        };
+        let slot = &mut self.slots[idx as usize];
+        if slot.armed.is_none_or(|a| d < a) {
+            slot.armed = Some(d);
+            self.timers.push(d, idx);
+            if self.timers.over_limit() {
+                self.rebuild_timers();
+            }
+        }
+    }
+
+    /// Drop every stale entry: one entry per connection with a deadline.
+    fn rebuild_timers(&mut self) {
+        self.timers.clear();
+        for idx in 0..self.slots.len() as u32 {
+            self.slots[idx as usize].armed = None;
+            self.note_timer(idx);
         }
     }
 }

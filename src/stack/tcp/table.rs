@@ -45,13 +45,18 @@ impl Tcp {
         let key = ConnKey::new(tcb.local.port(), tcb.remote);
         let idx = match self.free.pop() {
             Some(i) => {
-                self.slots[i as usize].tcb = Some(tcb);
+                let s = &mut self.slots[i as usize];
+                s.tcb = Some(tcb);
+                // Entries of the previous owner still in the queue are
+                // stale; the new connection arms its own.
+                s.armed = None;
                 i
             }
             None => {
                 self.slots.push(Slot {
                     generation: 0,
                     tcb: Some(tcb),
+                    armed: None,
                 });
                 (self.slots.len() - 1) as u32
             }
