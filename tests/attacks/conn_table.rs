@@ -73,12 +73,11 @@ fn connection_table_exhaustion_from_many_sources_is_bounded_and_recovers() {
 }
 
 /// The same with a client that sends its data and then FIN right away
-/// (`nc -N`): its segments are dropped at the bound, and when Linux
-/// retransmits it probes with the last segment first (tail loss probe:
-/// the FIN, at ISN+14), which cannot carry a valid cookie, so the listener
-/// resets it (RFC 9293 3.10.7.2) and the client is never served. Ignored
-/// until the table-full path stops answering SYNs with cookies (see
-/// docs/THREATS.md, known gaps).
+/// (`nc -N`): at the bound the data (at ISN+1) is dropped, and the FIN, at
+/// ISN+14, cannot be checked against the cookie, so the listener resets it
+/// at once (RFC 9293 3.10.7.2) and the client is never served (any second
+/// segment does the same). Ignored until the table-full path stops
+/// answering SYNs with cookies (see docs/THREATS.md, known gaps).
 #[test]
 #[ignore]
 fn client_at_the_bound_that_sent_data_and_fin_is_served_once_a_slot_frees() {
