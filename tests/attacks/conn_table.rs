@@ -63,8 +63,9 @@ print(s.recv(100).decode(), end='')\n";
 /// At `tcp.max_conns` a new SYN is answered with a SYN cookie (the
 /// listener's SYN queue is not the limit, the table is); the ACK that
 /// would complete it is dropped and counted (`tcp_conn_table_full`), so
-/// the client's retransmissions complete it as soon as a slot frees, within
-/// the cookie's lifetime. Nothing grows past the bound, a client waiting at
+/// the client's retransmission at ISN+1 completes it as soon as a slot
+/// frees, within the cookie's lifetime. (Written to hold too if the table-
+/// full path drops the SYN instead, the fix proposed in docs/THREATS.md.) Nothing grows past the bound, a client waiting at
 /// the bound is served once some attackers close, and when they all close
 /// the table is back to empty.
 #[test]
@@ -137,7 +138,14 @@ fn exhaust_the_table_then_free_slots(tag: &str, client: &[&str]) {
     let r = read_until(&mut stdout, "ready");
     eprintln!("conn_hold: {r:?}");
     let total = u64::from(ADDRS) * PER_ADDR;
-    assert_eq!(key(&r, "connected"), total.to_string(), "{r:?}");
+    // Today every connect() past the bound succeeds on a cookie; if the
+    // table-full path drops SYNs instead (see docs/THREATS.md, known gaps),
+    // only the admitted ones connect. Either way exactly max_conns serve.
+    let connected: u64 = key(&r, "connected").parse().unwrap();
+    assert!(
+        connected == total || connected == MAX_CONNS,
+        "{connected} connected: {r:?}"
+    );
     assert_eq!(key(&r, "served"), MAX_CONNS.to_string(), "{r:?}");
     assert_eq!(key(&r, "reset"), (total - MAX_CONNS).to_string(), "{r:?}");
     assert_eq!(connections_total(&lab), MAX_CONNS, "the table is full");
@@ -187,22 +195,25 @@ fn exhaust_the_table_then_free_slots(tag: &str, client: &[&str]) {
     assert_eq!(left, baseline, "the table returns to its baseline");
     assert_still_serving(&lab);
     let report = stop_checked(xskd);
-    // Every SYN past the bound got a cookie, and every completing ACK or
-    // data segment for one was dropped as table-full until slots freed;
-    // the two waiting clients then completed on their cookies.
-    assert!(
-        tcp_counter(&report, "syncookies_sent") >= total - MAX_CONNS + 2,
-        "{report:#}"
-    );
+    // Every segment past the bound was dropped as table-full: with cookies
+    // the completing ACKs and data, without them the SYNs.
     assert!(
         drops(&report, "tcp_conn_table_full") >= total - MAX_CONNS,
         "{report:#}"
     );
-    assert_eq!(
-        tcp_counter(&report, "syncookies_validated"),
-        2,
-        "{report:#}"
-    );
+    if connected == total {
+        // Every SYN past the bound got a cookie; the two waiting clients
+        // then completed on theirs.
+        assert!(
+            tcp_counter(&report, "syncookies_sent") >= total - MAX_CONNS + 2,
+            "{report:#}"
+        );
+        assert_eq!(
+            tcp_counter(&report, "syncookies_validated"),
+            2,
+            "{report:#}"
+        );
+    }
 }
 
 const CONN_HOLD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/attacks/conn_hold.py");
