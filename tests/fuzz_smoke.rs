@@ -411,7 +411,7 @@ fn http_corpus_and_mutations_answer_well_formed_responses() {
 
 #[test]
 fn dns_corpus_and_mutations_reply_bounded_with_the_query_id() {
-    smoke("dns", 6000, 6);
+    smoke("dns", 20000, 6);
 }
 
 /// The HTTP seeds do get answers, so the checks in the target have
