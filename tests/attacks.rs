@@ -16,6 +16,11 @@ use std::time::{Duration, Instant};
 use common::*;
 use xskd::lab::{Lab, XskdProcess};
 
+#[path = "attacks/conn_table.rs"]
+mod conn_table;
+#[path = "attacks/scans.rs"]
+mod scans;
+
 /// Tests share the machine's two cores. The SYN flood saturates them, so
 /// it runs alone (write lock); every other test holds a read lock.
 static LOAD: RwLock<()> = RwLock::new(());

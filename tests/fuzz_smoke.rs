@@ -10,10 +10,13 @@
 
 #[path = "../fuzz/fuzz_targets/common.rs"]
 mod fuzz_common;
+#[path = "../fuzz/fuzz_targets/services.rs"]
+mod fuzz_services;
 
 use std::path::PathBuf;
 
 use fuzz_common as fc;
+use fuzz_services as fs;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
@@ -24,6 +27,8 @@ const TARGETS: &[(&str, Body)] = &[
     ("tcp", fc::tcp),
     ("reassembly", fc::reassembly),
     ("stack", fc::stack),
+    ("http", fs::http),
+    ("dns", fs::dns),
 ];
 
 fn corpus_dir(target: &str) -> PathBuf {
@@ -173,6 +178,88 @@ fn seeds(target: &str) -> Vec<Vec<u8>> {
                 .concat(),
             ]
         }
+        "http" => {
+            // Control bytes (split seed, read window, clock step and
+            // flags), then what the client sends.
+            let req = |ctl: [u8; 3], text: &str| [&ctl[..], text.as_bytes()].concat();
+            vec![
+                req([0, 0, 0], "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"),
+                // Pipelined, in 1-8 byte pieces: GET, HEAD, 404.
+                req(
+                    [1, 0, 0],
+                    "GET /a HTTP/1.1\r\nHost: x\r\n\r\nHEAD /c/1 HTTP/1.1\r\nHost: x\r\n\r\n\
+                     GET /nope HTTP/1.1\r\nHost: x\r\n\r\n",
+                ),
+                req(
+                    [2, 3, 1],
+                    "PUT /p HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Type: text/plain\r\n\r\n\
+                     helloGET /p HTTP/1.1\r\nHost: x\r\nIf-None-Match: *\r\n\r\n",
+                ),
+                req(
+                    [4, 0, 0],
+                    "POST /c/ HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n\
+                     5;x=y\r\nhello\r\n0\r\nTrailer: t\r\n\r\nGET /c/ HTTP/1.1\r\nHost: x\r\n\r\n",
+                ),
+                req(
+                    [6, 0, 2],
+                    "PUT /e HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\nabc",
+                ),
+                req(
+                    [8, 0, 0],
+                    "GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n\
+                     DELETE /a HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n",
+                ),
+                // Slowloris: half a head, half a second per piece, no FIN.
+                req([3, 1, 0x85], "GET / HTTP/1.1\r\nHost: x\r\nHo"),
+                // Smuggling shape: both framings, then a second request.
+                req(
+                    [10, 0, 0],
+                    "POST /c/ HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n\
+                     0\r\n\r\nGET /a HTTP/1.1\r\nHost: x\r\n\r\n",
+                ),
+                // A client that does not read while it pipelines.
+                req([12, 0, 0x41], &"GET /c/1 HTTP/1.1\r\nHost: x\r\n\r\n".repeat(40)),
+                req([14, 0, 0], "BREW /pot HTTP/1.1\r\nHost: x\r\n\r\nGET /\x01 HTTP/1.1\r\n\r\n"),
+            ]
+        }
+        "dns" => {
+            // Control byte: output buffer (bits 0-1), transport (bits 2-3:
+            // UDP, UDP with a source, TCP).
+            let msg = |ctl: u8, q: Vec<u8>| [vec![ctl], q].concat();
+            let cookie = [0, 10, 0, 8, 1, 2, 3, 4, 5, 6, 7, 8];
+            let mut response = fs::dns_query(5, "www.xskd.test", 1, None);
+            response[2] |= 0x80;
+            let mut update = fs::dns_query(6, "xskd.test", 6, None);
+            update[2] = 5 << 3;
+            // A name that points at itself.
+            let mut loop_ = fs::dns_query(7, "", 1, None);
+            loop_.truncate(12);
+            loop_.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1]);
+            vec![
+                msg(0, fs::dns_query(1, "www.xskd.test", 1, None)),
+                msg(1, fs::dns_query(2, "www.xskd.test", 28, None)),
+                msg(
+                    5,
+                    fs::dns_query(3, "many.xskd.test", 1, Some((1232, 0, &[]))),
+                ),
+                msg(0, fs::dns_query(4, "nope.xskd.test", 1, None)),
+                msg(0, fs::dns_query(8, "example.org", 1, None)),
+                msg(2, fs::dns_query(9, "xskd.test", 255, Some((4096, 0, &[])))),
+                msg(11, fs::dns_query(10, "xskd.test", 252, None)),
+                msg(11, fs::dns_query(11, "many.xskd.test", 1, None)),
+                msg(
+                    5,
+                    fs::dns_query(12, "www.xskd.test", 1, Some((1232, 0, &cookie))),
+                ),
+                msg(
+                    5,
+                    fs::dns_query(13, "www.xskd.test", 1, Some((1232, 1, &[]))),
+                ),
+                msg(0, response),
+                msg(0, update),
+                msg(0, loop_),
+            ]
+        }
         other => panic!("no seeds for {other}"),
     }
 }
@@ -315,6 +402,89 @@ fn reassembly_corpus_and_mutations_stay_bounded() {
 #[test]
 fn stack_corpus_and_mutations_stay_bounded() {
     smoke("stack", 5000, 4);
+}
+
+#[test]
+fn http_corpus_and_mutations_answer_well_formed_responses() {
+    smoke("http", 3000, 5);
+}
+
+#[test]
+fn dns_corpus_and_mutations_reply_bounded_with_the_query_id() {
+    smoke("dns", 20000, 6);
+}
+
+/// The HTTP seeds do get answers, so the checks in the target have
+/// something to check: each seed request is answered, and the pipelined
+/// seed gets three responses in order.
+#[test]
+fn http_seeds_are_answered() {
+    let seeds = seeds("http");
+    for (i, s) in seeds.iter().enumerate() {
+        fs::http(s);
+        if i == 6 {
+            continue; // slowloris: only the 408
+        }
+        let mut h = fs::HttpHarness::new();
+        h.input(&s[3..]);
+        h.pump(usize::MAX);
+        assert!(h.out.starts_with(b"HTTP/1.1 "), "seed {i}: no response");
+    }
+    let mut h = fs::HttpHarness::new();
+    h.input(&seeds[1][3..]);
+    h.pump(usize::MAX);
+    let text = String::from_utf8_lossy(&h.out);
+    let statuses: Vec<&str> = text
+        .match_indices("HTTP/1.1 ")
+        .map(|(i, _)| &text[i + 9..i + 12])
+        .collect();
+    assert_eq!(statuses, ["200", "200", "404"], "{text}");
+}
+
+/// The slowloris seed gets a 408 and the connection closes.
+#[test]
+fn http_half_a_head_times_out_with_408() {
+    let mut h = fs::HttpHarness::new();
+    h.input(b"GET / HTTP/1.1\r\nHo");
+    h.tick(std::time::Duration::from_secs(11), usize::MAX);
+    assert!(h.out.starts_with(b"HTTP/1.1 408 "), "{:?}", h.out);
+    assert!(h.conn.finished());
+}
+
+/// DNS seeds reach the answers they are meant to: A, NXDOMAIN, REFUSED,
+/// TC on a large UDP answer, the full answer over TCP.
+#[test]
+fn dns_seeds_get_the_expected_rcodes() {
+    use xskd::service::dns::DnsResponder;
+    let mut r = DnsResponder::with_cookie_secret(&fs::dns_config(), fs::DNS_SECRET).unwrap();
+    let mut out = vec![0u8; 65535];
+    let mut ask = |q: &[u8], tcp: bool| {
+        let n = if tcp {
+            r.respond_tcp(q, &mut out)
+        } else {
+            r.respond(q, &mut out)
+        }
+        .expect("an answer");
+        out[..n].to_vec()
+    };
+    let rcode = |m: &[u8]| m[3] & 0x0f;
+    let tc = |m: &[u8]| m[2] & 0x02 != 0;
+    let ancount = |m: &[u8]| u16::from_be_bytes([m[6], m[7]]);
+    let a = ask(&fs::dns_query(1, "www.xskd.test", 1, None), false);
+    assert_eq!((rcode(&a), ancount(&a)), (0, 1));
+    assert_eq!(
+        rcode(&ask(&fs::dns_query(1, "nope.xskd.test", 1, None), false)),
+        3
+    );
+    assert_eq!(
+        rcode(&ask(&fs::dns_query(1, "example.org", 1, None), false)),
+        5
+    );
+    let big = fs::dns_query(1, "many.xskd.test", 1, None);
+    assert!(tc(&ask(&big, false)), "100 addresses do not fit 512 bytes");
+    let full = ask(&big, true);
+    assert!(!tc(&full));
+    assert_eq!(ancount(&full), 100);
 }
 
 /// The stack seeds reach deep states, so mutations start from there.

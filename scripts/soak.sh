@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Long soak of a running xskd in a veth lab (root): mixed UDP/TCP/HTTP/DNS
+# traffic with SYN floods and slowloris clients, round after round, printing
+# xskd's RSS after each round, then asserting that RSS plateaued after
+# warm-up, no UMEM frame leaked and no connection outlived its timeouts.
+#
+#   scripts/soak.sh            # 10 minutes, debug build
+#   scripts/soak.sh 3600       # an hour
+#   scripts/soak.sh 600 --release
+#
+# The suite runs the same test for 12 s (`cargo test --test soak`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs="${1:-600}"
+shift || true
+export XSKD_SOAK_SECS="$secs"
+exec cargo test "$@" --test soak -- --nocapture --test-threads=1
