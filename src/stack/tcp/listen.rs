@@ -101,12 +101,15 @@ impl Tcp {
             self.counters.listen_drops += 1;
             return Err(DropReason::TcpAcceptQueueFull);
         }
-        if lis.syn_count >= self.cfg.syn_queue || self.table_full() {
-            let reason = if self.table_full() {
-                DropReason::TcpConnTableFull
-            } else {
-                DropReason::TcpSynQueueFull
-            };
+        if self.table_full() {
+            // No cookie: completing one needs a slot too, and a client
+            // whose cookie ACK we drop is reset on its next segment (only
+            // one at ISN+1 can be checked). Its SYN retransmits instead.
+            self.counters.listen_drops += 1;
+            return Err(DropReason::TcpConnTableFull);
+        }
+        if lis.syn_count >= self.cfg.syn_queue {
+            let reason = DropReason::TcpSynQueueFull;
             self.listeners[li].last_overflow = Some(now);
             if self.cfg.syn_cookies {
                 self.send_cookie_syn_ack(now, local, remote, repr, out);

@@ -215,7 +215,7 @@ fn syn_peer_mss_zero_and_tiny_are_floored_and_wscale_capped() {
 }
 
 #[test]
-fn conn_table_full_answers_with_cookie_and_existing_connections_survive() {
+fn conn_table_full_drops_syn_without_cookie_and_existing_connections_survive() {
     let cfg = TcpConfig {
         max_conns: 2,
         ..TcpConfig::default()
@@ -233,18 +233,25 @@ fn conn_table_full_answers_with_cookie_and_existing_connections_survive() {
     t.on_segment(now, A, B, &syn(2, 80, 0, Some(1460), None), &mut out)
         .unwrap();
     out.clear();
-    // Table full: a cookie, no state.
-    t.on_segment(now, A, B, &syn(3, 80, 500, Some(1460), None), &mut out)
-        .unwrap();
-    assert_eq!(t.counters().syncookies_sent, 1);
-    assert_eq!(t.connections().count(), 2);
-    let cookie = parse(&out[0].2, B, A).seq;
-    // The cookie ACK cannot be admitted while the table is full...
+    // Table full: a cookie would promise a connection there is no slot
+    // for (its ACK dropped, the client's next segment reset), so the SYN
+    // is dropped and the client's retransmission tries again.
     assert_eq!(
-        t.on_segment(now, A, B, &ack(3, 80, 501, cookie.0 + 1), &mut Sink::new()),
+        t.on_segment(now, A, B, &syn(3, 80, 500, Some(1460), None), &mut out),
         Err(DropReason::TcpConnTableFull)
     );
+    assert!(out.is_empty(), "no SYN-ACK: {out:?}");
+    assert_eq!(t.counters().syncookies_sent, 0);
+    assert_eq!(t.connections().count(), 2);
     assert_eq!(t.state(first), Some(State::Established));
+    // Once a slot frees, the retransmitted SYN is answered.
+    // (The RST goes out at the next poll, which frees the slot.)
+    t.abort(first).unwrap();
+    t.poll(now, &mut out);
+    out.clear();
+    t.on_segment(now, A, B, &syn(3, 80, 500, Some(1460), None), &mut out)
+        .unwrap();
+    assert_eq!(parse(&out[0].2, B, A).control, Control::Syn);
 }
 
 #[test]
