@@ -74,6 +74,27 @@ impl<T> ConnMap<T> {
         Ok(())
     }
 
+    pub fn get(&self, c: ConnId) -> Option<&T> {
+        let p = self.position(c)?;
+        Some(&self.entries[p].1)
+    }
+
+    /// Every connection held, read-only (gauges).
+    pub fn values(&self) -> impl Iterator<Item = &T> {
+        self.entries.iter().map(|(_, v)| v)
+    }
+
+    /// What a service with timers serves this poll: with `all` (one of
+    /// its deadlines passed) every connection held, else those new or with
+    /// events (`take_ready`). Either way the stack's ready list is drained.
+    pub fn to_serve(&mut self, tcp: &mut Tcp, l: ListenerId, all: bool, out: &mut Vec<ConnId>) {
+        self.take_ready(tcp, l, out);
+        if all {
+            out.clear();
+            out.extend(self.entries.iter().map(|(c, _)| *c));
+        }
+    }
+
     pub fn get_mut(&mut self, c: ConnId) -> Option<&mut T> {
         let p = self.position(c)?;
         Some(&mut self.entries[p].1)

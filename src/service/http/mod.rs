@@ -31,6 +31,7 @@ pub use config::{ErrorKind, HttpConfig, HttpCounters, Method, TimeoutKind};
 pub use conn::{Connection, Ctx};
 pub use store::{Object, PutOutcome, SharedStore, Store, StoreConfig, StoreError};
 
+use crate::service::conn_set::ConnMap;
 use crate::stack::tcp::{ConnId, ListenerId, State, Tcp, TcpApiError};
 use crate::time::Instant;
 use date::DateCache;
@@ -62,7 +63,6 @@ pub struct HttpStats {
 }
 
 struct Slot {
-    id: ConnId,
     conn: Connection,
     /// Our FIN is queued; unread input is discarded until this instant.
     linger_until: Option<Instant>,
@@ -70,7 +70,11 @@ struct Slot {
 
 pub struct HttpService {
     listener: ListenerId,
-    conns: Vec<Slot>,
+    conns: ConnMap<Slot>,
+    /// Scratch: the handles to serve this poll.
+    ready: Vec<ConnId>,
+    /// Connections served so far, summed over polls (idle ones are not).
+    serves: u64,
     max_conns: usize,
     scratch: Box<[u8]>,
     store: SharedStore,
@@ -93,7 +97,9 @@ impl HttpService {
         let max_conns = cfg.max_conns.min(tcp.config().max_conns);
         Ok(HttpService {
             listener,
-            conns: Vec::with_capacity(max_conns),
+            conns: ConnMap::with_capacity(tcp.config().max_conns),
+            ready: Vec::with_capacity(max_conns),
+            serves: 0,
             max_conns,
             scratch: vec![0; SCRATCH].into_boxed_slice(),
             store,
@@ -113,6 +119,12 @@ impl HttpService {
         self.conns.len()
     }
 
+    /// How many times a connection was served: the work per poll is the
+    /// connections with events, not all those held.
+    pub fn serves(&self) -> u64 {
+        self.serves
+    }
+
     pub fn counters(&self) -> &HttpCounters {
         &self.counters
     }
@@ -125,8 +137,8 @@ impl HttpService {
     /// FIN after any response being written).
     pub fn shutdown(&mut self, tcp: &mut Tcp) {
         let _ = tcp.unlisten(self.listener);
-        for slot in self.conns.drain(..) {
-            let _ = tcp.close(slot.id);
+        for (id, _) in self.conns.drain() {
+            let _ = tcp.close(id);
         }
         self.max_conns = 0;
     }
@@ -155,37 +167,50 @@ impl HttpService {
                     // Responses are written whole: Nagle would only hold
                     // back their last partial segment (as nginx, nodelay).
                     let _ = tcp.set_nodelay(id, true);
-                    self.conns.push(Slot {
+                    let _ = self.conns.insert(
                         id,
-                        conn: Connection::new(now, &self.cfg),
-                        linger_until: None,
-                    });
+                        Slot {
+                            conn: Connection::new(now, &self.cfg),
+                            linger_until: None,
+                        },
+                    );
                 }
                 None => break,
             }
         }
-        let mut next: Option<Instant> = None;
-        let mut i = 0;
-        while i < self.conns.len() {
-            if self.serve(now, tcp, i) {
-                let s = &self.conns[i];
-                let d = s.linger_until.or_else(|| s.conn.deadline(&self.cfg));
+        // Only connections with events, unless a deadline (timeout,
+        // linger) passed somewhere: then all, and the bound is recomputed.
+        let due = self.next_deadline.is_some_and(|d| d <= now);
+        let mut ready = std::mem::take(&mut self.ready);
+        self.conns.to_serve(tcp, self.listener, due, &mut ready);
+        let mut next = if due { None } else { self.next_deadline };
+        for &id in &ready {
+            if !self.conns.contains(id) {
+                continue;
+            }
+            self.serves += 1;
+            if self.serve(now, tcp, id) {
+                let d = self
+                    .conns
+                    .get(id)
+                    .and_then(|s| s.linger_until.or_else(|| s.conn.deadline(&self.cfg)));
                 next = match (next, d) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 };
-                i += 1;
             } else {
                 self.counters.connections_closed += 1;
-                self.conns.swap_remove(i);
+                self.conns.remove(id);
             }
         }
+        ready.clear();
+        self.ready = ready;
         self.next_deadline = next;
     }
 
     /// Run one connection as far as it goes; false when it is finished
     /// (its handle is released).
-    fn serve(&mut self, now: Instant, tcp: &mut Tcp, i: usize) -> bool {
+    fn serve(&mut self, now: Instant, tcp: &mut Tcp, id: ConnId) -> bool {
         let HttpService {
             conns,
             scratch,
@@ -196,8 +221,9 @@ impl HttpService {
             date,
             ..
         } = self;
-        let slot = &mut conns[i];
-        let id = slot.id;
+        let Some(slot) = conns.get_mut(id) else {
+            return false;
+        };
         let mut ctx = Ctx {
             cfg,
             store,

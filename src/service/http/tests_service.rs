@@ -194,3 +194,41 @@ fn service_idle_connection_gets_fin_at_idle_timeout_and_handle_is_released() {
     assert_eq!(http.counters().timeouts_of(TimeoutKind::Idle), 1);
     assert_eq!(http.counters().connections_closed, 1);
 }
+
+#[test]
+fn service_serves_only_connections_with_events_not_every_idle_one() {
+    let mut client = Tcp::new(TcpConfig::default(), C, [5; 32], 5);
+    let mut server = Tcp::new(TcpConfig::default(), S, [6; 32], 6);
+    let store = Store::shared(StoreConfig::default());
+    let mut http = HttpService::new(&mut server, 80, store, HttpConfig::default()).unwrap();
+    let now = Instant::from_secs(1);
+    let mut out = Sink::new();
+    let conns: Vec<_> = (0..50)
+        .map(|_| {
+            client
+                .connect(now, SocketAddrV4::new(S, 80), &mut out)
+                .unwrap()
+        })
+        .collect();
+    exchange(&mut client, &mut server, now, out);
+    http.poll(now, &mut server);
+    assert_eq!(http.connections(), 50);
+    http.poll(now, &mut server);
+    let idle = http.serves();
+    http.poll(now, &mut server);
+    assert_eq!(http.serves(), idle, "nothing happened: nothing served");
+    let req = b"GET /none HTTP/1.1\r\nHost: s\r\n\r\n";
+    assert_eq!(client.send(conns[7], req), Ok(req.len()));
+    exchange(&mut client, &mut server, now, Sink::new());
+    http.poll(now, &mut server);
+    exchange(&mut client, &mut server, now, Sink::new());
+    let served = http.serves() - idle;
+    assert!((1..=2).contains(&served), "served {served} of 50");
+    let mut buf = [0u8; 512];
+    let n = client.recv(conns[7], &mut buf).unwrap();
+    assert!(buf[..n].starts_with(b"HTTP/1.1 404"), "{:?}", &buf[..n]);
+    // Idle timeouts still reach every connection (a deadline walk).
+    let deadline = http.poll_at().expect("idle deadline");
+    http.poll(deadline, &mut server);
+    assert_eq!(http.serves() - idle - served, 50);
+}

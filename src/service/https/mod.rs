@@ -31,6 +31,7 @@ use hdrhistogram::Histogram;
 pub use config::{FailReason, HttpsConfig, HttpsSetup, HttpsSetupError, TlsCounters, TlsOptions};
 pub use tls::{TlsCtx, TlsHttp};
 
+use crate::service::conn_set::ConnMap;
 use crate::service::http::date::DateCache;
 use crate::service::http::{Ctx, HttpConfig, HttpCounters, SharedStore};
 use crate::stack::tcp::{ConnId, ListenerId, State, Tcp, TcpApiError};
@@ -63,7 +64,6 @@ pub struct HttpsStats {
 }
 
 struct Slot {
-    id: ConnId,
     conn: TlsHttp,
     /// Our FIN is queued; unread input is discarded until this instant.
     linger_until: Option<Instant>,
@@ -71,7 +71,9 @@ struct Slot {
 
 pub struct HttpsService {
     listener: ListenerId,
-    conns: Vec<Slot>,
+    conns: ConnMap<Slot>,
+    /// Scratch: the handles to serve this poll.
+    ready: Vec<ConnId>,
     max_conns: usize,
     scratch: Box<[u8]>,
     store: SharedStore,
@@ -99,7 +101,8 @@ impl HttpsService {
         let max_conns = cfg.max_conns.min(tcp.config().max_conns);
         Ok(HttpsService {
             listener,
-            conns: Vec::with_capacity(max_conns),
+            conns: ConnMap::with_capacity(tcp.config().max_conns),
+            ready: Vec::with_capacity(max_conns),
             max_conns,
             scratch: vec![0; tls::CIPHER_CHUNK].into_boxed_slice(),
             store,
@@ -133,8 +136,7 @@ impl HttpsService {
     /// Graceful stop: no new connections, every open one closed.
     pub fn shutdown(&mut self, tcp: &mut Tcp) {
         let _ = tcp.unlisten(self.listener);
-        for mut slot in self.conns.drain(..) {
-            let id = slot.id;
+        for (id, mut slot) in self.conns.drain() {
             slot.conn.close_now(|b| tcp.send(id, b).unwrap_or(0));
             let _ = tcp.close(id);
         }
@@ -150,7 +152,7 @@ impl HttpsService {
             connections: self.conns.len(),
             handshaking: self
                 .conns
-                .iter()
+                .values()
                 .filter(|s| s.conn.is_handshaking())
                 .count(),
         }
@@ -170,11 +172,13 @@ impl HttpsService {
             match TlsHttp::new(now, &self.tls_cfg, &self.cfg) {
                 Ok(conn) => {
                     let _ = tcp.set_nodelay(id, true);
-                    self.conns.push(Slot {
+                    let _ = self.conns.insert(
                         id,
-                        conn,
-                        linger_until: None,
-                    });
+                        Slot {
+                            conn,
+                            linger_until: None,
+                        },
+                    );
                 }
                 Err(_) => {
                     self.tls_counters.count_failure(FailReason::Other, true);
@@ -182,27 +186,37 @@ impl HttpsService {
                 }
             }
         }
-        let mut next: Option<Instant> = None;
-        let mut i = 0;
-        while i < self.conns.len() {
-            if self.serve(now, tcp, i) {
-                let s = &self.conns[i];
-                let d = s.linger_until.or_else(|| s.conn.deadline(&self.cfg));
+        // Only connections with events, unless a deadline (timeout,
+        // linger) passed somewhere: then all, and the bound is recomputed.
+        let due = self.next_deadline.is_some_and(|d| d <= now);
+        let mut ready = std::mem::take(&mut self.ready);
+        self.conns.to_serve(tcp, self.listener, due, &mut ready);
+        let mut next = if due { None } else { self.next_deadline };
+        for &id in &ready {
+            if !self.conns.contains(id) {
+                continue;
+            }
+            if self.serve(now, tcp, id) {
+                let d = self
+                    .conns
+                    .get(id)
+                    .and_then(|s| s.linger_until.or_else(|| s.conn.deadline(&self.cfg)));
                 next = match (next, d) {
                     (Some(a), Some(b)) => Some(a.min(b)),
                     (a, b) => a.or(b),
                 };
-                i += 1;
             } else {
                 self.counters.connections_closed += 1;
-                self.conns.swap_remove(i);
+                self.conns.remove(id);
             }
         }
+        ready.clear();
+        self.ready = ready;
         self.next_deadline = next;
     }
 
     /// Run one connection as far as it goes; false when it is finished.
-    fn serve(&mut self, now: Instant, tcp: &mut Tcp, i: usize) -> bool {
+    fn serve(&mut self, now: Instant, tcp: &mut Tcp, id: ConnId) -> bool {
         let HttpsService {
             conns,
             scratch,
@@ -215,8 +229,9 @@ impl HttpsService {
             date,
             ..
         } = self;
-        let slot = &mut conns[i];
-        let id = slot.id;
+        let Some(slot) = conns.get_mut(id) else {
+            return false;
+        };
         let mut ctx = Ctx {
             cfg,
             store,
