@@ -296,9 +296,17 @@ impl Tcp {
             }
         }
         let id = self.id_of(idx);
+        let rings = match self.tcb(idx) {
+            Some(t) if t.recv_buf.capacity() == 0 => Some(self.take_buffers()),
+            _ => None,
+        };
         let Some(t) = self.tcb_mut(idx) else {
             return Err(DropReason::TcpStateClosed);
         };
+        if let Some((send, recv)) = rings {
+            t.send_buf = send;
+            t.recv_buf = recv;
+        }
         t.state = if t.fin_queued {
             State::FinWait1
         } else {

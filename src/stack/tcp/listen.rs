@@ -3,6 +3,7 @@
 
 use std::net::SocketAddrV4;
 
+use super::buffer::RingBuffer;
 use super::config::{ListenerId, State};
 use super::output::send_reset;
 use super::seq::SeqNumber;
@@ -119,7 +120,10 @@ impl Tcp {
             return Err(reason);
         }
         let (iss, tso) = syncookies::isn_and_ts_offset(&self.isn_key, now, local, remote);
-        let bufs = self.take_buffers();
+        // No rings yet: a half-open connection (a SYN flood's) costs a TCB,
+        // not 2 x the buffer size; they come from the pool when the
+        // handshake completes (`syn_received_ack`).
+        let bufs = (RingBuffer::empty(), RingBuffer::empty());
         let mut t = Tcb::new(&self.cfg, now, local, remote, iss, Owner::Listener(l), bufs);
         t.cc_algo = self.listeners[li].congestion;
         t.ts_offset = tso;

@@ -160,7 +160,7 @@ impl Tcb {
         let mut r = bare_repr(self.local, self.remote);
         r.seq = self.iss;
         r.control = Control::Syn;
-        r.window_len = self.syn_window_field();
+        r.window_len = self.syn_window_field(cfg.recv_buffer);
         r.mss = Some(cfg.mss);
         if self.state == State::SynSent {
             // Active open: offer everything the config enables.

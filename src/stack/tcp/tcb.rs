@@ -319,8 +319,15 @@ impl Tcb {
     }
 
     /// The window field for SYN/SYN-ACK: never scaled (RFC 7323 2.2).
-    pub fn syn_window_field(&mut self) -> u16 {
-        let w = (self.recv_buf.free() as u32).min(0xffff);
+    /// A passive open gets its rings only once established, so until then
+    /// the window promised is that of the ring it will get (`recv_buffer`).
+    pub fn syn_window_field(&mut self, recv_buffer: usize) -> u16 {
+        let room = if self.recv_buf.capacity() == 0 {
+            recv_buffer
+        } else {
+            self.recv_buf.free()
+        };
+        let w = (room as u32).min(0xffff);
         self.rcv_wnd = w;
         self.rcv_adv = self.rcv_nxt + w;
         w as u16

@@ -595,3 +595,33 @@ fn syn_flood_is_answered_with_cookies_and_established_connection_keeps_working()
     assert_eq!(&buf[..5], b"hello");
     assert_eq!(t.state(c), Some(State::Established));
 }
+
+#[test]
+fn half_open_connection_holds_no_rings_until_the_handshake_completes() {
+    let mut t = server(TcpConfig::default());
+    let l = t.listen(80).unwrap();
+    let now = Instant::from_secs(100);
+    let mut out = Sink::new();
+    t.on_segment(now, A, B, &syn(1, 80, 0, Some(1460), None), &mut out)
+        .unwrap();
+    let synack = parse(&out[0].2, B, A);
+    // The SYN-ACK promises the window of the ring it will get.
+    assert_eq!(
+        usize::from(synack.window_len),
+        TcpConfig::default().recv_buffer.min(0xffff)
+    );
+    let rings = |t: &Tcp| {
+        t.slots
+            .iter()
+            .filter_map(|s| s.tcb.as_ref())
+            .map(|c| c.recv_buf.capacity() + c.send_buf.capacity())
+            .sum::<usize>()
+    };
+    assert_eq!(rings(&t), 0, "SYN-RECEIVED: a TCB, no rings");
+    t.on_segment(now, A, B, &ack(1, 80, 1, synack.seq.0 + 1), &mut out)
+        .unwrap();
+    let c = t.accept(l).unwrap();
+    let cfg = TcpConfig::default();
+    assert_eq!(rings(&t), cfg.recv_buffer + cfg.send_buffer);
+    assert_eq!(t.send(c, b"hello"), Ok(5));
+}
