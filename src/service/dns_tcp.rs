@@ -234,21 +234,7 @@ impl DnsTcp {
     /// Metrics with the same names as the UDP responder's (the transport
     /// label tells them apart) plus the connection outcomes.
     pub fn metrics(&self, out: &mut dyn FnMut(ServiceMetric)) {
-        let c = self.responder.counters();
-        out((
-            "dns_queries_total",
-            "DNS queries received.",
-            None,
-            c.queries,
-        ));
-        for (rcode, n) in c.responses_by_rcode() {
-            out((
-                "dns_responses_total",
-                "DNS responses by rcode.",
-                Some(("rcode", rcode)),
-                n,
-            ));
-        }
+        super::dns_udp::query_metrics(self.responder.counters(), out);
         let t = &self.counters;
         out((
             "dns_tcp_connections_total",

@@ -2,7 +2,7 @@
 
 use std::net::{IpAddr, SocketAddrV4};
 
-use super::dns::{DnsConfig, DnsConfigError, DnsResponder, QueryContext};
+use super::dns::{DnsConfig, DnsConfigError, DnsCounters, DnsResponder, QueryContext};
 use crate::stack::{ServiceMetric, UdpReply, UdpService};
 use crate::time::Instant;
 
@@ -62,20 +62,7 @@ impl UdpService for DnsUdp {
 
     fn metrics(&self, out: &mut dyn FnMut(ServiceMetric)) {
         let c = self.responder.counters();
-        out((
-            "dns_queries_total",
-            "DNS queries received.",
-            None,
-            c.queries,
-        ));
-        for (rcode, n) in c.responses_by_rcode() {
-            out((
-                "dns_responses_total",
-                "DNS responses by rcode.",
-                Some(("rcode", rcode)),
-                n,
-            ));
-        }
+        query_metrics(c, out);
         for (reason, n) in c.dropped_by_reason() {
             out((
                 "dns_dropped_total",
@@ -89,6 +76,25 @@ impl UdpService for DnsUdp {
             "DNS responses sent with TC (size or amplification cap).",
             None,
             c.truncated(),
+        ));
+    }
+}
+
+/// Queries and responses by rcode: the same names over UDP and TCP (the
+/// `transport` label tells them apart).
+pub(super) fn query_metrics(c: &DnsCounters, out: &mut dyn FnMut(ServiceMetric)) {
+    out((
+        "dns_queries_total",
+        "DNS queries received.",
+        None,
+        c.queries,
+    ));
+    for (rcode, n) in c.responses_by_rcode() {
+        out((
+            "dns_responses_total",
+            "DNS responses by rcode.",
+            Some(("rcode", rcode)),
+            n,
         ));
     }
 }

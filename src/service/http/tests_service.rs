@@ -1,7 +1,7 @@
 //! The store shared across threads, and the whole service over two `Tcp`
 //! instances wired back to back with a fake clock.
 
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::SocketAddrV4;
 use std::time::Duration;
 
 use super::*;
@@ -65,27 +65,7 @@ fn store_post_ids_are_unique_across_threads() {
     assert_eq!(store.objects(), 800);
 }
 
-type Sink = Vec<(SocketAddrV4, SocketAddrV4, Vec<u8>)>;
-const C: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
-const S: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
-
-/// Poll both stacks and carry segments between them until both are quiet.
-fn exchange(client: &mut Tcp, server: &mut Tcp, now: Instant, mut cs: Sink) {
-    let mut ss = Sink::new();
-    client.poll(now, &mut cs);
-    server.poll(now, &mut ss);
-    while !cs.is_empty() || !ss.is_empty() {
-        let (mut cs2, mut ss2) = (Sink::new(), Sink::new());
-        for (_, _, seg) in cs.drain(..) {
-            let _ = server.on_segment(now, C, S, &seg, &mut ss2);
-        }
-        for (_, _, seg) in ss.drain(..) {
-            let _ = client.on_segment(now, S, C, &seg, &mut cs2);
-        }
-        cs = cs2;
-        ss = ss2;
-    }
-}
+use crate::service::test_pair::{exchange, Sink, CLIENT as C, SERVER as S};
 
 /// The service on a real `Tcp`, with a client `Tcp` wired back to back.
 #[test]

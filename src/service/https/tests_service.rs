@@ -8,26 +8,8 @@ use std::time::Duration;
 use super::tests::{client, client_config, Side, C, S};
 use super::*;
 use crate::service::http::Method;
+use crate::service::test_pair::{exchange, Sink};
 use crate::stack::tcp::TcpConfig;
-
-type Sink = Vec<(SocketAddrV4, SocketAddrV4, Vec<u8>)>;
-
-fn exchange(client: &mut Tcp, server: &mut Tcp, now: Instant, mut cs: Sink) {
-    let mut ss = Sink::new();
-    client.poll(now, &mut cs);
-    server.poll(now, &mut ss);
-    while !cs.is_empty() || !ss.is_empty() {
-        let (mut cs2, mut ss2) = (Sink::new(), Sink::new());
-        for (_, _, seg) in cs.drain(..) {
-            let _ = server.on_segment(now, C, S, &seg, &mut ss2);
-        }
-        for (_, _, seg) in ss.drain(..) {
-            let _ = client.on_segment(now, S, C, &seg, &mut cs2);
-        }
-        cs = cs2;
-        ss = ss2;
-    }
-}
 
 #[test]
 fn service_over_tcp_pair_serves_https_put_get_and_times_out_silent_client() {
