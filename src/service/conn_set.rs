@@ -14,6 +14,7 @@
 //!   (echo, discard).
 
 use crate::stack::tcp::{ConnId, ListenerId, Tcp, TcpApiError};
+use crate::time::Instant;
 
 /// Marks a slot of `ConnMap::pos` that holds none of our connections.
 const NOT_HELD: u32 = u32::MAX;
@@ -84,17 +85,6 @@ impl<T> ConnMap<T> {
         self.entries.iter().map(|(_, v)| v)
     }
 
-    /// What a service with timers serves this poll: with `all` (one of
-    /// its deadlines passed) every connection held, else those new or with
-    /// events (`take_ready`). Either way the stack's ready list is drained.
-    pub fn to_serve(&mut self, tcp: &mut Tcp, l: ListenerId, all: bool, out: &mut Vec<ConnId>) {
-        self.take_ready(tcp, l, out);
-        if all {
-            out.clear();
-            out.extend(self.entries.iter().map(|(c, _)| *c));
-        }
-    }
-
     pub fn get_mut(&mut self, c: ConnId) -> Option<&mut T> {
         let p = self.position(c)?;
         Some(&mut self.entries[p].1)
@@ -134,6 +124,63 @@ impl<T> ConnMap<T> {
         }
         self.fresh.clear();
         self.entries.drain(..)
+    }
+}
+
+/// What a service with per-connection timers (HTTP, HTTPS) serves each
+/// poll: the connections with events, or all of them once one of their
+/// deadlines passed; and the earliest such deadline (`poll_at`).
+pub struct Schedule {
+    ready: Vec<ConnId>,
+    next: Option<Instant>,
+}
+
+impl Schedule {
+    pub fn with_capacity(max_conns: usize) -> Self {
+        Schedule {
+            ready: Vec::with_capacity(max_conns),
+            next: None,
+        }
+    }
+
+    /// When the service must poll without an event (a lower bound: a
+    /// connection's deadline may have moved later since).
+    pub fn poll_at(&self) -> Option<Instant> {
+        self.next
+    }
+
+    /// Start a poll: the handles to serve now (new ones and those with
+    /// events, or every one held when a deadline passed, which also resets
+    /// the bound for `keep` to rebuild). Give the list back with `end`.
+    pub fn begin<T>(
+        &mut self,
+        conns: &mut ConnMap<T>,
+        tcp: &mut Tcp,
+        l: ListenerId,
+        now: Instant,
+    ) -> Vec<ConnId> {
+        let due = self.next.is_some_and(|d| d <= now);
+        let mut ready = std::mem::take(&mut self.ready);
+        conns.take_ready(tcp, l, &mut ready);
+        if due {
+            ready.clear();
+            ready.extend(conns.entries.iter().map(|(c, _)| *c));
+            self.next = None;
+        }
+        ready
+    }
+
+    /// A served connection stays, with this next deadline of its own.
+    pub fn keep(&mut self, deadline: Option<Instant>) {
+        self.next = match (self.next, deadline) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+
+    pub fn end(&mut self, mut ready: Vec<ConnId>) {
+        ready.clear();
+        self.ready = ready;
     }
 }
 

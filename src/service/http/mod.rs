@@ -31,7 +31,7 @@ pub use config::{ErrorKind, HttpConfig, HttpCounters, Method, TimeoutKind};
 pub use conn::{Connection, Ctx};
 pub use store::{Object, PutOutcome, SharedStore, Store, StoreConfig, StoreError};
 
-use crate::service::conn_set::ConnMap;
+use crate::service::conn_set::{ConnMap, Schedule};
 use crate::stack::tcp::{ConnId, ListenerId, State, Tcp, TcpApiError};
 use crate::time::Instant;
 use date::DateCache;
@@ -71,8 +71,7 @@ struct Slot {
 pub struct HttpService {
     listener: ListenerId,
     conns: ConnMap<Slot>,
-    /// Scratch: the handles to serve this poll.
-    ready: Vec<ConnId>,
+    schedule: Schedule,
     /// Connections served so far, summed over polls (idle ones are not).
     serves: u64,
     max_conns: usize,
@@ -82,7 +81,6 @@ pub struct HttpService {
     counters: HttpCounters,
     service_time: Histogram<u64>,
     date: DateCache,
-    next_deadline: Option<Instant>,
 }
 
 impl HttpService {
@@ -98,7 +96,7 @@ impl HttpService {
         Ok(HttpService {
             listener,
             conns: ConnMap::with_capacity(tcp.config().max_conns),
-            ready: Vec::with_capacity(max_conns),
+            schedule: Schedule::with_capacity(max_conns),
             serves: 0,
             max_conns,
             scratch: vec![0; SCRATCH].into_boxed_slice(),
@@ -107,7 +105,6 @@ impl HttpService {
             counters: HttpCounters::default(),
             service_time,
             date: DateCache::default(),
-            next_deadline: None,
         })
     }
 
@@ -156,7 +153,7 @@ impl HttpService {
     /// The next instant `poll` must run even if no segment arrives
     /// (timeouts, linger).
     pub fn poll_at(&self) -> Option<Instant> {
-        self.next_deadline
+        self.schedule.poll_at()
     }
 
     pub fn poll(&mut self, now: Instant, tcp: &mut Tcp) {
@@ -180,10 +177,9 @@ impl HttpService {
         }
         // Only connections with events, unless a deadline (timeout,
         // linger) passed somewhere: then all, and the bound is recomputed.
-        let due = self.next_deadline.is_some_and(|d| d <= now);
-        let mut ready = std::mem::take(&mut self.ready);
-        self.conns.to_serve(tcp, self.listener, due, &mut ready);
-        let mut next = if due { None } else { self.next_deadline };
+        let ready = self
+            .schedule
+            .begin(&mut self.conns, tcp, self.listener, now);
         for &id in &ready {
             if !self.conns.contains(id) {
                 continue;
@@ -194,18 +190,13 @@ impl HttpService {
                     .conns
                     .get(id)
                     .and_then(|s| s.linger_until.or_else(|| s.conn.deadline(&self.cfg)));
-                next = match (next, d) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
+                self.schedule.keep(d);
             } else {
                 self.counters.connections_closed += 1;
                 self.conns.remove(id);
             }
         }
-        ready.clear();
-        self.ready = ready;
-        self.next_deadline = next;
+        self.schedule.end(ready);
     }
 
     /// Run one connection as far as it goes; false when it is finished

@@ -31,7 +31,7 @@ use hdrhistogram::Histogram;
 pub use config::{FailReason, HttpsConfig, HttpsSetup, HttpsSetupError, TlsCounters, TlsOptions};
 pub use tls::{TlsCtx, TlsHttp};
 
-use crate::service::conn_set::ConnMap;
+use crate::service::conn_set::{ConnMap, Schedule};
 use crate::service::http::date::DateCache;
 use crate::service::http::{Ctx, HttpConfig, HttpCounters, SharedStore};
 use crate::stack::tcp::{ConnId, ListenerId, State, Tcp, TcpApiError};
@@ -72,8 +72,7 @@ struct Slot {
 pub struct HttpsService {
     listener: ListenerId,
     conns: ConnMap<Slot>,
-    /// Scratch: the handles to serve this poll.
-    ready: Vec<ConnId>,
+    schedule: Schedule,
     max_conns: usize,
     scratch: Box<[u8]>,
     store: SharedStore,
@@ -84,7 +83,6 @@ pub struct HttpsService {
     service_time: Histogram<u64>,
     handshake_time: Histogram<u64>,
     date: DateCache,
-    next_deadline: Option<Instant>,
 }
 
 impl HttpsService {
@@ -102,7 +100,7 @@ impl HttpsService {
         Ok(HttpsService {
             listener,
             conns: ConnMap::with_capacity(tcp.config().max_conns),
-            ready: Vec::with_capacity(max_conns),
+            schedule: Schedule::with_capacity(max_conns),
             max_conns,
             scratch: vec![0; tls::CIPHER_CHUNK].into_boxed_slice(),
             store,
@@ -113,7 +111,6 @@ impl HttpsService {
             service_time,
             handshake_time,
             date: DateCache::default(),
-            next_deadline: None,
         })
     }
 
@@ -160,7 +157,7 @@ impl HttpsService {
 
     /// The next instant `poll` must run even if no segment arrives.
     pub fn poll_at(&self) -> Option<Instant> {
-        self.next_deadline
+        self.schedule.poll_at()
     }
 
     pub fn poll(&mut self, now: Instant, tcp: &mut Tcp) {
@@ -188,10 +185,9 @@ impl HttpsService {
         }
         // Only connections with events, unless a deadline (timeout,
         // linger) passed somewhere: then all, and the bound is recomputed.
-        let due = self.next_deadline.is_some_and(|d| d <= now);
-        let mut ready = std::mem::take(&mut self.ready);
-        self.conns.to_serve(tcp, self.listener, due, &mut ready);
-        let mut next = if due { None } else { self.next_deadline };
+        let ready = self
+            .schedule
+            .begin(&mut self.conns, tcp, self.listener, now);
         for &id in &ready {
             if !self.conns.contains(id) {
                 continue;
@@ -201,18 +197,13 @@ impl HttpsService {
                     .conns
                     .get(id)
                     .and_then(|s| s.linger_until.or_else(|| s.conn.deadline(&self.cfg)));
-                next = match (next, d) {
-                    (Some(a), Some(b)) => Some(a.min(b)),
-                    (a, b) => a.or(b),
-                };
+                self.schedule.keep(d);
             } else {
                 self.counters.connections_closed += 1;
                 self.conns.remove(id);
             }
         }
-        ready.clear();
-        self.ready = ready;
-        self.next_deadline = next;
+        self.schedule.end(ready);
     }
 
     /// Run one connection as far as it goes; false when it is finished.
