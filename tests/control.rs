@@ -3,9 +3,6 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use common::*;
 
 fn admin_get(lab: &xskd::lab::Lab, path: &str) -> (String, String) {
@@ -57,26 +54,7 @@ fn metrics_are_valid_prometheus_text_and_move_with_traffic() {
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    let mut check = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool (installed by scripts/install-deps.sh)");
-    check
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = check.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool rejects our exposition:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_promtool_accepts(&text);
     let q = "{queue=\"0\",worker=\"0\"}";
     assert!(metric(&text, &format!("xskd_icmp_echo_replies_total{q}")) >= 5.0);
     assert!(metric(&text, &format!("xskd_udp_rx_datagrams_total{q}")) >= 50.0);

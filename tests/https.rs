@@ -171,26 +171,7 @@ fn curl_put_get_head_post_delete_over_https_with_generated_cert() {
     );
     assert!(text.contains("xskd_tls_handshake_seconds_bucket"), "{text}");
     // The new series keep the exposition valid.
-    let mut check = Command::new("promtool")
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool (installed by scripts/install-deps.sh)");
-    check
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = check.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "promtool rejects the exposition:\n{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_promtool_accepts(&text);
     xskd.stop().unwrap();
 }
 

@@ -4,8 +4,9 @@
 
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use xskd::lab::{Lab, XskdProcess};
 
@@ -121,4 +122,28 @@ pub fn sum_queues(report: &serde_json::Value, pointer: &str) -> u64 {
         .iter()
         .map(|q| q.pointer(pointer).and_then(|v| v.as_u64()).unwrap_or(0))
         .sum()
+}
+
+/// `promtool check metrics` accepts this exposition text.
+pub fn assert_promtool_accepts(text: &str) {
+    let mut check = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("promtool (installed by scripts/install-deps.sh)");
+    check
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(text.as_bytes())
+        .unwrap();
+    let out = check.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "promtool rejects the exposition:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
