@@ -149,6 +149,40 @@ pub struct ThroughputResult {
     pub stalls: u64,
 }
 
+/// What a throughput run counted, as `ThroughputResult` reports it.
+pub struct ThroughputCounts {
+    /// Datagrams sent in all, and before the measured window opened.
+    pub sent: u64,
+    pub sent_at_start: Option<u64>,
+    /// Echoes received in all, when the window opened and when it closed.
+    pub received: u64,
+    pub received_at_start: u64,
+    pub received_at_deadline: u64,
+    pub measured_secs: f64,
+    pub stalls: u64,
+}
+
+impl ThroughputResult {
+    pub fn from_counts(c: ThroughputCounts) -> Self {
+        let echoed = c.received_at_deadline - c.received_at_start;
+        let lost = c.sent.saturating_sub(c.received);
+        ThroughputResult {
+            sent: c.sent - c.sent_at_start.unwrap_or(0),
+            echoed,
+            echoed_total: c.received,
+            lost,
+            loss_ratio: lost as f64 / c.sent.max(1) as f64,
+            seconds: c.measured_secs,
+            echoed_per_sec: if c.measured_secs > 0.0 {
+                echoed as f64 / c.measured_secs
+            } else {
+                0.0
+            },
+            stalls: c.stalls,
+        }
+    }
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct ScrapeResult {
     pub scrapes: u64,
@@ -540,26 +574,18 @@ fn udp_throughput(
         received += got;
         quiet = if got == 0 { quiet + 1 } else { 0 };
     }
-    let sent_measured = sent - sent_at_start.unwrap_or(0);
-    let echoed = received_at_deadline - received_at_start;
-    let lost = sent.saturating_sub(received);
     if received == 0 {
         bail!("no echo from {target}");
     }
-    Ok(ThroughputResult {
-        sent: sent_measured,
-        echoed,
-        echoed_total: received,
-        lost,
-        loss_ratio: lost as f64 / sent.max(1) as f64,
-        seconds: measured_secs,
-        echoed_per_sec: if measured_secs > 0.0 {
-            echoed as f64 / measured_secs
-        } else {
-            0.0
-        },
+    Ok(ThroughputResult::from_counts(ThroughputCounts {
+        sent,
+        sent_at_start,
+        received,
+        received_at_start,
+        received_at_deadline,
+        measured_secs,
         stalls,
-    })
+    }))
 }
 
 fn scrape(admin: SocketAddr, seconds: f64) -> ScrapeResult {

@@ -823,3 +823,23 @@ fn table_tls_rows_hold_handshakes_to_nginx_and_keepalive_to_one_and_a_half() {
         report::summary(&samples[0])
     );
 }
+
+#[test]
+fn throughput_counts_measure_only_the_window_and_loss_over_everything_sent() {
+    let r = super::client::ThroughputResult::from_counts(super::client::ThroughputCounts {
+        sent: 1000,
+        sent_at_start: Some(100),
+        received: 990,
+        received_at_start: 90,
+        received_at_deadline: 890,
+        measured_secs: 2.0,
+        stalls: 1,
+    });
+    assert_eq!(
+        (r.sent, r.echoed, r.echoed_total, r.lost),
+        (900, 800, 990, 10)
+    );
+    assert!((r.loss_ratio - 0.01).abs() < 1e-9);
+    assert!((r.echoed_per_sec - 400.0).abs() < 1e-9);
+    assert_eq!(r.stalls, 1);
+}

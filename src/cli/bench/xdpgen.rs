@@ -15,7 +15,7 @@ use xskd::datapath::xsk::XskSocket;
 use xskd::datapath::{iface, TxSink};
 use xskd::wire::checksum;
 
-use super::client::{stamp, ThroughputResult};
+use super::client::{stamp, ThroughputCounts, ThroughputResult};
 
 const ETH: usize = 14;
 const IP: usize = 20;
@@ -206,24 +206,16 @@ pub fn xdp_throughput(l: &XdpLoad) -> Result<ThroughputResult> {
     }
     drop(sock);
     prog.detach();
-    let sent_measured = sent - sent_at_start.unwrap_or(0);
-    let echoed = received_at_deadline - received_at_start;
-    let lost = sent.saturating_sub(received);
     if received == 0 {
         bail!("no echo from {dst}");
     }
-    Ok(ThroughputResult {
-        sent: sent_measured,
-        echoed,
-        echoed_total: received,
-        lost,
-        loss_ratio: lost as f64 / sent.max(1) as f64,
-        seconds: measured_secs,
-        echoed_per_sec: if measured_secs > 0.0 {
-            echoed as f64 / measured_secs
-        } else {
-            0.0
-        },
+    Ok(ThroughputResult::from_counts(ThroughputCounts {
+        sent,
+        sent_at_start,
+        received,
+        received_at_start,
+        received_at_deadline,
+        measured_secs,
         stalls,
-    })
+    }))
 }
