@@ -209,14 +209,12 @@ impl DnsTcp {
                 // behind by a half-close can never complete.
                 return Verdict::Close;
             }
-            let have = slot.inbuf.len();
-            let want = (2 + MAX_TCP_QUERY) - have;
-            slot.inbuf.resize(have + want, 0);
-            let got = tcp.recv(id, &mut slot.inbuf[have..]);
-            slot.inbuf.truncate(have + *got.as_ref().unwrap_or(&0));
-            match got {
+            // At most the rest of one query: the scratch holds no response
+            // now (an unsent tail lives in `pending`).
+            let room = (2 + MAX_TCP_QUERY) - slot.inbuf.len();
+            match tcp.recv(id, &mut scratch[..room]) {
                 Ok(0) => slot.peer_eof = true,
-                Ok(_) => {}
+                Ok(n) => slot.inbuf.extend_from_slice(&scratch[..n]),
                 Err(TcpApiError::WouldBlock) => break,
                 Err(_) => return Verdict::Close,
             }
