@@ -23,6 +23,8 @@ mod servers;
 #[cfg(test)]
 mod tests;
 mod tls;
+#[cfg(test)]
+mod tls_tests;
 mod xdpgen;
 
 use std::path::PathBuf;
