@@ -255,6 +255,16 @@ impl<S: Clone + Send + 'static> DataPlane<S> {
         self.program.counters()
     }
 
+    /// Tell the workers to stop (they drain first) without waiting.
+    pub fn begin_stop(&self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+
+    /// True once every worker thread has returned.
+    pub fn workers_finished(&self) -> bool {
+        self.workers.iter().all(|w| w.is_finished())
+    }
+
     /// Stop the workers, wait for them, detach the program.
     pub fn shutdown(&mut self) {
         self.stop.store(true, Ordering::SeqCst);

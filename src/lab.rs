@@ -324,8 +324,21 @@ impl XskdProcess {
 
     /// As `stop`, failing if xskd takes longer than `limit` to exit.
     pub fn stop_within(mut self, limit: Duration) -> Result<serde_json::Value> {
-        let mut child = self.child.take().context("already stopped")?;
+        self.terminate()?;
+        self.wait_exit(limit)
+    }
+
+    /// Send SIGTERM and return at once: the graceful stop (drain) begins.
+    pub fn terminate(&mut self) -> Result<()> {
+        let child = self.child.as_ref().context("already stopped")?;
         run(Command::new("kill").args(["-TERM", &child.id().to_string()]))?;
+        Ok(())
+    }
+
+    /// Wait for the exit after [`terminate`](Self::terminate), at most
+    /// `limit`; the final report's JSON line.
+    pub fn wait_exit(mut self, limit: Duration) -> Result<serde_json::Value> {
+        let mut child = self.child.take().context("already stopped")?;
         let deadline = Instant::now() + limit;
         let status = loop {
             if let Some(s) = child.try_wait()? {

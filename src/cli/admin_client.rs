@@ -116,8 +116,8 @@ pub fn ss(admin: SocketAddr, state: Option<&str>, port: Option<u16>) -> Result<(
     let body = get(admin, &format!("/connections?{}", q.join("&")))?;
     let v: serde_json::Value = serde_json::from_str(&body).context("parsing /connections")?;
     println!(
-        "{:<12} {:<6} {:<22} {:<22} Info",
-        "State", "Worker", "Local Address:Port", "Peer Address:Port"
+        "{:<12} {:<6} {:>8} {:>8} {:<22} {:<22} Info",
+        "State", "Worker", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port"
     );
     for c in v["connections"].as_array().into_iter().flatten() {
         let s = |k: &str| {
@@ -126,9 +126,11 @@ pub fn ss(admin: SocketAddr, state: Option<&str>, port: Option<u16>) -> Result<(
                 .unwrap_or_else(|| c[k].to_string())
         };
         println!(
-            "{:<12} {:<6} {:<22} {:<22} cwnd:{} ssthresh:{} rtt:{}/{} rto:{} snd_una:{} snd_nxt:{} rcv_nxt:{} retrans:{} bytes_acked:{} bytes_received:{}",
+            "{:<12} {:<6} {:>8} {:>8} {:<22} {:<22} cwnd:{} ssthresh:{} rtt:{}/{} rto:{} snd_una:{} snd_nxt:{} rcv_nxt:{} retrans:{} bytes_acked:{} bytes_received:{}",
             s("state"),
             s("worker"),
+            s("recv_queue"),
+            s("send_queue"),
             format!("{}:{}", s("local_addr"), s("local_port")),
             format!("{}:{}", s("remote_addr"), s("remote_port")),
             s("cwnd"),

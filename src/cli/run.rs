@@ -115,6 +115,18 @@ where
     if let Some(n) = &notifier {
         n.stopping();
     }
+    // Workers drain for up to `worker.drain_secs`: keep taking their
+    // snapshots so /metrics and /connections show the drain as it happens.
+    dp.begin_stop();
+    while !dp.workers_finished() {
+        if let Ok(s) = dp.snapshots.recv_timeout(Duration::from_millis(50)) {
+            let mut st = state.lock().expect("control state lock");
+            st.ingest(s);
+            while let Ok(s) = dp.snapshots.try_recv() {
+                st.ingest(s);
+            }
+        }
+    }
     let xdp = dp.xdp_counters();
     dp.shutdown();
     drop(admin);

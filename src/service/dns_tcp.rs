@@ -246,7 +246,7 @@ impl DnsTcp {
             ("unanswerable", t.unanswerable),
         ] {
             out((
-                "dns_tcp_closed_by_us_total",
+                "dns_tcp_server_closes_total",
                 "DNS-over-TCP connections we closed, by reason.",
                 Some(("reason", why)),
                 n,

@@ -614,6 +614,8 @@ impl StatsExport for NodeStats {
                     "cwnd": c.cwnd,
                     "ssthresh": (c.ssthresh != u32::MAX).then_some(c.ssthresh),
                     "bytes_in_flight": c.bytes_in_flight,
+                    "recv_queue": c.recv_queue,
+                    "send_queue": c.send_queue,
                     "congestion": c.congestion,
                     "ca_state": c.ca_state,
                     "bytes_in": c.bytes_in,

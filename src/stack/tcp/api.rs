@@ -305,6 +305,8 @@ impl Tcp {
                 cwnd: t.cc.cwnd(),
                 ssthresh: t.cc.ssthresh(),
                 bytes_in_flight: t.outstanding(),
+                recv_queue: t.recv_buf.len() as u32,
+                send_queue: t.send_buf.len() as u32,
                 congestion: t.cc.name(),
                 ca_state: t.ca_state(),
                 bytes_in: t.bytes_in,

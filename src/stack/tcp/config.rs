@@ -271,6 +271,10 @@ pub struct ConnInfo {
     pub ssthresh: u32,
     /// Sent and not yet acknowledged (SND.MAX - SND.UNA).
     pub bytes_in_flight: u32,
+    /// Received in order and not yet read by the application (`ss` Recv-Q).
+    pub recv_queue: u32,
+    /// Written by the application and not yet acknowledged (`ss` Send-Q).
+    pub send_queue: u32,
     /// "newreno" or "cubic".
     pub congestion: &'static str,
     /// "slow_start", "congestion_avoidance", "recovery" (fast recovery) or

@@ -5,11 +5,11 @@
 //! and nginx over HTTPS. Needs root (veth lab, XDP), wrk, nginx-light and
 //! openssl; fails without them.
 
-mod common;
+use xskd_veth_tests as common;
 
 use std::process::Command;
 
-use common::{require_root, XSKD};
+use common::{require_root, xskd_bin};
 
 /// The cells of the markdown row whose metric is `metric`.
 fn row<'a>(table: &'a str, metric: &str) -> Vec<&'a str> {
@@ -28,7 +28,7 @@ fn positive(cell: &str) -> bool {
 fn bench_udp_one_round_reports_xskd_and_kernel_numbers() {
     require_root();
     let out_dir = tempfile::tempdir().expect("temp dir");
-    let out = Command::new(XSKD)
+    let out = Command::new(xskd_bin())
         .args(["bench", "--rounds", "1", "--seconds", "1", "--only", "udp"])
         .args(["--poll", "busy", "--out"])
         .arg(out_dir.path())
@@ -92,7 +92,7 @@ fn bench_udp_one_round_reports_xskd_and_kernel_numbers() {
 fn bench_tcp_http_bulk_ceiling_one_round_report_both_sides() {
     require_root();
     let out_dir = tempfile::tempdir().expect("temp dir");
-    let out = Command::new(XSKD)
+    let out = Command::new(xskd_bin())
         .args(["bench", "--rounds", "1", "--seconds", "1", "--bulk-mb", "8"])
         .args(["--only", "tcp,http,bulk,ceiling", "--poll", "busy"])
         .args(["--http-conns", "4", "--generator", "xdp"])
@@ -197,7 +197,7 @@ fn bench_tcp_http_bulk_ceiling_one_round_report_both_sides() {
 fn bench_tls_one_round_reports_xskd_and_nginx_numbers() {
     require_root();
     let out_dir = tempfile::tempdir().expect("temp dir");
-    let out = Command::new(XSKD)
+    let out = Command::new(xskd_bin())
         .args(["bench", "--rounds", "1", "--seconds", "1", "--only", "tls"])
         .args(["--poll", "busy", "--http-conns", "4", "--tls-clients", "2"])
         .args(["--no-plot", "--out"])

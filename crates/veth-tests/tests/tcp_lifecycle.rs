@@ -1,7 +1,7 @@
 //! TCP over a real veth pair: the Linux kernel as the peer, xskd's TCP echo
 //! and discard services on top of the bypass stack.
 
-mod common;
+use xskd_veth_tests as common;
 
 use std::time::{Duration, Instant};
 
@@ -98,7 +98,7 @@ fn connections_show_in_the_admin_endpoint_while_open() {
     let mut seen = String::new();
     while Instant::now() < deadline {
         let out = lab
-            .xskd_ns_cmd(XSKD)
+            .xskd_ns_cmd(xskd_bin())
             .args(["ss", "--state", "established"])
             .output()
             .unwrap();
@@ -130,7 +130,7 @@ fn xskd_connects_out_to_a_kernel_server_and_closes_first() {
     let mut server = server.spawn().unwrap();
     std::thread::sleep(Duration::from_millis(300));
     let out = lab
-        .xskd_ns_cmd(XSKD)
+        .xskd_ns_cmd(xskd_bin())
         .args([
             "tcp-probe",
             "198.18.0.2:9000",
@@ -154,7 +154,7 @@ fn xskd_connects_out_to_a_kernel_server_and_closes_first() {
     let mut rows = String::new();
     for _ in 0..20 {
         let o = lab
-            .xskd_ns_cmd(XSKD)
+            .xskd_ns_cmd(xskd_bin())
             .args(["ss", "--state", "time-wait"])
             .output()
             .unwrap();
@@ -186,7 +186,7 @@ fn xskd_connects_out_to_a_kernel_server_and_closes_first() {
 fn connect_out_to_a_closed_port_reports_refused() {
     let (lab, xskd) = start("tcpoutrst");
     let out = lab
-        .xskd_ns_cmd(XSKD)
+        .xskd_ns_cmd(xskd_bin())
         .args([
             "tcp-probe",
             "198.18.0.2:9001",

@@ -1,6 +1,6 @@
 //! The authoritative DNS responder over veth, asked by dig from the kernel.
 
-mod common;
+use xskd_veth_tests as common;
 
 use common::*;
 
@@ -70,7 +70,7 @@ fn bad_dns_config_is_refused_by_check_config() {
         "[interface]\nname = \"eth0\"\n[address]\nipv4 = \"198.18.0.1/24\"\n[dns]\nzone = \"xskd.test.\"\nrecords = [{ name = \"a.example.\", ipv4 = \"198.18.0.1\" }]\n",
     )
     .unwrap();
-    let out = std::process::Command::new(XSKD)
+    let out = std::process::Command::new(xskd_bin())
         .arg("check-config")
         .arg(&path)
         .output()
@@ -144,7 +144,7 @@ fn truncated_udp_answer_is_retried_over_tcp_and_arrives_whole() {
         "{report:#}"
     );
     assert_eq!(
-        services["53/tcp/dns_tcp_closed_by_us_total:idle_timeout"], 1,
+        services["53/tcp/dns_tcp_server_closes_total:idle_timeout"], 1,
         "{report:#}"
     );
     assert!(

@@ -2,7 +2,7 @@
 //! netem here): TCP stays byte-exact under loss, reordering and
 //! duplication, and corrupted frames are caught by checksums and counted.
 
-mod common;
+use xskd_veth_tests as common;
 
 use common::*;
 

@@ -2,7 +2,7 @@
 //! UDP echo, XDP_PASS for the kernel's own traffic, two queues on two
 //! workers, frame accounting, program lifecycle.
 
-mod common;
+use xskd_veth_tests as common;
 
 use std::path::Path;
 use std::time::Duration;
@@ -192,13 +192,13 @@ fn program_is_detached_on_exit_and_stale_one_replaced_after_a_crash() {
         String::from_utf8_lossy(&out.stdout).contains("prog/xdp")
     };
     // A crash (SIGKILL) leaves the program behind...
-    let crashed = lab.spawn_xskd(Path::new(XSKD), &path).unwrap();
+    let crashed = lab.spawn_xskd(Path::new(xskd_bin()), &path).unwrap();
     assert!(xdp_attached(&lab));
     drop(crashed);
     std::thread::sleep(Duration::from_millis(200));
     assert!(xdp_attached(&lab), "SIGKILL leaves the program attached");
     // ...and the next start replaces it and serves.
-    let again = lab.spawn_xskd(Path::new(XSKD), &path).unwrap();
+    let again = lab.spawn_xskd(Path::new(xskd_bin()), &path).unwrap();
     probe_ok(
         &lab,
         &["udp-echo", TARGET_ECHO, "--min", "10", "--max", "10"],

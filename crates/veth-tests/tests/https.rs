@@ -1,7 +1,7 @@
 //! HTTPS (rustls inside the workers) over a real veth pair: curl, openssl
 //! s_client, wrk and raw sockets from python3 in the peer namespace.
 
-mod common;
+use xskd_veth_tests as common;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -34,7 +34,7 @@ fn start_https(tag: &str, https_extra: &str) -> (Lab, XskdProcess, PathBuf) {
 fn spawn(lab: &Lab, extra: &str) -> XskdProcess {
     let cfg = test_config(lab, &[(0, None)], extra);
     let path = lab.write_config(&cfg).expect("writing config");
-    lab.spawn_xskd(Path::new(XSKD), &path)
+    lab.spawn_xskd(Path::new(xskd_bin()), &path)
         .expect("starting xskd")
 }
 

@@ -4,7 +4,7 @@
 //! Needs the service wired into the workers with `[services] http_port`
 //! (see the HTTP report); until then these tests fail (connection refused).
 
-mod common;
+use xskd_veth_tests as common;
 
 use common::*;
 

@@ -5,7 +5,7 @@
 //! afterwards. Needs root; fails without it. docs/THREATS.md maps each test
 //! to the threat it covers.
 
-mod common;
+use xskd_veth_tests as common;
 
 use std::collections::HashMap;
 use std::process::Stdio;
@@ -389,44 +389,72 @@ fn syn_flood_is_answered_with_cookies_while_clients_keep_connecting() {
         &["addr", "add", "198.18.0.4/24", "dev", &lab.if_peer],
     );
     assert_still_serving(&lab);
+    // The flood's source never answers, as a spoofed one would not: without
+    // this the peer kernel resets every SYN-ACK and frees the half-open slot.
+    peer_ok(
+        &lab,
+        "nft",
+        &["add table inet flood; \
+             add chain inet flood out { type filter hook output priority 0; }; \
+             add rule inet flood out ip saddr 198.18.0.2 tcp flags & rst != 0 drop"],
+    );
     let rss_before = rss_kib(&xskd);
+    // A bounded flood: 25k SYN/s for 5 s from sweeping source ports. That
+    // is ~200 times what the SYN queue (128) holds per second of SYN-ACK
+    // retries, so cookies must carry it, and far below what the release
+    // datapath handles on any machine this project supports, so an honest
+    // client's SYN is not lost to a full ring. (An unbounded `--flood`
+    // measures the machine, not the defence.)
     let mut flood = lab
         .peer_cmd("timeout")
-        .args(["5", "hping3", "-S", "--flood", "-p", "7", "198.18.0.1"])
+        .args(["5", "hping3", "-S", "-i", "u40", "-p", "7", "198.18.0.1"])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
     thread::sleep(Duration::from_millis(500));
-    // Honest clients keep completing while the flood runs. A SYN may be
-    // lost in a full rx ring (the flood shares it), so a client may need
-    // the kernel's SYN retransmits (1 s, 3 s): each gets 8 s, and every
-    // one must complete.
-    let mut ok = 0;
-    let mut slowest = Duration::ZERO;
-    while flood.try_wait().unwrap().is_none() {
+    // During the flood every honest client completes, each within 8 s (a
+    // lost SYN costs the kernel's 1 s retransmit at most twice).
+    let echo = |what: &str, within: Duration| {
         let mut c = lab.peer_cmd("sh");
         c.args([
             "-c",
-            "printf 'during flood\\n' | nc -N -w 8 -s 198.18.0.4 198.18.0.1 7",
+            &format!(
+                "printf '{what}\\n' | nc -N -w {} -s 198.18.0.4 198.18.0.1 7",
+                within.as_secs().max(1)
+            ),
         ]);
         let t = Instant::now();
         let out = c.output().unwrap();
-        slowest = slowest.max(t.elapsed());
+        let took = t.elapsed();
         assert_eq!(
             String::from_utf8_lossy(&out.stdout),
-            "during flood\n",
-            "TCP echo during the SYN flood failed after {:?} ({ok} completed before)",
-            t.elapsed()
+            format!("{what}\n"),
+            "TCP echo {what} failed after {took:?}"
         );
-        ok += 1;
+        assert!(took <= within, "TCP echo {what} took {took:?}");
+        took
+    };
+    let mut during = 0;
+    let mut slowest = Duration::ZERO;
+    while flood.try_wait().unwrap().is_none() {
+        slowest = slowest.max(echo("during flood", Duration::from_secs(8)));
+        during += 1;
     }
-    eprintln!("SYN flood: {ok} echo connections completed, slowest {slowest:?}");
-    assert!(ok >= 1, "no echo completed during the flood");
+    eprintln!("SYN flood: {during} echo connections completed, slowest {slowest:?}");
+    assert!(during >= 1, "no echo completed during the flood");
+    // After it, the flood's half-open state must not linger: five clients
+    // in a row, each served at once (no SYN retransmit needed).
+    for _ in 0..5 {
+        echo("after flood", Duration::from_millis(900));
+    }
     assert_still_serving(&lab);
     assert_rss_flat(rss_before, rss_kib(&xskd), "SYN flood");
     let report = stop_checked(xskd);
-    assert!(tcp_counter(&report, "syncookies_sent") > 0, "{report:#}");
+    // The flood really arrived (hping3's rate is bounded, not exact) and
+    // cookies answered what the SYN queue could not hold.
+    let cookies = tcp_counter(&report, "syncookies_sent");
+    assert!(cookies > 10_000, "{cookies} SYN cookies sent: {report:#}");
 }
 
 #[test]

@@ -1,16 +1,90 @@
 //! Shared helpers for the veth-lab integration tests. These tests need root
 //! (network namespaces, XDP, AF_XDP); without it they fail loudly rather
 //! than skip, so CI can never pass them by not running them.
-
-#![allow(dead_code)]
+//!
+//! They drive the optimized daemon users run: `scripts/test.sh` builds it
+//! (`cargo build --release --bins`) and then runs this package with
+//! `cargo test --release -p xskd-veth-tests`; [`xskd_bin`] finds that
+//! binary next to the test executable and refuses one older than the
+//! sources, so a test never silently exercises a stale build.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::SystemTime;
 
 use xskd::lab::{Lab, XskdProcess};
 
-pub const XSKD: &str = env!("CARGO_BIN_EXE_xskd");
+/// The xskd binary under test: `XSKD_BIN` if set, else the one cargo built
+/// in the same profile as this test (`target/<profile>/xskd`).
+pub fn xskd_bin() -> &'static str {
+    static BIN: OnceLock<String> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let path = match std::env::var_os("XSKD_BIN") {
+            Some(p) => PathBuf::from(p),
+            None => {
+                let exe = std::env::current_exe().expect("finding the test executable");
+                // target/<profile>/deps/<test> -> target/<profile>/xskd
+                let profile_dir = exe
+                    .parent()
+                    .and_then(Path::parent)
+                    .expect("test executable under target/<profile>/deps");
+                let bin = profile_dir.join("xskd");
+                assert_fresh(&bin);
+                bin
+            }
+        };
+        assert!(
+            path.is_file(),
+            "no xskd binary at {}: build it first with `cargo build --release --bins` \
+             (scripts/test.sh does), or point XSKD_BIN at one",
+            path.display()
+        );
+        path.to_string_lossy().into_owned()
+    })
+}
+
+/// Panics when `bin` is missing or older than any source it is built from.
+fn assert_fresh(bin: &Path) {
+    let Ok(built) = bin.metadata().and_then(|m| m.modified()) else {
+        panic!(
+            "no xskd binary at {}: run `cargo build --release --bins` first \
+             (scripts/test.sh does)",
+            bin.display()
+        );
+    };
+    let root = repo_root();
+    let mut newest: Option<(SystemTime, PathBuf)> = None;
+    for dir in ["src", "bpf", "Cargo.toml", "Cargo.lock", "build.rs"] {
+        newest_under(&root.join(dir), &mut newest);
+    }
+    if let Some((t, path)) = newest {
+        assert!(
+            t <= built,
+            "{} is older than {}: rebuild it with `cargo build --release --bins` \
+             (scripts/test.sh does) so the tests run the current code",
+            bin.display(),
+            path.display()
+        );
+    }
+}
+
+fn newest_under(path: &Path, newest: &mut Option<(SystemTime, PathBuf)>) {
+    let Ok(meta) = path.metadata() else { return };
+    if meta.is_dir() {
+        let Ok(entries) = std::fs::read_dir(path) else {
+            return;
+        };
+        for e in entries.flatten() {
+            newest_under(&e.path(), newest);
+        }
+    } else if let Ok(t) = meta.modified() {
+        if newest.as_ref().is_none_or(|(n, _)| t > *n) {
+            *newest = Some((t, path.to_path_buf()));
+        }
+    }
+}
 
 pub fn require_root() {
     let uid = unsafe_free_uid();
@@ -58,7 +132,7 @@ pub fn start_with(
     let cfg = test_config(&lab, queues, extra);
     let path = lab.write_config(&cfg).expect("writing config");
     let xskd = lab
-        .spawn_xskd(Path::new(XSKD), &path)
+        .spawn_xskd(Path::new(xskd_bin()), &path)
         .expect("starting xskd");
     (lab, xskd)
 }
@@ -87,7 +161,7 @@ pub fn peer(lab: &Lab, program: &str, args: &[&str]) -> Output {
 pub fn probe_ok(lab: &Lab, args: &[&str]) -> String {
     let mut full = vec!["probe"];
     full.extend_from_slice(args);
-    peer_ok(lab, XSKD, &full)
+    peer_ok(lab, xskd_bin(), &full)
 }
 
 /// Packet loss percentage from ping's summary line.
@@ -146,4 +220,26 @@ pub fn assert_promtool_accepts(text: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// The repository's root directory (scripts/, config/).
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// GET `path` from the admin endpoint inside the lab: (body, status code).
+pub fn admin_get(lab: &Lab, path: &str) -> (String, String) {
+    let out = lab
+        .xskd_ns_cmd("curl")
+        .args([
+            "-s",
+            "-w",
+            "\n%{http_code}",
+            &format!("http://127.0.0.1:9100{path}"),
+        ])
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let (body, code) = text.rsplit_once('\n').expect("status line");
+    (body.to_string(), code.to_string())
 }

@@ -1,7 +1,7 @@
 //! Running xskd as a service: the systemd unit, sd_notify READY/WATCHDOG,
 //! graceful stop with drain, and a real Prometheus server scraping it.
 
-mod common;
+use xskd_veth_tests as common;
 
 use std::os::unix::net::UnixDatagram;
 use std::path::Path;
@@ -11,27 +11,63 @@ use std::time::{Duration, Instant};
 use common::*;
 use xskd::lab::Lab;
 
+/// `scripts/install.sh` puts the binary, unit, config and docs where the
+/// shipped unit expects them, and the unit verifies as installed (no path
+/// rewritten). Installed under a destdir so the machine's own /usr/local
+/// and /etc are left alone; a second install keeps the operator's config.
 #[test]
-fn systemd_unit_passes_systemd_analyze_verify() {
-    let dir = tempfile::tempdir().unwrap();
-    let unit = std::fs::read_to_string("config/xskd.service").unwrap();
-    let unit = unit.replace("/usr/local/bin/xskd", XSKD).replace(
-        "/etc/xskd/xskd.toml",
-        &format!("{}/config/xskd.toml", env!("CARGO_MANIFEST_DIR")),
-    );
+fn installed_unit_passes_systemd_analyze_verify() {
+    let root = repo_root();
+    let unit = std::fs::read_to_string(root.join("config/xskd.service")).unwrap();
     assert!(unit.contains("Type=notify") && unit.contains("WatchdogSec="));
-    let path = dir.path().join("xskd.service");
-    std::fs::write(&path, unit).unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let install = |what: &str| {
+        let out = Command::new("bash")
+            .arg(root.join("scripts/install.sh"))
+            .args(["--no-build", "--destdir"])
+            .arg(dest.path())
+            .env("XSKD_INSTALL_BIN", xskd_bin())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{what}: install.sh failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    install("first install");
+    for installed in [
+        "usr/local/bin/xskd",
+        "etc/systemd/system/xskd.service",
+        "etc/xskd/xskd.toml",
+        "usr/share/doc/xskd/README.md",
+    ] {
+        assert!(
+            dest.path().join(installed).is_file(),
+            "{installed} not installed"
+        );
+    }
     let out = Command::new("systemd-analyze")
         .arg("verify")
-        .arg(&path)
+        .arg(format!("--root={}", dest.path().display()))
+        .arg("/etc/systemd/system/xskd.service")
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success() && err.trim().is_empty(),
-        "systemd-analyze verify: {err}"
+        "systemd-analyze verify on the installed unit: {err}"
     );
+    // An operator's edits survive a reinstall.
+    let cfg = dest.path().join("etc/xskd/xskd.toml");
+    let edited = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("eth0", "ens5");
+    std::fs::write(&cfg, &edited).unwrap();
+    install("reinstall");
+    assert_eq!(std::fs::read_to_string(&cfg).unwrap(), edited);
+    assert!(dest.path().join("etc/xskd/xskd.toml.dist").is_file());
 }
 
 fn recv_until(sock: &UnixDatagram, want: &str, within: Duration) -> Option<Instant> {
@@ -65,7 +101,7 @@ fn sd_notify_ready_after_datapath_and_watchdog_stops_while_a_worker_stalls() {
         ("WATCHDOG_USEC", "1000000"),
     ];
     let xskd = lab
-        .spawn_xskd_with_env(Path::new(XSKD), &path, &env)
+        .spawn_xskd_with_env(Path::new(xskd_bin()), &path, &env)
         .unwrap();
     recv_until(&sock, "READY=1", Duration::from_secs(5)).expect("READY=1");
     // READY means the datapath is up: the program is attached and answers.
@@ -161,6 +197,119 @@ fn sigterm_drains_then_resets_and_exits_zero() {
     );
     let _ = holder.kill();
     let _ = holder.wait();
+}
+
+/// The echo connection on port 7 as /connections shows it, if any.
+fn echo_row(lab: &Lab) -> Option<serde_json::Value> {
+    let body = admin_get(lab, "/connections?port=7").0;
+    let v: serde_json::Value = serde_json::from_str(&body).ok()?;
+    v["connections"].as_array()?.first().cloned()
+}
+
+/// SIGTERM while our answer is still queued behind a closed window: the FIN
+/// goes out after every byte written before it, the peer reads all of them
+/// and then EOF (never a reset, never a short stream), and xskd exits once
+/// the connection closed, inside the drain time.
+#[test]
+fn sigterm_delivers_every_byte_written_then_fin() {
+    const N: usize = 48_000;
+    let (lab, mut xskd) = start_with(
+        "drainfin",
+        1,
+        &[(0, None)],
+        "[worker]\npoll = \"backoff\"\ndrain_secs = 20\n",
+    );
+    // A client with a tiny receive buffer sends N bytes to the echo and
+    // reads nothing until told to, so our echo waits in our send buffer.
+    let script = format!(
+        r#"
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 2048)
+s.connect(("198.18.0.1", 7))
+data = bytes(i % 251 for i in range({N}))
+s.sendall(data)
+print("sent", flush=True)
+sys.stdin.readline()
+got = bytearray()
+end = "eof"
+try:
+    while True:
+        b = s.recv(65536)
+        if not b:
+            break
+        got += b
+except ConnectionResetError:
+    end = "reset"
+s.close()
+print(f"end={{end}} got={{len(got)}} exact={{got == data}}", flush=True)
+"#
+    );
+    let mut client = lab
+        .peer_cmd("python3")
+        .args(["-c", &script])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(client.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(line.trim(), "sent");
+    // Wait until our echo has read every byte (nothing unread: closing
+    // then is a FIN, not the RST of RFC 9293 3.10.4 for unread data).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let row = echo_row(&lab);
+        let done = row.as_ref().is_some_and(|r| {
+            r["bytes_in"] == N as u64 && r["recv_queue"] == 0 && r["send_queue"].as_u64() > Some(0)
+        });
+        if done {
+            break;
+        }
+        assert!(Instant::now() < deadline, "echo never read it all: {row:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let stopped_at = Instant::now();
+    xskd.terminate().unwrap();
+    xskd.wait_for_line("stopping", Duration::from_secs(5))
+        .unwrap();
+    // The FIN is queued behind data the peer has not taken yet.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let row = echo_row(&lab);
+        if row
+            .as_ref()
+            .is_some_and(|r| r["state"] == "FIN-WAIT-1" && r["send_queue"].as_u64() > Some(0))
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no FIN queued behind data: {row:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::io::Write::write_all(client.stdin.as_mut().unwrap(), b"go\n").unwrap();
+    line.clear();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(
+        line.trim(),
+        format!("end=eof got={N} exact=True"),
+        "the peer's view of the drained stream"
+    );
+    assert!(client.wait().unwrap().success());
+    let report = xskd.wait_exit(Duration::from_secs(25)).unwrap();
+    assert!(
+        stopped_at.elapsed() < Duration::from_secs(15),
+        "xskd waited for the drain time instead of the connection: {:?}",
+        stopped_at.elapsed()
+    );
+    assert_eq!(
+        sum_queues(&report, "/stack/tcp/out_rsts"),
+        0,
+        "a reset was sent: {report:#}"
+    );
 }
 
 #[test]

@@ -13,7 +13,7 @@
 //! about 1 KiB per connection fails the plateau in a 10-minute run (~200
 //! rounds) while passing the baseline check of the short one.
 
-mod common;
+use xskd_veth_tests as common;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};

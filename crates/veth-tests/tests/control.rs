@@ -1,25 +1,9 @@
 //! The control plane of a running daemon: /metrics in the Prometheus text
 //! format (checked by promtool), /healthz, /connections, `xskd stats`.
 
-mod common;
+use xskd_veth_tests as common;
 
 use common::*;
-
-fn admin_get(lab: &xskd::lab::Lab, path: &str) -> (String, String) {
-    let out = lab
-        .xskd_ns_cmd("curl")
-        .args([
-            "-s",
-            "-w",
-            "\n%{http_code}",
-            &format!("http://127.0.0.1:9100{path}"),
-        ])
-        .output()
-        .expect("curl");
-    let text = String::from_utf8_lossy(&out.stdout).into_owned();
-    let (body, code) = text.rsplit_once('\n').expect("status line");
-    (body.to_string(), code.to_string())
-}
 
 fn metric(text: &str, name_and_labels: &str) -> f64 {
     text.lines()
@@ -91,7 +75,7 @@ fn metrics_are_valid_prometheus_text_and_move_with_traffic() {
     let (_, code) = admin_get(&lab, "/nope");
     assert_eq!(code, "404");
 
-    let stats = lab.xskd_ns_cmd(XSKD).arg("stats").output().unwrap();
+    let stats = lab.xskd_ns_cmd(xskd_bin()).arg("stats").output().unwrap();
     let stats = String::from_utf8_lossy(&stats.stdout);
     assert!(
         stats.contains("frames received") && stats.contains("udp_no_listener"),
@@ -138,5 +122,82 @@ fn connections_endpoint_lists_and_filters() {
     let none = admin_get(&lab, "/connections?state=syn-sent").0;
     assert!(none.contains("\"total\":0"), "{none}");
     let _ = child.wait();
+    xskd.stop().unwrap();
+}
+
+/// Every service and transport on (HTTP, HTTPS, DNS over UDP and TCP, echo,
+/// discard), each used once, so every family it can export is in the
+/// scrape: promtool must accept all of them.
+#[test]
+fn promtool_accepts_the_scrape_with_every_service_and_transport_on() {
+    require_root();
+    let lab = xskd::lab::Lab::create("promall", 1).expect("building the veth lab");
+    let cert = lab.dir().join("cert.pem");
+    let extra = format!(
+        "[https]\nwrite_generated_cert = \"{}\"\n\
+         [dns]\nzone = \"xskd.test.\"\ntcp = true\n\
+         records = [{{ name = \"www\", ipv4 = \"198.18.0.1\" }}]\n",
+        cert.display()
+    );
+    let path = lab
+        .write_config(&test_config(&lab, &[(0, None)], &extra))
+        .unwrap();
+    let xskd = lab
+        .spawn_xskd(std::path::Path::new(xskd_bin()), &path)
+        .unwrap();
+    probe_ok(
+        &lab,
+        &["udp-echo", "198.18.0.1:7", "--min", "1", "--max", "8"],
+    );
+    probe_ok(&lab, &["tcp-echo", "198.18.0.1:7", "--bytes", "1000"]);
+    peer_ok(&lab, "sh", &["-c", "printf x | nc -N 198.18.0.1 9"]);
+    peer_ok(
+        &lab,
+        "curl",
+        &["-sf", "-X", "PUT", "--data", "hi", "http://198.18.0.1/a"],
+    );
+    peer_ok(&lab, "curl", &["-sf", "http://198.18.0.1/a"]);
+    let cacert = cert.to_str().unwrap();
+    peer_ok(
+        &lab,
+        "curl",
+        &["-sf", "--cacert", cacert, "https://198.18.0.1/a"],
+    );
+    for transport in ["+notcp", "+tcp"] {
+        let a = peer_ok(
+            &lab,
+            "dig",
+            &[
+                "@198.18.0.1",
+                "+short",
+                "+tries=2",
+                "+time=2",
+                transport,
+                "www.xskd.test",
+            ],
+        );
+        assert_eq!(a.trim(), "198.18.0.1", "dig {transport}");
+    }
+    let mut text = String::new();
+    for _ in 0..40 {
+        text = admin_get(&lab, "/metrics").0;
+        if text.contains("transport=\"tcp\"") && text.contains("xskd_https_requests_total{") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    for family in [
+        "xskd_http_requests_total{",
+        "xskd_https_requests_total{",
+        "xskd_tls_handshakes_total{",
+        "xskd_dns_tcp_connections_total{",
+        "xskd_dns_tcp_server_closes_total{",
+        "xskd_dns_responses_total{",
+        "xskd_tcp_passive_opens_total{",
+    ] {
+        assert!(text.contains(family), "no {family} in the scrape:\n{text}");
+    }
+    assert!(text.contains("transport=\"tcp\"") && text.contains("transport=\"udp\""));
+    assert_promtool_accepts(&text);
     xskd.stop().unwrap();
 }

@@ -4,7 +4,7 @@
 //! kept CI-sized; `XSKD_BULK_MB` raises them (e.g. 100 for the issue's
 //! full runs).
 
-mod common;
+use xskd_veth_tests as common;
 
 use std::time::Instant;
 
