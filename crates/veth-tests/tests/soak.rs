@@ -29,7 +29,7 @@ const PLATEAU_KIB: u64 = 4 * 1024;
 /// rings (they come from the pool when the handshake completes), so the
 /// floods cost little memory. (Before, each took 2 x 64 KiB at SYN time
 /// and a 10-minute soak crept up ~1 MiB a minute as the pool filled.)
-const CONFIG: &str = "[tcp]\nmsl_secs = 1\nfin_wait2_timeout_secs = 2\nclose_wait_timeout_secs = 2\n\n[http]\nheader_timeout_ms = 2000\nidle_timeout_ms = 2000\n\n[dns]\nzone = \"xskd.test.\"\nrecords = [{ name = \"www\", ipv4 = \"198.18.0.1\" }]\n";
+const CONFIG: &str = "[tcp]\nmsl_secs = 1\nsynack_retries = 2\nfin_wait2_timeout_secs = 2\nclose_wait_timeout_secs = 2\n\n[http]\nheader_timeout_ms = 2000\nidle_timeout_ms = 2000\n\n[dns]\nzone = \"xskd.test.\"\nrecords = [{ name = \"www\", ipv4 = \"198.18.0.1\" }]\n";
 
 fn rss_kib(pid: u32) -> u64 {
     let status =
@@ -203,7 +203,8 @@ fn mixed_traffic_and_attacks_leave_memory_flat_and_nothing_stuck() {
          (series {series:?})"
     );
     // Past every timeout (header 2 s, FIN-WAIT-2/CLOSE-WAIT 2 s, 2*MSL 2 s,
-    // SYN-RECEIVED retries): nothing may be left.
+    // SYN-RECEIVED given up after 2 SYN-ACK retries, 1 + 2 + 4 s): nothing
+    // may be left.
     let mut left = u64::MAX;
     for _ in 0..40 {
         left = connections_total(&lab);
@@ -212,7 +213,12 @@ fn mixed_traffic_and_attacks_leave_memory_flat_and_nothing_stuck() {
         }
         std::thread::sleep(Duration::from_millis(500));
     }
-    assert_eq!(left, 0, "connections outlived their timeouts");
+    assert_eq!(
+        left,
+        0,
+        "connections outlived their timeouts: {}",
+        admin_get(&lab, "/connections").0
+    );
     let end = rss_kib(pid);
     assert!(
         end < baseline + FIRST_ROUND_KIB,
