@@ -8,14 +8,14 @@
 #
 #   bash benches/harness.sh                      # defaults
 #   BENCH_ROUNDS=5 BENCH_SECONDS=10 bash benches/harness.sh
-#   bash benches/harness.sh --only udp --poll busy   # extra args go to `xskd bench`
+#   bash benches/harness.sh --only udp --poll busy   # extra args go to `xskd-bench`
 #   bash benches/harness.sh --only http,bulk --bulk-mb 256
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/install-deps.sh
 export CARGO_TERM_COLOR=never
-cargo build --release --locked --bin xskd
-exec "${CARGO_TARGET_DIR:-target}/release/xskd" bench \
+cargo build --release --locked --bin xskd --bin xskd-bench
+exec "${CARGO_TARGET_DIR:-target}/release/xskd-bench" \
     --rounds "${BENCH_ROUNDS:-3}" \
     --seconds "${BENCH_SECONDS:-5}" \
     --out "${BENCH_OUT:-bench-out}" \

@@ -1,11 +1,11 @@
 #!/usr/bin/python3
-"""Plot an `xskd bench` run.
+"""Plot an `xskd-bench` run.
 
 Usage:
     benches/plot.py [bench-out/latest.json]
 
 (/usr/bin/python3: Debian's python3-matplotlib lives there, not in pyenv.)
-`xskd bench` runs this at the end when it is started from the source tree
+`xskd-bench` runs this at the end when it is started from the source tree
 (pass --no-plot to skip). PNGs go next to the JSON:
 
 - latency_cdf.png: round-trip time CDFs, xskd vs the kernel, one line per

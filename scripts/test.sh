@@ -7,10 +7,15 @@ source scripts/install-deps.sh
 export CARGO_TERM_COLOR=never
 cargo fmt --all --check
 cargo clippy --locked --workspace --all-targets -- -D warnings
+# Layering (no module cycles in the protocol crate), unsafe only in the
+# datapath, RFC citations well-formed and docs/COMPLIANCE.md current.
+bash scripts/check_layers.sh
 
-# 1. The pure suite (no root): unit tests, TCP conformance scripts, fuzz
-#    bodies over the corpora, the worker over the in-memory datapath. This
-#    is what a plain `cargo test` runs.
+# 1. The pure suite (no root): every default member of the workspace --
+#    unit tests, TCP conformance scripts (crates/proto), service tests over
+#    back-to-back TCPs (crates/services), fuzz bodies over the corpora, the
+#    worker over the in-memory datapath. This is what a plain `cargo test`
+#    runs; `cargo test -p xskd-proto` needs no clang and no root.
 cargo test --locked --no-fail-fast
 
 # 2. The veth suite (root): the optimized daemon users run, driven through

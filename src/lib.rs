@@ -1,18 +1,19 @@
-//! xskd: a kernel-bypass packet processing daemon.
+//! xskd, the daemon: per-core workers that drive the protocol stack over
+//! AF_XDP, the control plane that exports their state, the config schema
+//! and the command line.
 //!
-//! Layers (see ARCHITECTURE in the README): `wire` (byte layouts) ->
-//! `stack` (sans-IO protocol state) -> `service` (applications) on top;
-//! `datapath` (AF_XDP, XDP loader, in-memory test datapath) below;
-//! `worker` ties them together per core; `control` exports state;
-//! `config` is the TOML schema; `lab` builds veth labs for demo and tests.
+//! The layers are crates (see ARCHITECTURE.md): `xskd-proto` (wire +
+//! stack, sans-IO) <- `xskd-services` (HTTP, HTTPS, DNS, echo) <- this
+//! crate; `xskd-datapath` (AF_XDP, UMEM, BPF) below it; `xskd-lab` (veth
+//! labs) beside it. They are re-exported here under the names the daemon's
+//! modules use.
+
+pub use xskd_datapath as datapath;
+pub use xskd_lab as lab;
+pub use xskd_proto::{drop_reason, link, stack, time, wire};
+pub use xskd_services as service;
 
 pub mod config;
 pub mod control;
 pub mod daemon;
-pub mod datapath;
-pub mod lab;
-pub mod service;
-pub mod stack;
-pub mod time;
-pub mod wire;
 pub mod worker;

@@ -1,4 +1,5 @@
 //! The `xskd` binary: the daemon, config checking, the demo lab and probes.
+//! The benchmark and its load generators are a separate binary, `xskd-bench`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -63,14 +64,6 @@ enum Command {
     /// peer namespace).
     #[command(subcommand)]
     Probe(cli::probe::Probe),
-    /// Side-by-side benchmarks in a veth lab: xskd vs the kernel stack.
-    Bench(cli::bench::BenchArgs),
-    /// Load generators `xskd bench` runs in the peer namespace.
-    #[command(subcommand)]
-    BenchClient(cli::bench::client::BenchClient),
-    /// Kernel-socket servers, the baselines `xskd bench` compares against.
-    #[command(subcommand)]
-    KernelServer(cli::kernel_servers::KernelServer),
 }
 
 /// Logs go to stderr (journald picks them up under systemd), without colour
@@ -109,9 +102,6 @@ fn main() -> ExitCode {
             admin,
         } => cli::admin_client::tcp_probe(admin, target, &send, timeout_ms),
         Command::Ss { admin, state, port } => cli::admin_client::ss(admin, state.as_deref(), port),
-        Command::Bench(args) => cli::bench::bench(args),
-        Command::BenchClient(c) => cli::bench::client::bench_client(c),
-        Command::KernelServer(s) => cli::kernel_servers::kernel_server(s),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

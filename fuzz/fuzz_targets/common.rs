@@ -10,15 +10,15 @@
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
-use xskd::service::tcp_echo::TcpEcho;
-use xskd::service::UdpEcho;
-use xskd::stack::{Stack, StackConfig};
-use xskd::time::Instant;
-use xskd::wire::checksum;
-use xskd::wire::tcp::{flags, TcpOption, TcpOptions, TcpPacket, TcpRepr};
-use xskd::wire::{
+use xskd_proto::stack::{Stack, StackConfig};
+use xskd_proto::time::Instant;
+use xskd_proto::wire::checksum;
+use xskd_proto::wire::tcp::{flags, TcpOption, TcpOptions, TcpPacket, TcpRepr};
+use xskd_proto::wire::{
     parse_frame_for_fuzz, EtherType, EthernetAddress, EthernetFrame, IpProtocol, Ipv4Packet,
 };
+use xskd_services::tcp_echo::TcpEcho;
+use xskd_services::UdpEcho;
 
 pub const OUR_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x01]);
 pub const PEER_MAC: EthernetAddress = EthernetAddress([0x02, 0, 0, 0, 0, 0x02]);
@@ -379,7 +379,7 @@ fn tcp_parse(seg: &[u8], src: Ipv4Addr, dst: Ipv4Addr) {
     assert_eq!(repr.payload.len(), seg.len() - p.header_len());
     // The Repr keeps no URG/ECE/CWR: a segment with only those bits
     // re-emits as a null segment, which parse rightly refuses.
-    if repr.ack.is_none() && !repr.psh && repr.control == xskd::wire::tcp::Control::None {
+    if repr.ack.is_none() && !repr.psh && repr.control == xskd_proto::wire::tcp::Control::None {
         return;
     }
     // Re-emitting what was parsed gives a segment that parses the same.
@@ -479,7 +479,7 @@ pub fn track_tcp(out: &[Vec<u8>], last: &mut Option<LastSent>) {
         let Ok(r) = TcpRepr::parse(&seg, ip.src_addr(), ip.dst_addr()) else {
             continue;
         };
-        if r.control == xskd::wire::tcp::Control::Rst {
+        if r.control == xskd_proto::wire::tcp::Control::Rst {
             continue;
         }
         *last = Some(LastSent {

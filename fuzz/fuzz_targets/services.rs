@@ -11,12 +11,12 @@ use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
 use hdrhistogram::Histogram;
-use xskd::service::dns::{example_config, DnsConfig, DnsRecord, DnsResponder, QueryContext};
-use xskd::service::http::date::DateCache;
-use xskd::service::http::{
+use xskd_proto::time::Instant;
+use xskd_services::dns::{example_config, DnsConfig, DnsRecord, DnsResponder, QueryContext};
+use xskd_services::http::date::DateCache;
+use xskd_services::http::{
     Connection, Ctx, HttpConfig, HttpCounters, Object, SharedStore, Store, StoreConfig,
 };
-use xskd::time::Instant;
 
 // ------------------------------------------------------------------- HTTP
 

@@ -1,9 +1,7 @@
 //! Subcommands of the binary.
 
 pub mod admin_client;
-pub mod bench;
 pub mod demo;
-pub mod kernel_servers;
 pub mod probe;
 pub mod processor;
 pub mod run;

@@ -51,11 +51,11 @@ impl StackSetup {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0);
-        let mono_secs = xskd::time::Instant::monotonic().as_nanos() / 1_000_000_000;
+        let mono_secs = xskd::worker::clock::monotonic().as_nanos() / 1_000_000_000;
         let wall = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-        let mono = std::time::Duration::from_nanos(xskd::time::Instant::monotonic().as_nanos());
+        let mono = std::time::Duration::from_nanos(xskd::worker::clock::monotonic().as_nanos());
         let h = &config.http;
         let http = HttpConfig {
             max_body: h.max_body_bytes,

@@ -10,10 +10,11 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-pub use crate::datapath::impair::ImpairConfig;
-pub use https::HttpsSection;
 pub use tcp::TcpSection;
 pub use validate::ConfigError;
+pub use xskd_datapath::config::{UmemConfig, XdpMode, ZeroCopy};
+pub use xskd_datapath::impair::ImpairConfig;
+pub use xskd_services::https::HttpsSection;
 
 /// The whole file. Every section has defaults except `interface.name` and
 /// `address.ipv4`.
@@ -100,26 +101,6 @@ fn yes() -> bool {
     true
 }
 
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum XdpMode {
-    /// Driver mode (XDP_FLAGS_DRV_MODE): the fast path; veth supports it.
-    #[default]
-    Native,
-    /// SKB mode (XDP_FLAGS_SKB_MODE): works on any driver, slower.
-    Generic,
-}
-
-#[derive(Clone, Copy, Debug, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum ZeroCopy {
-    /// Try zero-copy, fall back to copy mode when the driver can't.
-    #[default]
-    Auto,
-    On,
-    Off,
-}
-
 #[derive(Clone, Debug, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct AddressConfig {
@@ -137,35 +118,6 @@ pub struct AddressConfig {
 
 fn default_mtu() -> usize {
     1500
-}
-
-#[derive(Clone, Debug, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct UmemConfig {
-    /// Frames per queue's UMEM.
-    pub frame_count: u32,
-    /// Bytes per frame: 2048 or 4096.
-    pub frame_size: u32,
-    pub fill_ring: u32,
-    pub completion_ring: u32,
-    pub rx_ring: u32,
-    pub tx_ring: u32,
-    /// Frames taken off the rx ring per loop iteration.
-    pub batch: u32,
-}
-
-impl Default for UmemConfig {
-    fn default() -> Self {
-        UmemConfig {
-            frame_count: 8192,
-            frame_size: 4096,
-            fill_ring: 2048,
-            completion_ring: 2048,
-            rx_ring: 2048,
-            tx_ring: 2048,
-            batch: 64,
-        }
-    }
 }
 
 #[derive(Clone, Debug, Deserialize, Serialize)]

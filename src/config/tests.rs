@@ -214,3 +214,14 @@ fn impair_section_absent_is_none_and_present_is_validated() {
     );
     assert!(Config::from_toml(&with("", "", "[impair.rx]\nlos = 0.1\n")).is_err());
 }
+
+#[test]
+fn config_with_https_on_the_http_port_is_refused_naming_https_port() {
+    let base = "[interface]\nname = \"eth0\"\n[address]\nipv4 = \"198.18.0.1/24\"\n";
+    let ok = crate::config::Config::from_toml(&format!("{base}[https]\n")).unwrap();
+    assert_eq!(ok.https.unwrap().port, 443);
+    let e = crate::config::Config::from_toml(&format!("{base}[https]\nport = 80\n")).unwrap_err();
+    assert_eq!(e.key(), Some("https.port"), "{e}");
+    let none = crate::config::Config::from_toml(base).unwrap();
+    assert!(none.https.is_none(), "absent = off");
+}

@@ -63,16 +63,7 @@ pub(super) fn parse_cidr(s: &str) -> Option<Ipv4Cidr> {
 }
 
 pub(crate) fn parse_mac(s: &str) -> Option<[u8; 6]> {
-    let mut out = [0u8; 6];
-    let mut parts = s.split(':');
-    for b in out.iter_mut() {
-        let p = parts.next()?;
-        if p.len() != 2 {
-            return None;
-        }
-        *b = u8::from_str_radix(p, 16).ok()?;
-    }
-    parts.next().is_none().then_some(out)
+    xskd_proto::wire::EthernetAddress::parse(s).map(|m| m.0)
 }
 
 fn power_of_two(key: &'static str, v: u32, min: u32, max: u32) -> Result<(), ConfigError> {
@@ -235,11 +226,14 @@ impl Config {
         }
         if let Some(https) = &self.https {
             let sv = &self.services;
-            https.validate(&[
-                ("services.http_port", sv.http_port),
-                ("services.tcp_echo_port", sv.tcp_echo_port),
-                ("services.discard_port", sv.discard_port),
-            ])?;
+            super::https::validate(
+                https,
+                &[
+                    ("services.http_port", sv.http_port),
+                    ("services.tcp_echo_port", sv.tcp_echo_port),
+                    ("services.discard_port", sv.discard_port),
+                ],
+            )?;
         }
         Ok(())
     }

@@ -1,6 +1,8 @@
 //! The per-core poll loop: rx batch -> stack -> tx batch -> reclaim
 //! completions -> refill. The only place that reads the real clock.
 
+pub mod clock;
+mod https_metrics;
 pub mod node;
 mod node_stats;
 pub mod reflector;
@@ -173,7 +175,7 @@ pub fn run<D, P, R>(
     P: FrameProcessor,
     R: FnMut(&mut D, &P, LoopStats, bool),
 {
-    let mut now = Instant::monotonic();
+    let mut now = clock::monotonic();
     dp.set_now(now);
     proc.start(now, &mut dp.tx());
     dp.flush();
@@ -202,7 +204,7 @@ pub fn run<D, P, R>(
     // Drain what is in flight so the books balance at exit.
     for _ in 0..1000 {
         // Frames an impaired link still holds are due by the clock.
-        dp.set_now(Instant::monotonic());
+        dp.set_now(clock::monotonic());
         if dp.flush() == 0 && dp.quiescent() {
             break;
         }
@@ -233,7 +235,7 @@ impl Loop {
         R: FnMut(&mut D, &P, LoopStats, bool),
     {
         self.stats.loops += 1;
-        let now = Instant::monotonic();
+        let now = clock::monotonic();
         dp.set_now(now);
         let rx = dp.poll_rx(opts.batch, |frame, tx| proc.process_frame(now, frame, tx));
         if let Some(inbox) = &mesh.inbox {

@@ -3,6 +3,7 @@
 use crossbeam::channel::Sender;
 use hdrhistogram::Histogram;
 
+use super::clock;
 pub use super::node_stats::{NodeStats, Transport};
 use super::{ControlCommand, FrameProcessor, SharedEvent};
 use crate::control::state::{new_latency_histogram, MAX_CONNECTION_ROWS};
@@ -140,7 +141,7 @@ impl FrameProcessor for Node {
         self.apps_due = true;
         if echo && self.stack.counters().udp_tx_datagrams > sent_before {
             // `now` is when this batch came off the rx ring.
-            let ns = Instant::monotonic().saturating_since(now).as_nanos() as u64;
+            let ns = clock::monotonic().saturating_since(now).as_nanos() as u64;
             let _ = self.udp_echo_turnaround.record(ns.max(1));
         }
     }

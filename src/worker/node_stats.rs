@@ -10,6 +10,7 @@ use crate::service::http::{HttpStats, Method, TimeoutKind};
 use crate::service::https::HttpsStats;
 use crate::stack::tcp::{ConnInfo, State, TcpCounters};
 use crate::stack::{DropReason, ServiceMetric, StackCounters};
+use crate::worker::https_metrics::HttpsExport;
 
 #[derive(Clone, Debug)]
 pub struct NodeStats {
@@ -537,7 +538,7 @@ impl StatsExport for NodeStats {
                 "continues": h.counters.continues,
                 "store_objects": h.store_objects,
             })),
-            "https": self.https.as_ref().map(HttpsStats::to_json),
+            "https": self.https.as_ref().map(HttpsExport::to_json),
             "services": self
                 .service_metrics
                 .iter()

@@ -20,44 +20,57 @@ use xskd::lab::{Lab, XskdProcess};
 /// in the same profile as this test (`target/<profile>/xskd`).
 pub fn xskd_bin() -> &'static str {
     static BIN: OnceLock<String> = OnceLock::new();
-    BIN.get_or_init(|| {
-        let path = match std::env::var_os("XSKD_BIN") {
-            Some(p) => PathBuf::from(p),
-            None => {
-                let exe = std::env::current_exe().expect("finding the test executable");
-                // target/<profile>/deps/<test> -> target/<profile>/xskd
-                let profile_dir = exe
-                    .parent()
-                    .and_then(Path::parent)
-                    .expect("test executable under target/<profile>/deps");
-                let bin = profile_dir.join("xskd");
-                assert_fresh(&bin);
-                bin
-            }
-        };
-        assert!(
-            path.is_file(),
-            "no xskd binary at {}: build it first with `cargo build --release --bins` \
-             (scripts/test.sh does), or point XSKD_BIN at one",
-            path.display()
-        );
-        path.to_string_lossy().into_owned()
-    })
+    BIN.get_or_init(|| built_binary("xskd", "XSKD_BIN"))
+}
+
+/// The benchmark binary (`xskd-bench`, crates/bench): `XSKD_BENCH_BIN` if
+/// set, else the one built beside the daemon.
+pub fn bench_bin() -> &'static str {
+    static BIN: OnceLock<String> = OnceLock::new();
+    BIN.get_or_init(|| built_binary("xskd-bench", "XSKD_BENCH_BIN"))
+}
+
+fn built_binary(name: &str, env: &str) -> String {
+    let path = match std::env::var_os(env) {
+        Some(p) => PathBuf::from(p),
+        None => {
+            let exe = std::env::current_exe().expect("finding the test executable");
+            // target/<profile>/deps/<test> -> target/<profile>/<name>
+            let profile_dir = exe
+                .parent()
+                .and_then(Path::parent)
+                .expect("test executable under target/<profile>/deps");
+            let bin = profile_dir.join(name);
+            assert_fresh(&bin);
+            bin
+        }
+    };
+    assert!(
+        path.is_file(),
+        "no {name} binary at {}: build it first with `cargo build --release --bins` \
+         (scripts/test.sh does), or point {env} at one",
+        path.display()
+    );
+    path.to_string_lossy().into_owned()
 }
 
 /// Panics when `bin` is missing or older than any source it is built from.
 fn assert_fresh(bin: &Path) {
     let Ok(built) = bin.metadata().and_then(|m| m.modified()) else {
         panic!(
-            "no xskd binary at {}: run `cargo build --release --bins` first \
+            "no binary at {}: run `cargo build --release --bins` first \
              (scripts/test.sh does)",
             bin.display()
         );
     };
     let root = repo_root();
     let mut newest: Option<(SystemTime, PathBuf)> = None;
-    for dir in ["src", "bpf", "Cargo.toml", "Cargo.lock", "build.rs"] {
+    // Every crate the binaries are built from; not this test package.
+    for dir in ["src", "bpf", "Cargo.toml", "Cargo.lock"] {
         newest_under(&root.join(dir), &mut newest);
+    }
+    for krate in ["proto", "services", "datapath", "lab", "bench"] {
+        newest_under(&root.join("crates").join(krate), &mut newest);
     }
     if let Some((t, path)) = newest {
         assert!(

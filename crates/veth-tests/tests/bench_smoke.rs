@@ -9,7 +9,7 @@ use xskd_veth_tests as common;
 
 use std::process::Command;
 
-use common::{require_root, xskd_bin};
+use common::{bench_bin, require_root, xskd_bin};
 
 /// The cells of the markdown row whose metric is `metric`.
 fn row<'a>(table: &'a str, metric: &str) -> Vec<&'a str> {
@@ -28,17 +28,26 @@ fn positive(cell: &str) -> bool {
 fn bench_udp_one_round_reports_xskd_and_kernel_numbers() {
     require_root();
     let out_dir = tempfile::tempdir().expect("temp dir");
-    let out = Command::new(xskd_bin())
-        .args(["bench", "--rounds", "1", "--seconds", "1", "--only", "udp"])
+    let out = Command::new(bench_bin())
+        .args([
+            "--xskd",
+            xskd_bin(),
+            "--rounds",
+            "1",
+            "--seconds",
+            "1",
+            "--only",
+            "udp",
+        ])
         .args(["--poll", "busy", "--out"])
         .arg(out_dir.path())
         .output()
-        .expect("running xskd bench");
+        .expect("running xskd-bench");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "xskd bench failed ({}):\n{stdout}\n{stderr}",
+        "xskd-bench failed ({}):\n{stdout}\n{stderr}",
         out.status
     );
     let header = row(&stdout, "metric");
@@ -92,19 +101,28 @@ fn bench_udp_one_round_reports_xskd_and_kernel_numbers() {
 fn bench_tcp_http_bulk_ceiling_one_round_report_both_sides() {
     require_root();
     let out_dir = tempfile::tempdir().expect("temp dir");
-    let out = Command::new(xskd_bin())
-        .args(["bench", "--rounds", "1", "--seconds", "1", "--bulk-mb", "8"])
+    let out = Command::new(bench_bin())
+        .args([
+            "--xskd",
+            xskd_bin(),
+            "--rounds",
+            "1",
+            "--seconds",
+            "1",
+            "--bulk-mb",
+            "8",
+        ])
         .args(["--only", "tcp,http,bulk,ceiling", "--poll", "busy"])
         .args(["--http-conns", "4", "--generator", "xdp"])
         .args(["--no-plot", "--out"])
         .arg(out_dir.path())
         .output()
-        .expect("running xskd bench");
+        .expect("running xskd-bench");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "xskd bench failed ({}):\n{stdout}\n{stderr}",
+        "xskd-bench failed ({}):\n{stdout}\n{stderr}",
         out.status
     );
     for metric in [
@@ -197,18 +215,27 @@ fn bench_tcp_http_bulk_ceiling_one_round_report_both_sides() {
 fn bench_tls_one_round_reports_xskd_and_nginx_numbers() {
     require_root();
     let out_dir = tempfile::tempdir().expect("temp dir");
-    let out = Command::new(xskd_bin())
-        .args(["bench", "--rounds", "1", "--seconds", "1", "--only", "tls"])
+    let out = Command::new(bench_bin())
+        .args([
+            "--xskd",
+            xskd_bin(),
+            "--rounds",
+            "1",
+            "--seconds",
+            "1",
+            "--only",
+            "tls",
+        ])
         .args(["--poll", "busy", "--http-conns", "4", "--tls-clients", "2"])
         .args(["--no-plot", "--out"])
         .arg(out_dir.path())
         .output()
-        .expect("running xskd bench");
+        .expect("running xskd-bench");
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         out.status.success(),
-        "xskd bench failed ({}):\n{stdout}\n{stderr}",
+        "xskd-bench failed ({}):\n{stdout}\n{stderr}",
         out.status
     );
     let header = row(&stdout, "metric");

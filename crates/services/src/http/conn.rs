@@ -1,0 +1,659 @@
+//! One HTTP/1.1 connection as a pure state machine: bytes and `now` in,
+//! bytes out. `HttpService` glues it to a TCP connection.
+//!
+//! Requests are taken one at a time from a bounded input buffer; the next
+//! pipelined request is parsed only when the previous response is (nearly)
+//! written, so output stays bounded too and responses go out in order
+//! (RFC 9112 9.3.2). Bodies of GET responses are never copied: the output
+//! queue holds the stored `Arc<Object>` and an offset.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use hdrhistogram::Histogram;
+
+use super::chunked::{ChunkError, Decoder};
+use super::config::{ErrorKind, HttpConfig, HttpCounters, Method, TimeoutKind};
+use super::date::DateCache;
+use super::head::{self, Expect, Framing, Head, Parsed};
+use super::response::{write_head, Fields};
+use super::store::{Object, PutOutcome, Store};
+use crate::time::Instant;
+
+/// Response heads queued past this stop the parsing of pipelined requests.
+const OUT_HIGH_WATER: usize = 32 * 1024;
+/// Reserve at most this much for a body up front; it grows as bytes come.
+const BODY_PREALLOC: usize = 1024 * 1024;
+/// What the `Allow` header says for stored objects (POST goes to collections).
+const ALLOW_OBJECT: &str = "GET, HEAD, PUT, DELETE";
+
+/// A status decided from the head, with its counter and `Allow`.
+type Refusal = (u16, ErrorKind, Option<&'static str>);
+
+/// Everything a connection needs from its service while it runs.
+pub struct Ctx<'a> {
+    pub cfg: &'a HttpConfig,
+    pub store: &'a Store,
+    pub counters: &'a mut HttpCounters,
+    pub service_time: &'a mut Histogram<u64>,
+    pub date: &'a mut DateCache,
+}
+
+impl Ctx<'_> {
+    fn unix_secs(&self, now: Instant) -> u64 {
+        (self.cfg.unix_time_at_zero + now.saturating_since(Instant::ZERO)).as_secs()
+    }
+}
+
+#[derive(Debug)]
+enum Out {
+    /// This many bytes of `outbuf`.
+    Buf(usize),
+    /// A stored body, from this offset.
+    Body(Arc<Object>, usize),
+    /// End of the response to a request that started at this instant.
+    Done(Instant),
+}
+
+#[derive(Debug)]
+enum Phase {
+    /// Between requests, or reading a request head.
+    Head,
+    /// Reading the body of `head`.
+    Body {
+        head: Head,
+        body: Vec<u8>,
+        chunked: Option<Decoder>,
+        left: u64,
+        /// Answer this instead of serving, once the body is read.
+        refusal: Option<Refusal>,
+    },
+    /// No more requests: input is thrown away, output drains, then close.
+    Closing,
+}
+
+#[derive(Debug)]
+pub struct Connection {
+    phase: Phase,
+    inbuf: Vec<u8>,
+    in_cap: usize,
+    outbuf: Vec<u8>,
+    out_pos: usize,
+    out: VecDeque<Out>,
+    bodies_queued: usize,
+    /// First byte of the request being read.
+    req_start: Option<Instant>,
+    last_activity: Instant,
+    peer_eof: bool,
+    /// Close with RST rather than FIN (the client stopped reading).
+    abort: bool,
+    /// The request being answered is HEAD: no content, whatever the status.
+    is_head: bool,
+}
+
+impl Connection {
+    pub fn new(now: Instant, cfg: &HttpConfig) -> Self {
+        let in_cap = (cfg.max_header_bytes + 1)
+            .max(cfg.max_request_line + 1)
+            .max(16 * 1024);
+        Connection {
+            phase: Phase::Head,
+            inbuf: Vec::new(),
+            in_cap,
+            outbuf: Vec::with_capacity(1024),
+            out_pos: 0,
+            out: VecDeque::with_capacity(8),
+            bodies_queued: 0,
+            req_start: None,
+            last_activity: now,
+            peer_eof: false,
+            abort: false,
+            is_head: false,
+        }
+    }
+
+    /// How many bytes `on_input` takes now (0: wait for output to drain).
+    pub fn input_room(&self) -> usize {
+        match self.phase {
+            Phase::Closing => self.in_cap,
+            _ => self.in_cap - self.inbuf.len(),
+        }
+    }
+
+    pub fn peer_eof(&self) -> bool {
+        self.peer_eof
+    }
+
+    pub fn output_empty(&self) -> bool {
+        self.out.is_empty()
+    }
+
+    /// Closing and everything written: the glue may send FIN (or RST).
+    pub fn finished(&self) -> bool {
+        matches!(self.phase, Phase::Closing) && self.out.is_empty()
+    }
+
+    pub fn should_abort(&self) -> bool {
+        self.abort
+    }
+
+    /// Bytes arrived from the peer. The caller gives at most `input_room()`.
+    pub fn on_input(&mut self, now: Instant, data: &[u8], ctx: &mut Ctx<'_>) {
+        ctx.counters.bytes_in += data.len() as u64;
+        self.last_activity = now;
+        if matches!(self.phase, Phase::Closing) {
+            return;
+        }
+        if self.req_start.is_none() && !data.is_empty() {
+            self.req_start = Some(now);
+        }
+        let n = data.len().min(self.in_cap - self.inbuf.len());
+        self.inbuf.extend_from_slice(&data[..n]);
+        self.advance(now, ctx);
+    }
+
+    /// The peer sent FIN: finish the requests already received, then close.
+    pub fn on_eof(&mut self, now: Instant, ctx: &mut Ctx<'_>) {
+        self.peer_eof = true;
+        self.advance(now, ctx);
+    }
+
+    /// The TCP connection was reset or vanished.
+    pub fn on_reset(&mut self, ctx: &mut Ctx<'_>) {
+        if self.in_request() {
+            ctx.counters.error(ErrorKind::Incomplete);
+        }
+        self.phase = Phase::Closing;
+        self.out.clear();
+        self.bodies_queued = 0;
+    }
+
+    fn in_request(&self) -> bool {
+        match self.phase {
+            Phase::Head => !self.inbuf.is_empty(),
+            Phase::Body { .. } => true,
+            Phase::Closing => false,
+        }
+    }
+
+    fn output_blocked(&self) -> bool {
+        self.bodies_queued > 0 || self.outbuf.len() - self.out_pos > OUT_HIGH_WATER
+    }
+
+    /// Serve what the buffered input allows.
+    pub fn advance(&mut self, now: Instant, ctx: &mut Ctx<'_>) {
+        loop {
+            match self.phase {
+                Phase::Closing => {
+                    self.inbuf.clear();
+                    return;
+                }
+                Phase::Head => {
+                    if self.output_blocked() {
+                        return;
+                    }
+                    if self.inbuf.is_empty() {
+                        if self.peer_eof {
+                            self.phase = Phase::Closing;
+                        }
+                        return;
+                    }
+                    match head::parse(&self.inbuf, ctx.cfg) {
+                        Parsed::Partial => {
+                            if self.peer_eof {
+                                ctx.counters.error(ErrorKind::Incomplete);
+                                self.phase = Phase::Closing;
+                            }
+                            return;
+                        }
+                        Parsed::Reject(status, kind) => {
+                            //= https://www.rfc-editor.org/rfc/rfc9112#section-2.2
+                            //# When a server listening only for HTTP request messages
+                            //= https://www.rfc-editor.org/rfc/rfc9112#section-2.2
+                            //# receives a sequence of octets that does not match the HTTP-message
+                            //# grammar aside from the robustness exceptions listed above, the
+                            //# server SHOULD respond with a 400 (Bad Request) response and close
+                            //# the connection.
+                            ctx.counters.error(kind);
+                            self.respond_error(now, ctx, status, false, false, None);
+                            self.finish_request(now, false);
+                        }
+                        Parsed::Complete(head, n) => {
+                            self.inbuf.drain(..n);
+                            self.start_request(now, ctx, head);
+                        }
+                    }
+                }
+                Phase::Body { .. } => {
+                    if !self.read_body(now, ctx) {
+                        return;
+                    }
+                }
+            }
+        }
+    }
+
+    fn start_request(&mut self, now: Instant, ctx: &mut Ctx<'_>, head: Head) {
+        ctx.counters.requests[head.method as usize] += 1;
+        self.is_head = head.method == Method::Head;
+        let (has_body, len) = match head.framing {
+            Framing::None => (false, 0),
+            Framing::Length(n) => (n > 0, n),
+            Framing::Chunked => (true, 0),
+        };
+        let http10 = head.minor == 0;
+        let refuse =
+            |status: u16, kind: ErrorKind, allow: Option<&'static str>| Some((status, kind, allow));
+        let verdict = if head.method == Method::Other {
+            //= https://www.rfc-editor.org/rfc/rfc9110#section-9.1
+            //# An origin server that receives a request method that is
+            //# unrecognized or not implemented SHOULD respond with the 501 (Not
+            //# Implemented) status code.
+            refuse(501, ErrorKind::NotImplemented, None)
+        } else if matches!(head.method, Method::Put | Method::Post) && head.framing == Framing::None
+        {
+            //= https://www.rfc-editor.org/rfc/rfc9110#section-15.5.12
+            //# The 411 (Length Required) status code indicates that the server
+            //# refuses to accept the request without a defined Content-Length
+            refuse(411, ErrorKind::LengthRequired, None)
+        } else if len > ctx.cfg.max_body as u64 {
+            refuse(413, ErrorKind::BodyTooLarge, None)
+        } else if head.expect == Expect::Other {
+            //= https://www.rfc-editor.org/rfc/rfc9110#section-10.1.1
+            //# A server that receives an Expect field value containing a member
+            //# other than 100-continue MAY respond with a 417 (Expectation
+            //# Failed) status code to indicate that the unexpected expectation
+            //# cannot be met.
+            refuse(417, ErrorKind::ExpectationFailed, None)
+        } else if head.method == Method::Post && ctx.store.contains(&head.path) {
+            // POST adds to a collection; a stored object is not one.
+            refuse(405, ErrorKind::MethodNotAllowed, Some(ALLOW_OBJECT))
+        } else if matches!(head.method, Method::Put | Method::Post)
+            && len > 0
+            && !ctx.store.would_fit(&head.path, len)
+        {
+            refuse(507, ErrorKind::StoreFull, None)
+        } else {
+            None
+        };
+        // Refuse before the body when the client waits for our word (100-continue),
+        // when there is no body, or when the body is too large to read; else
+        // read the body first so the connection stays usable.
+        let early = !has_body
+            || head.expect == Expect::Continue
+            || verdict.is_some_and(|(s, _, _)| s == 413 || s == 417);
+        if let (Some((status, kind, allow)), true) = (verdict, early) {
+            ctx.counters.error(kind);
+            // An unread body: after the answer the connection closes (and
+            // lingers so the answer is not lost to a RST).
+            let keep = head.keep_alive && !has_body;
+            self.respond_error(now, ctx, status, keep, http10, allow);
+            self.finish_request(now, keep);
+            return;
+        }
+        if has_body && head.expect == Expect::Continue {
+            //= https://www.rfc-editor.org/rfc/rfc9110#section-10.1.1
+            //# A server that receives a 100-continue expectation in an HTTP/1.1
+            //# (or later) request
+            //= https://www.rfc-editor.org/rfc/rfc9110#section-10.1.1
+            //# either send an immediate response with a
+            //# final status code, if that status can be determined by examining
+            //# just the method, target URI, and header fields, or send an
+            //# immediate 100 (Continue) response to encourage the client to send
+            //# the request content.
+            self.push_bytes(b"HTTP/1.1 100 Continue\r\n\r\n");
+            ctx.counters.continues += 1;
+        }
+        let chunked = (head.framing == Framing::Chunked).then(Decoder::default);
+        let prealloc = usize::try_from(len).unwrap_or(0).min(BODY_PREALLOC);
+        self.phase = Phase::Body {
+            head,
+            body: Vec::with_capacity(prealloc),
+            chunked,
+            left: len,
+            refusal: verdict,
+        };
+    }
+
+    /// Move body bytes from the input; true when the request was served.
+    fn read_body(&mut self, now: Instant, ctx: &mut Ctx<'_>) -> bool {
+        let Phase::Body {
+            body,
+            chunked,
+            left,
+            head,
+            ..
+        } = &mut self.phase
+        else {
+            return false;
+        };
+        let done = match chunked {
+            Some(dec) => match dec.decode(&self.inbuf, body, ctx.cfg.max_body) {
+                Ok(n) => {
+                    self.inbuf.drain(..n);
+                    dec.is_done()
+                }
+                Err(e) => {
+                    let (status, kind) = match e {
+                        ChunkError::TooLarge => (413, ErrorKind::BodyTooLarge),
+                        ChunkError::Malformed => (400, ErrorKind::BadRequest),
+                    };
+                    let http10 = head.minor == 0;
+                    ctx.counters.error(kind);
+                    self.respond_error(now, ctx, status, false, http10, None);
+                    self.finish_request(now, false);
+                    return true;
+                }
+            },
+            None => {
+                let n = self
+                    .inbuf
+                    .len()
+                    .min(usize::try_from(*left).unwrap_or(usize::MAX));
+                body.extend_from_slice(&self.inbuf[..n]);
+                self.inbuf.drain(..n);
+                *left -= n as u64;
+                *left == 0
+            }
+        };
+        if !done {
+            if self.peer_eof {
+                ctx.counters.error(ErrorKind::Incomplete);
+                self.phase = Phase::Closing;
+                return true;
+            }
+            return false;
+        }
+        let Phase::Body {
+            head,
+            body,
+            refusal,
+            ..
+        } = std::mem::replace(&mut self.phase, Phase::Head)
+        else {
+            return false;
+        };
+        let keep = head.keep_alive;
+        match refusal {
+            Some((status, kind, allow)) => {
+                ctx.counters.error(kind);
+                self.respond_error(now, ctx, status, keep, head.minor == 0, allow);
+            }
+            None => self.dispatch(now, ctx, head, body),
+        }
+        self.finish_request(now, keep);
+        true
+    }
+
+    /// The response of the current request is queued.
+    fn finish_request(&mut self, now: Instant, keep_alive: bool) {
+        self.out.push_back(Out::Done(self.req_start.unwrap_or(now)));
+        self.is_head = false;
+        self.req_start = (!self.inbuf.is_empty()).then_some(now);
+        self.phase = if keep_alive {
+            Phase::Head
+        } else {
+            Phase::Closing
+        };
+    }
+
+    fn dispatch(&mut self, now: Instant, ctx: &mut Ctx<'_>, head: Head, body: Vec<u8>) {
+        let keep_alive = head.keep_alive;
+        let http10 = head.minor == 0;
+        let wall = ctx.unix_secs(now);
+        let base = Fields {
+            keep_alive,
+            http10,
+            ..Fields::default()
+        };
+        match head.method {
+            Method::Get | Method::Head => {
+                let mut obj = ctx.store.get(&head.path);
+                if obj.is_none() && head.path.ends_with('/') {
+                    // A directory serves its index, like a static web server.
+                    obj = ctx.store.get(&format!("{}index.html", head.path));
+                }
+                let Some(obj) = obj else {
+                    self.respond_error(now, ctx, 404, keep_alive, http10, None);
+                    return;
+                };
+                let fields = Fields {
+                    etag: Some(&obj.etag),
+                    last_modified: Some(obj.last_modified),
+                    ..base
+                };
+                //= https://www.rfc-editor.org/rfc/rfc9110#section-13.1.2
+                //# the origin server MUST NOT perform the requested method if the
+                //# condition evaluates to false; instead
+                //= https://www.rfc-editor.org/rfc/rfc9110#section-13.1.2
+                //# respond with the 304
+                //# (Not Modified) status code if the request method is GET or HEAD
+                if head
+                    .if_none_match
+                    .as_deref()
+                    .is_some_and(|h| head::none_match(h, &obj.etag))
+                {
+                    self.respond(now, ctx, 304, &fields);
+                    return;
+                }
+                let fields = Fields {
+                    content_length: Some(obj.body.len() as u64),
+                    content_type: Some(&obj.content_type),
+                    ..fields
+                };
+                self.respond(now, ctx, 200, &fields);
+                //= https://www.rfc-editor.org/rfc/rfc9110#section-9.3.2
+                //# The server SHOULD send the same header fields in response to a
+                //# HEAD request as it would have sent if the request method had been
+                //# GET. However, a server MUST NOT send content in the response
+                if head.method == Method::Get && !obj.body.is_empty() {
+                    self.out.push_back(Out::Body(obj.clone(), 0));
+                    self.bodies_queued += 1;
+                }
+            }
+            Method::Put => {
+                let obj = Object::new(body, head.content_type.as_deref(), wall);
+                match ctx.store.put(&head.path, obj) {
+                    Ok(PutOutcome::Created) => {
+                        let f = Fields {
+                            content_length: Some(0),
+                            location: Some(&head.path),
+                            ..base
+                        };
+                        self.respond(now, ctx, 201, &f);
+                    }
+                    Ok(PutOutcome::Replaced) => self.respond(now, ctx, 204, &base),
+                    Err(_) => {
+                        ctx.counters.error(ErrorKind::StoreFull);
+                        self.respond_error(now, ctx, 507, keep_alive, http10, None);
+                    }
+                }
+            }
+            Method::Post => {
+                if ctx.store.contains(&head.path) {
+                    ctx.counters.error(ErrorKind::MethodNotAllowed);
+                    self.respond_error(now, ctx, 405, keep_alive, http10, Some(ALLOW_OBJECT));
+                    return;
+                }
+                let obj = Object::new(body, head.content_type.as_deref(), wall);
+                match ctx.store.post(&head.path, obj) {
+                    Ok(path) => {
+                        let f = Fields {
+                            content_length: Some(0),
+                            location: Some(&path),
+                            ..base
+                        };
+                        self.respond(now, ctx, 201, &f);
+                    }
+                    Err(_) => {
+                        ctx.counters.error(ErrorKind::StoreFull);
+                        self.respond_error(now, ctx, 507, keep_alive, http10, None);
+                    }
+                }
+            }
+            Method::Delete => {
+                if ctx.store.delete(&head.path) {
+                    self.respond(now, ctx, 204, &base);
+                } else {
+                    self.respond_error(now, ctx, 404, keep_alive, http10, None);
+                }
+            }
+            Method::Other => {
+                ctx.counters.error(ErrorKind::NotImplemented);
+                self.respond_error(now, ctx, 501, keep_alive, http10, None);
+            }
+        }
+    }
+
+    fn push_bytes(&mut self, b: &[u8]) {
+        self.outbuf.extend_from_slice(b);
+        self.out.push_back(Out::Buf(b.len()));
+    }
+
+    fn respond(&mut self, now: Instant, ctx: &mut Ctx<'_>, status: u16, f: &Fields<'_>) {
+        ctx.counters.status(status);
+        let before = self.outbuf.len();
+        let secs = ctx.unix_secs(now);
+        write_head(
+            &mut self.outbuf,
+            status,
+            ctx.date.get(secs),
+            &ctx.cfg.server,
+            f,
+        );
+        self.out.push_back(Out::Buf(self.outbuf.len() - before));
+    }
+
+    /// A short text/plain answer (the body is the reason phrase).
+    fn respond_error(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        status: u16,
+        keep_alive: bool,
+        http10: bool,
+        allow: Option<&str>,
+    ) {
+        let text = super::response::reason(status);
+        let f = Fields {
+            keep_alive,
+            http10,
+            content_length: Some(text.len() as u64 + 1),
+            content_type: Some("text/plain; charset=utf-8"),
+            allow,
+            ..Fields::default()
+        };
+        self.respond(now, ctx, status, &f);
+        if self.is_head {
+            return;
+        }
+        let before = self.outbuf.len();
+        self.outbuf.extend_from_slice(text.as_bytes());
+        self.outbuf.push(b'\n');
+        if let Some(Out::Buf(n)) = self.out.back_mut() {
+            *n += self.outbuf.len() - before;
+        }
+    }
+
+    /// Write queued output through `send` (which returns how much it took).
+    /// Returns the bytes written.
+    pub fn write_out(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        mut send: impl FnMut(&[u8]) -> usize,
+    ) -> usize {
+        let mut total = 0;
+        while let Some(item) = self.out.front_mut() {
+            match item {
+                Out::Buf(n) => {
+                    let end = self.out_pos + *n;
+                    let w = send(&self.outbuf[self.out_pos..end]).min(*n);
+                    self.out_pos += w;
+                    total += w;
+                    *n -= w;
+                    if *n > 0 {
+                        break;
+                    }
+                }
+                Out::Body(obj, off) => {
+                    let w = send(&obj.body[*off..]).min(obj.body.len() - *off);
+                    *off += w;
+                    total += w;
+                    if *off < obj.body.len() {
+                        break;
+                    }
+                    self.bodies_queued -= 1;
+                }
+                Out::Done(start) => {
+                    let ns = now.saturating_since(*start).as_nanos();
+                    ctx.service_time
+                        .saturating_record(u64::try_from(ns).unwrap_or(u64::MAX).max(1));
+                }
+            }
+            self.out.pop_front();
+        }
+        if self.out_pos == self.outbuf.len() {
+            self.outbuf.clear();
+            self.out_pos = 0;
+        }
+        if total > 0 {
+            ctx.counters.bytes_out += total as u64;
+            self.last_activity = now;
+        }
+        total
+    }
+
+    /// The next instant `on_timer` has something to do.
+    pub fn deadline(&self, cfg: &HttpConfig) -> Option<Instant> {
+        if !self.out.is_empty() {
+            return Some(self.last_activity + cfg.idle_timeout);
+        }
+        match self.phase {
+            Phase::Closing => None,
+            Phase::Head => Some(match self.req_start {
+                Some(s) => s + cfg.header_timeout,
+                None => self.last_activity + cfg.idle_timeout,
+            }),
+            Phase::Body { .. } => Some(self.last_activity + cfg.body_timeout),
+        }
+    }
+
+    /// Apply timeouts.
+    pub fn on_timer(&mut self, now: Instant, ctx: &mut Ctx<'_>) {
+        let Some(d) = self.deadline(ctx.cfg) else {
+            return;
+        };
+        if now < d {
+            return;
+        }
+        if !self.out.is_empty() {
+            // The client stopped reading our responses.
+            ctx.counters.timeout(TimeoutKind::Idle);
+            self.on_reset(ctx);
+            self.abort = true;
+            return;
+        }
+        match self.phase {
+            Phase::Closing => {}
+            Phase::Head if self.req_start.is_none() => {
+                // Idle keep-alive connection: close quietly.
+                ctx.counters.timeout(TimeoutKind::Idle);
+                self.phase = Phase::Closing;
+            }
+            Phase::Head | Phase::Body { .. } => {
+                let kind = match self.phase {
+                    Phase::Head => TimeoutKind::Header,
+                    _ => TimeoutKind::Body,
+                };
+                ctx.counters.timeout(kind);
+                //= https://www.rfc-editor.org/rfc/rfc9110#section-15.5.9
+                //# The 408 (Request Timeout) status code indicates that the server
+                //# did not receive a complete request message within the time that
+                //# it was prepared to wait.
+                self.respond_error(now, ctx, 408, false, false, None);
+                self.finish_request(now, false);
+            }
+        }
+    }
+}
