@@ -159,7 +159,8 @@ impl StackSetup {
 }
 
 fn https_setup(sec: &xskd::config::HttpsSection, addr: std::net::Ipv4Addr) -> Result<HttpsSetup> {
-    let setup = HttpsSetup::from_section(sec, addr).context("[https]")?;
+    let setup = HttpsSetup::from_section(sec, addr, xskd::worker::clock::unix_epoch())
+        .context("[https]")?;
     if setup.generated_pem.is_some() {
         tracing::warn!(
             %addr,

@@ -3,6 +3,8 @@
 //! way to read a clock, so everything below the worker runs on whatever
 //! time it is given (tests give it virtual time).
 
+use std::time::Duration;
+
 use nix::time::{clock_gettime, ClockId};
 
 use crate::time::Instant;
@@ -12,6 +14,16 @@ pub fn monotonic() -> Instant {
     // CLOCK_MONOTONIC exists on every Linux: the call cannot fail there.
     let ts = clock_gettime(ClockId::CLOCK_MONOTONIC).expect("CLOCK_MONOTONIC is always readable");
     Instant::from_nanos(ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64)
+}
+
+/// The UNIX time at `Instant::ZERO` of [`monotonic`], measured now: what
+/// wall-clock consumers inside the workers (rustls's ticket expiry) add the
+/// worker's `now` to. Measured once at startup, so a later wall-clock step
+/// does not move them.
+pub fn unix_epoch() -> Duration {
+    let wall = clock_gettime(ClockId::CLOCK_REALTIME).expect("CLOCK_REALTIME is always readable");
+    let wall = Duration::new(wall.tv_sec() as u64, wall.tv_nsec() as u32);
+    wall.saturating_sub(Duration::from_nanos(monotonic().as_nanos()))
 }
 
 #[cfg(test)]
@@ -24,5 +36,15 @@ mod tests {
         let b = monotonic();
         assert!(b >= a);
         assert!(a > Instant::ZERO);
+    }
+
+    #[test]
+    fn unix_epoch_plus_now_is_the_wall_clock() {
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap();
+        let derived = unix_epoch() + Duration::from_nanos(monotonic().as_nanos());
+        let diff = derived.abs_diff(wall);
+        assert!(diff < Duration::from_secs(5), "{diff:?}");
     }
 }

@@ -9,14 +9,19 @@ use rustls::server::{NoServerSessionStorage, ServerSessionMemoryCache};
 use rustls::ServerConfig;
 
 use super::cert::{self, CertError, Identity};
+use super::clock::{TimedTickets, TlsClock};
 use super::section::HttpsSection;
 
 /// What `HttpsService` needs besides the HTTP config.
 #[derive(Clone, Debug)]
 pub struct HttpsConfig {
-    /// Shared by all workers. The session cache inside it has a mutex,
-    /// taken once per handshake (never per record).
+    /// One per worker (see [`HttpsConfig::for_worker`]), all sharing one
+    /// session cache and one ticketer, so a client resumes on whichever
+    /// queue RSS puts its next connection. The cache has a mutex, taken once
+    /// per handshake (never per record).
     pub tls: Arc<ServerConfig>,
+    /// rustls's time, fed from the worker's `now` (`tls.time_provider`).
+    pub clock: Arc<TlsClock>,
     /// A client must complete its handshake within this.
     pub handshake_timeout: Duration,
 }
@@ -62,7 +67,11 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 /// A rustls server config: TLS 1.3 (+ 1.2), ALPN `http/1.1`, resumption.
-pub fn server_config(id: Identity, opts: TlsOptions) -> Result<Arc<ServerConfig>, rustls::Error> {
+pub fn server_config(
+    id: Identity,
+    opts: TlsOptions,
+    clock: Arc<TlsClock>,
+) -> Result<Arc<ServerConfig>, rustls::Error> {
     let versions: &[&rustls::SupportedProtocolVersion] = if opts.tls12 {
         &[&rustls::version::TLS13, &rustls::version::TLS12]
     } else {
@@ -85,12 +94,37 @@ pub fn server_config(id: Identity, opts: TlsOptions) -> Result<Arc<ServerConfig>
     if opts.tickets {
         cfg.ticketer = rustls::crypto::ring::Ticketer::new()?;
     }
+    cfg.time_provider = clock;
     Ok(Arc::new(cfg))
 }
 
+impl HttpsConfig {
+    /// The same TLS configuration with its own clock, for one worker:
+    /// session cache and ticket keys stay shared (Arc clones), ticket
+    /// lifetime is checked on this worker's clock.
+    pub fn for_worker(&self) -> HttpsConfig {
+        let clock = TlsClock::new(self.clock.epoch());
+        let mut tls = ServerConfig::clone(&self.tls);
+        tls.time_provider = clock.clone();
+        if tls.ticketer.enabled() {
+            tls.ticketer = Arc::new(TimedTickets::new(tls.ticketer.clone(), clock.clone()));
+        }
+        HttpsConfig {
+            tls: Arc::new(tls),
+            clock,
+            handshake_timeout: self.handshake_timeout,
+        }
+    }
+}
+
 impl HttpsSetup {
-    /// From the `[https]` section; `addr` names a generated certificate.
-    pub fn from_section(s: &HttpsSection, addr: Ipv4Addr) -> Result<Self, HttpsSetupError> {
+    /// From the `[https]` section; `addr` names a generated certificate;
+    /// `epoch` is the UNIX time at the workers' `Instant::ZERO`.
+    pub fn from_section(
+        s: &HttpsSection,
+        addr: Ipv4Addr,
+        epoch: Duration,
+    ) -> Result<Self, HttpsSetupError> {
         let id = match (&s.cert, &s.key) {
             (Some(c), Some(k)) => cert::load_pem(c, k)?,
             _ => {
@@ -102,6 +136,7 @@ impl HttpsSetup {
             }
         };
         let generated_pem = id.generated_pem.clone();
+        let clock = TlsClock::new(epoch);
         let tls = server_config(
             id,
             TlsOptions {
@@ -109,11 +144,13 @@ impl HttpsSetup {
                 session_cache: s.session_cache,
                 tickets: s.tickets,
             },
+            clock.clone(),
         )?;
         Ok(HttpsSetup {
             port: s.port,
             config: HttpsConfig {
                 tls,
+                clock,
                 handshake_timeout: Duration::from_millis(s.handshake_timeout_ms),
             },
             generated_pem,

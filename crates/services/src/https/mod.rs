@@ -17,6 +17,7 @@
 //! cost measured within noise of aws-lc-rs's (numbers in the README).
 
 pub mod cert;
+pub mod clock;
 pub mod config;
 pub mod section;
 pub mod tls;
@@ -106,7 +107,7 @@ impl HttpsService {
             scratch: vec![0; tls::CIPHER_CHUNK].into_boxed_slice(),
             store,
             cfg,
-            tls_cfg,
+            tls_cfg: tls_cfg.for_worker(),
             counters: HttpCounters::default(),
             tls_counters: TlsCounters::default(),
             service_time,
@@ -162,6 +163,7 @@ impl HttpsService {
     }
 
     pub fn poll(&mut self, now: Instant, tcp: &mut Tcp) {
+        self.tls_cfg.clock.set(now);
         while self.conns.len() < self.max_conns {
             let Some(id) = tcp.accept(self.listener) else {
                 break;

@@ -11,7 +11,11 @@ use rustls::pki_types::{CertificateDer, ServerName};
 use rustls::{ClientConfig, ClientConnection, RootCertStore};
 
 use super::cert::{self, Identity};
+use super::clock::TlsClock;
 use super::config::{provider, server_config};
+
+/// The UNIX time the tests' `Instant::ZERO` stands for.
+const TEST_EPOCH: Duration = Duration::from_secs(1_790_000_000);
 use super::*;
 use crate::http::{Method, Store, StoreConfig};
 
@@ -33,11 +37,13 @@ pub(super) struct Side {
 impl Side {
     pub(super) fn new(opts: TlsOptions) -> (Side, CertificateDer<'static>) {
         let id = cert::self_signed(S).unwrap();
+        let clock = TlsClock::new(TEST_EPOCH);
         let leaf = id.chain[0].clone();
         let side = Side {
             http_cfg: HttpConfig::default(),
             https: HttpsConfig {
-                tls: server_config(id, opts).unwrap(),
+                tls: server_config(id, opts, clock.clone()).unwrap(),
+                clock,
                 handshake_timeout: Duration::from_secs(5),
             },
             store: Store::shared(StoreConfig::default()),
@@ -227,6 +233,64 @@ fn resumes(opts: TlsOptions, tls12: bool) -> (u64, u64) {
         assert!(!p.server.is_handshaking());
     }
     (p.side.tls.handshakes_full, p.side.tls.handshakes_resumed)
+}
+
+/// Full and resumed handshakes of a client that returns `gap` later on the
+/// workers' (virtual) clocks, to another worker if `other_worker`; tickets
+/// only (no session cache), so resumption is the ticket's doing.
+fn resumes_after(gap: Duration, other_worker: bool) -> (u64, u64) {
+    let (side, leaf) = Side::new(TlsOptions {
+        session_cache: 0,
+        ..TlsOptions::default()
+    });
+    let cfg = client_config(&leaf, false);
+    let workers = [side.https.for_worker(), side.https.for_worker()];
+    let mut p = Pair::new(side);
+    for round in 0..2 {
+        if round == 1 {
+            p.now += gap;
+        }
+        let w = &workers[usize::from(round == 1 && other_worker)];
+        for w in &workers {
+            w.clock.set(p.now);
+        }
+        p.server = TlsHttp::new(p.now, w, &p.side.http_cfg).unwrap();
+        let mut c = client(&cfg);
+        c.writer()
+            .write_all(b"GET /x HTTP/1.1\r\nHost: s\r\n\r\n")
+            .unwrap();
+        p.pump(Some(&mut c));
+        assert!(!p.server.is_handshaking());
+    }
+    (p.side.tls.handshakes_full, p.side.tls.handshakes_resumed)
+}
+
+#[test]
+fn ticket_expiry_runs_on_the_workers_clock_not_the_system_clock() {
+    // A minute of virtual time later: resumed. A day of virtual time later
+    // (a few real milliseconds, past the 6 h ticket lifetime): a full
+    // handshake, whatever the system clock says.
+    assert_eq!(resumes_after(Duration::from_secs(60), false), (1, 1));
+    assert_eq!(resumes_after(Duration::from_secs(24 * 3600), false), (2, 0));
+}
+
+#[test]
+fn a_ticket_from_one_worker_resumes_on_another() {
+    assert_eq!(resumes_after(Duration::from_secs(1), true), (1, 1));
+}
+
+#[test]
+fn every_worker_gets_its_own_clock() {
+    let (side, _) = Side::new(TlsOptions::default());
+    let a = side.https.for_worker();
+    let b = side.https.for_worker();
+    assert!(!Arc::ptr_eq(&a.clock, &b.clock));
+    a.clock.set(Instant::from_secs(10));
+    b.clock.set(Instant::from_secs(20));
+    let secs = |c: &HttpsConfig| c.tls.time_provider.current_time().unwrap().as_secs();
+    assert_eq!(secs(&a), TEST_EPOCH.as_secs() + 10);
+    assert_eq!(secs(&b), TEST_EPOCH.as_secs() + 20);
+    assert!(Arc::ptr_eq(&a.tls.session_storage, &b.tls.session_storage));
 }
 
 #[test]
@@ -443,7 +507,8 @@ fn self_signed_identity_round_trips_through_pem_files() {
             key,
             generated_pem: None
         },
-        TlsOptions::default()
+        TlsOptions::default(),
+        TlsClock::new(TEST_EPOCH)
     )
     .is_ok());
 }
