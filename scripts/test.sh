@@ -10,6 +10,8 @@ cargo clippy --locked --workspace --all-targets -- -D warnings
 # Layering (no module cycles in the protocol crate), unsafe only in the
 # datapath, RFC citations well-formed and docs/COMPLIANCE.md current.
 bash scripts/check_layers.sh
+# The protocol crate builds and passes with no clang and no privileges.
+bash scripts/laptop_check.sh
 
 # 1. The pure suite (no root): every default member of the workspace --
 #    unit tests, TCP conformance scripts (crates/proto), service tests over

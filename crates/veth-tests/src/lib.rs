@@ -55,6 +55,10 @@ fn built_binary(name: &str, env: &str) -> String {
 }
 
 /// Panics when `bin` is missing or older than any source it is built from.
+/// The sources are the ones cargo recorded for it (`<bin>.d`, every file
+/// rustc read plus the build scripts' inputs): exactly what a rebuild would
+/// look at, so editing a test or a crate the binary does not use never
+/// calls it stale, and editing anything it is built from always does.
 fn assert_fresh(bin: &Path) {
     let Ok(built) = bin.metadata().and_then(|m| m.modified()) else {
         panic!(
@@ -63,15 +67,18 @@ fn assert_fresh(bin: &Path) {
             bin.display()
         );
     };
-    let root = repo_root();
+    let dep_info = bin.with_extension("d");
+    let text = std::fs::read_to_string(&dep_info).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e}: rebuild with `cargo build --release --bins`",
+            dep_info.display()
+        )
+    });
     let mut newest: Option<(SystemTime, PathBuf)> = None;
-    // Every crate the binaries are built from; not this test package.
-    for dir in ["src", "bpf", "Cargo.toml", "Cargo.lock"] {
-        newest_under(&root.join(dir), &mut newest);
+    for path in dep_info_sources(&text) {
+        newest_under(&path, &mut newest);
     }
-    for krate in ["proto", "services", "datapath", "lab", "bench"] {
-        newest_under(&root.join("crates").join(krate), &mut newest);
-    }
+    assert!(newest.is_some(), "{}: lists no sources", dep_info.display());
     if let Some((t, path)) = newest {
         assert!(
             t <= built,
@@ -81,6 +88,34 @@ fn assert_fresh(bin: &Path) {
             path.display()
         );
     }
+}
+
+/// The prerequisites of a Makefile-style dep-info line `target: a b\ c`.
+fn dep_info_sources(text: &str) -> Vec<PathBuf> {
+    let Some(line) = text.lines().next() else {
+        return Vec::new();
+    };
+    let Some((_, deps)) = line.split_once(": ") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut chars = deps.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => cur.extend(chars.next()),
+            ' ' => {
+                if !cur.is_empty() {
+                    out.push(PathBuf::from(std::mem::take(&mut cur)));
+                }
+            }
+            c => cur.push(c),
+        }
+    }
+    if !cur.is_empty() {
+        out.push(PathBuf::from(cur));
+    }
+    out
 }
 
 fn newest_under(path: &Path, newest: &mut Option<(SystemTime, PathBuf)>) {
@@ -255,4 +290,26 @@ pub fn admin_get(lab: &Lab, path: &str) -> (String, String) {
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let (body, code) = text.rsplit_once('\n').expect("status line");
     (body.to_string(), code.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::dep_info_sources;
+
+    #[test]
+    fn dep_info_lists_every_prerequisite_with_escaped_spaces() {
+        let text =
+            "/t/release/xskd: /r/src/main.rs /r/my\\ dir/a.rs /r/bpf/x.bpf.c\n\n/r/src/main.rs:\n";
+        assert_eq!(
+            dep_info_sources(text),
+            [
+                PathBuf::from("/r/src/main.rs"),
+                PathBuf::from("/r/my dir/a.rs"),
+                PathBuf::from("/r/bpf/x.bpf.c"),
+            ]
+        );
+        assert!(dep_info_sources("").is_empty());
+    }
 }
