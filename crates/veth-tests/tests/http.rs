@@ -374,3 +374,108 @@ print(data.decode())
     assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 3, "{out}");
     xskd.stop().unwrap();
 }
+
+/// A body whose every byte says where it is, so a wrong part shows.
+fn numbered_body(len: usize) -> Vec<u8> {
+    (0..len as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect()
+}
+
+#[test]
+fn curl_range_resume_and_time_conditions() {
+    let (lab, xskd) = start_with("httprange", 1, &[(0, None)], CONFIG);
+    let body = numbered_body(300_000);
+    let src = lab.dir().join("src.bin");
+    std::fs::write(&src, &body).unwrap();
+    let obj = url("/r/obj");
+    assert_eq!(
+        curl_status(&lab, &["-T", src.to_str().unwrap(), &obj]),
+        "201"
+    );
+    let part = lab.dir().join("part.bin");
+    let part_s = part.to_str().unwrap();
+    // curl -r: one range, 206 and exactly those bytes.
+    let code = peer_ok(
+        &lab,
+        "curl",
+        &[
+            "-sS",
+            "--max-time",
+            "20",
+            "-r",
+            "1000-1999",
+            "-o",
+            part_s,
+            "-w",
+            "%{http_code}",
+            &obj,
+        ],
+    );
+    assert_eq!(code, "206");
+    assert!(std::fs::read(&part).unwrap() == body[1000..2000]);
+    let head = peer_ok(
+        &lab,
+        "curl",
+        &[
+            "-sS",
+            "--max-time",
+            "20",
+            "-r",
+            "-10",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            &obj,
+        ],
+    );
+    assert!(
+        head.contains("Content-Range: bytes 299990-299999/300000"),
+        "{head}"
+    );
+    assert!(head.contains("Accept-Ranges: bytes"), "{head}");
+    let code = curl_status(&lab, &["-r", "300000-", &obj]);
+    assert_eq!(code, "416");
+    // curl -C -: resume a download cut at 123456 bytes.
+    std::fs::write(&part, &body[..123_456]).unwrap();
+    let code = peer_ok(
+        &lab,
+        "curl",
+        &[
+            "-sS",
+            "--max-time",
+            "20",
+            "-C",
+            "-",
+            "-o",
+            part_s,
+            "-w",
+            "%{http_code}",
+            &obj,
+        ],
+    );
+    assert_eq!(code, "206");
+    assert!(
+        std::fs::read(&part).unwrap() == body,
+        "resumed file byte-exact"
+    );
+    // curl -z: If-Modified-Since from a date, then from a file's mtime.
+    let lm = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Last-Modified: "))
+        .unwrap_or_else(|| panic!("no Last-Modified:\n{head}"))
+        .trim()
+        .to_string();
+    assert_eq!(curl_status(&lab, &["-z", &lm, &obj]), "304");
+    assert_eq!(
+        curl_status(&lab, &["-z", "Thu, 01 Jan 1998 00:00:00 GMT", &obj]),
+        "200"
+    );
+    // -z with a leading '-': If-Unmodified-Since; older than the object is 412.
+    assert_eq!(
+        curl_status(&lab, &["-z", "-Thu, 01 Jan 1998 00:00:00 GMT", &obj]),
+        "412"
+    );
+    xskd.stop().unwrap();
+}

@@ -107,12 +107,16 @@ pub enum ErrorKind {
     MethodNotAllowed,
     ExpectationFailed,
     StoreFull,
+    /// A precondition (If-Match, If-Unmodified-Since, ...) was false: 412.
+    PreconditionFailed,
+    /// No requested range overlaps the representation: 416.
+    RangeNotSatisfiable,
     /// The peer closed or reset in the middle of a request.
     Incomplete,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 10] = [
+    pub const ALL: [ErrorKind; 12] = [
         ErrorKind::BadRequest,
         ErrorKind::UriTooLong,
         ErrorKind::HeadersTooLarge,
@@ -122,6 +126,8 @@ impl ErrorKind {
         ErrorKind::MethodNotAllowed,
         ErrorKind::ExpectationFailed,
         ErrorKind::StoreFull,
+        ErrorKind::PreconditionFailed,
+        ErrorKind::RangeNotSatisfiable,
         ErrorKind::Incomplete,
     ];
 
@@ -136,6 +142,8 @@ impl ErrorKind {
             ErrorKind::MethodNotAllowed => "method_not_allowed",
             ErrorKind::ExpectationFailed => "expectation_failed",
             ErrorKind::StoreFull => "store_full",
+            ErrorKind::PreconditionFailed => "precondition_failed",
+            ErrorKind::RangeNotSatisfiable => "range_not_satisfiable",
             ErrorKind::Incomplete => "incomplete",
         }
     }
@@ -176,7 +184,7 @@ pub struct HttpCounters {
     pub bytes_out: u64,
     pub continues: u64,
     pub timeouts: [u64; 3],
-    pub errors: [u64; 10],
+    pub errors: [u64; ErrorKind::ALL.len()],
 }
 
 impl HttpCounters {

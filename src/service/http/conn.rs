@@ -16,7 +16,9 @@ use super::chunked::{ChunkError, Decoder};
 use super::config::{ErrorKind, HttpConfig, HttpCounters, Method, TimeoutKind};
 use super::date::DateCache;
 use super::head::{self, Expect, Framing, Head, Parsed};
-use super::response::{write_head, Fields};
+use super::precond::{self, Verdict};
+use super::range::{self, Verdict as RangeVerdict};
+use super::response::{write_head, ContentRange, Fields};
 use super::store::{Object, PutOutcome, Store};
 use crate::time::Instant;
 
@@ -49,8 +51,8 @@ impl Ctx<'_> {
 enum Out {
     /// This many bytes of `outbuf`.
     Buf(usize),
-    /// A stored body, from this offset.
-    Body(Arc<Object>, usize),
+    /// Bytes `start..end` of a stored body (`start` advances as it goes out).
+    Body(Arc<Object>, usize, usize),
     /// End of the response to a request that started at this instant.
     Done(Instant),
 }
@@ -414,39 +416,17 @@ impl Connection {
                     self.respond_error(now, ctx, 404, keep_alive, http10, None);
                     return;
                 };
-                let fields = Fields {
-                    etag: Some(&obj.etag),
-                    last_modified: Some(obj.last_modified),
-                    ..base
-                };
-                //= https://www.rfc-editor.org/rfc/rfc9110#section-13.1.2
-                //# the origin server MUST NOT perform the requested method if the
-                //# condition evaluates to false; instead ... respond with the 304
-                //# (Not Modified) status code if the request method is GET or HEAD
-                if head
-                    .if_none_match
-                    .as_deref()
-                    .is_some_and(|h| head::none_match(h, &obj.etag))
-                {
-                    self.respond(now, ctx, 304, &fields);
-                    return;
-                }
-                let fields = Fields {
-                    content_length: Some(obj.body.len() as u64),
-                    content_type: Some(&obj.content_type),
-                    ..fields
-                };
-                self.respond(now, ctx, 200, &fields);
-                //= https://www.rfc-editor.org/rfc/rfc9110#section-9.3.2
-                //# The server SHOULD send the same header fields in response to a
-                //# HEAD request as it would have sent if the request method had been
-                //# GET. However, a server MUST NOT send content in the response
-                if head.method == Method::Get && !obj.body.is_empty() {
-                    self.out.push_back(Out::Body(obj.clone(), 0));
-                    self.bodies_queued += 1;
-                }
+                self.serve_object(now, ctx, &head, obj, base);
             }
             Method::Put => {
+                let current = ctx.store.get(&head.path);
+                if precond::evaluate(head.cond.as_deref(), current.as_deref(), wall, false)
+                    != Verdict::Proceed
+                {
+                    ctx.counters.error(ErrorKind::PreconditionFailed);
+                    self.respond_error(now, ctx, 412, keep_alive, http10, None);
+                    return;
+                }
                 let obj = Object::new(body, head.content_type.as_deref(), wall);
                 match ctx.store.put(&head.path, obj) {
                     Ok(PutOutcome::Created) => {
@@ -487,6 +467,15 @@ impl Connection {
                 }
             }
             Method::Delete => {
+                let current = ctx.store.get(&head.path);
+                if current.is_some()
+                    && precond::evaluate(head.cond.as_deref(), current.as_deref(), wall, false)
+                        != Verdict::Proceed
+                {
+                    ctx.counters.error(ErrorKind::PreconditionFailed);
+                    self.respond_error(now, ctx, 412, keep_alive, http10, None);
+                    return;
+                }
                 if ctx.store.delete(&head.path) {
                     self.respond(now, ctx, 204, &base);
                 } else {
@@ -497,6 +486,86 @@ impl Connection {
                 ctx.counters.error(ErrorKind::NotImplemented);
                 self.respond_error(now, ctx, 501, keep_alive, http10, None);
             }
+        }
+    }
+
+    /// GET or HEAD of a stored object: preconditions, then Range.
+    fn serve_object(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        head: &Head,
+        obj: Arc<Object>,
+        base: Fields<'_>,
+    ) {
+        let wall = ctx.unix_secs(now);
+        let len = obj.body.len() as u64;
+        let fields = Fields {
+            etag: Some(&obj.etag),
+            last_modified: Some(obj.last_modified),
+            accept_ranges: true,
+            ..base
+        };
+        let get = head.method == Method::Get;
+        match precond::evaluate(head.cond.as_deref(), Some(&obj), wall, true) {
+            Verdict::Proceed => {}
+            //= https://www.rfc-editor.org/rfc/rfc9110#section-15.4.5
+            //# The server generating a 304 response MUST generate any of the
+            //# following header fields that would have been sent in a 200 (OK)
+            //# response to the same request:
+            Verdict::NotModified => {
+                self.respond(now, ctx, 304, &fields);
+                return;
+            }
+            Verdict::Failed => {
+                ctx.counters.error(ErrorKind::PreconditionFailed);
+                let (keep, http10) = (base.keep_alive, base.http10);
+                self.respond_error(now, ctx, 412, keep, http10, None);
+                return;
+            }
+        }
+        //= https://www.rfc-editor.org/rfc/rfc9110#section-14.2
+        //# A server MUST ignore a Range header field received with a request
+        //# method that is unrecognized or for which range handling is not
+        //# defined.
+        let range = match head.cond.as_deref() {
+            Some(c) if get && c.range.is_some() && precond::if_range_holds(c, &obj, wall) => {
+                range::evaluate(c.range.as_deref().unwrap_or_default(), len)
+            }
+            _ => RangeVerdict::Full,
+        };
+        let (status, start, end) = match range {
+            RangeVerdict::Full => (200, 0, len),
+            RangeVerdict::Partial { start, end } => (206, start, end),
+            RangeVerdict::Unsatisfiable => {
+                ctx.counters.error(ErrorKind::RangeNotSatisfiable);
+                let f = Fields {
+                    content_range: Some(ContentRange::Unsatisfied { len }),
+                    ..fields
+                };
+                self.respond_error_with(now, ctx, 416, f);
+                return;
+            }
+        };
+        let fields = Fields {
+            content_length: Some(end - start),
+            content_type: Some(&obj.content_type),
+            content_range: (status == 206).then(|| ContentRange::Part {
+                first: start,
+                last: end - 1,
+                len,
+            }),
+            ..fields
+        };
+        self.respond(now, ctx, status, &fields);
+        //= https://www.rfc-editor.org/rfc/rfc9110#section-9.3.2
+        //# The server SHOULD send the same header fields in response to a
+        //# HEAD request as it would have sent if the request method had been
+        //# GET. However, a server MUST NOT send content in the response
+        if get && end > start {
+            let (start, end) = (start as usize, end as usize);
+            self.out.push_back(Out::Body(obj.clone(), start, end));
+            self.bodies_queued += 1;
         }
     }
 
@@ -529,14 +598,22 @@ impl Connection {
         http10: bool,
         allow: Option<&str>,
     ) {
-        let text = super::response::reason(status);
         let f = Fields {
             keep_alive,
             http10,
-            content_length: Some(text.len() as u64 + 1),
-            content_type: Some("text/plain; charset=utf-8"),
             allow,
             ..Fields::default()
+        };
+        self.respond_error_with(now, ctx, status, f);
+    }
+
+    /// The reason phrase as a text/plain body, with `f`'s other fields.
+    fn respond_error_with(&mut self, now: Instant, ctx: &mut Ctx<'_>, status: u16, f: Fields<'_>) {
+        let text = super::response::reason(status);
+        let f = Fields {
+            content_length: Some(text.len() as u64 + 1),
+            content_type: Some("text/plain; charset=utf-8"),
+            ..f
         };
         self.respond(now, ctx, status, &f);
         if self.is_head {
@@ -571,11 +648,11 @@ impl Connection {
                         break;
                     }
                 }
-                Out::Body(obj, off) => {
-                    let w = send(&obj.body[*off..]).min(obj.body.len() - *off);
+                Out::Body(obj, off, end) => {
+                    let w = send(&obj.body[*off..*end]).min(*end - *off);
                     *off += w;
                     total += w;
-                    if *off < obj.body.len() {
+                    if *off < *end {
                         break;
                     }
                     self.bodies_queued -= 1;

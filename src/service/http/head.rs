@@ -31,10 +31,23 @@ pub struct Head {
     pub keep_alive: bool,
     pub framing: Framing,
     pub expect: Expect,
-    pub if_none_match: Option<String>,
+    /// Conditional and range fields, boxed: most requests have none.
+    pub cond: Option<Box<Conditions>>,
     pub content_type: Option<String>,
     /// Both Transfer-Encoding and Content-Length: answer, then close.
     pub must_close: bool,
+}
+
+/// The header fields that make a request conditional (RFC 9110 13.1) or
+/// partial (14.2), each with its field lines joined by ", ".
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Conditions {
+    pub if_match: Option<String>,
+    pub if_none_match: Option<String>,
+    pub if_modified_since: Option<String>,
+    pub if_unmodified_since: Option<String>,
+    pub range: Option<String>,
+    pub if_range: Option<String>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -51,6 +64,40 @@ fn tokens(v: &[u8]) -> impl Iterator<Item = String> + '_ {
     v.split(|&b| b == b',')
         .map(|t| String::from_utf8_lossy(t).trim().to_ascii_lowercase())
         .filter(|t| !t.is_empty())
+}
+
+/// Where a conditional or range field goes (`cond` made on first use).
+fn conditional_field<'a>(
+    name: &str,
+    cond: &'a mut Option<Box<Conditions>>,
+) -> Option<&'a mut Option<String>> {
+    const NAMES: [&str; 6] = [
+        "if-match",
+        "if-none-match",
+        "if-modified-since",
+        "if-unmodified-since",
+        "range",
+        "if-range",
+    ];
+    let i = NAMES.iter().position(|n| name.eq_ignore_ascii_case(n))?;
+    let c = cond.get_or_insert_with(Box::default);
+    Some(match i {
+        0 => &mut c.if_match,
+        1 => &mut c.if_none_match,
+        2 => &mut c.if_modified_since,
+        3 => &mut c.if_unmodified_since,
+        4 => &mut c.range,
+        _ => &mut c.if_range,
+    })
+}
+
+/// Keep a field's value, joining repeated field lines with ", " (RFC 9110 5.3).
+fn append(slot: &mut Option<String>, v: &[u8]) {
+    let v = String::from_utf8_lossy(v.trim_ascii());
+    *slot = Some(match slot.take() {
+        Some(old) => format!("{old}, {v}"),
+        None => v.into_owned(),
+    });
 }
 
 fn parse_length(v: &[u8]) -> Option<u64> {
@@ -128,7 +175,7 @@ pub fn parse(buf: &[u8], cfg: &HttpConfig) -> Parsed {
     let mut close = false;
     let mut keep_alive_token = false;
     let mut expect = Expect::None;
-    let mut if_none_match: Option<String> = None;
+    let mut cond: Option<Box<Conditions>> = None;
     let mut content_type = None;
     for h in req.headers.iter() {
         let v = h.value;
@@ -162,12 +209,10 @@ pub fn parse(buf: &[u8], cfg: &HttpConfig) -> Parsed {
             } else {
                 Expect::Other
             };
-        } else if h.name.eq_ignore_ascii_case("if-none-match") {
-            let v = String::from_utf8_lossy(v);
-            if_none_match = Some(match if_none_match {
-                Some(old) => format!("{old}, {v}"),
-                None => v.into_owned(),
-            });
+        } else if let Some(slot) = conditional_field(h.name, &mut cond) {
+            // Field lines are joined as a list: two dates make no valid
+            // date, so such a condition is ignored (RFC 9110 13.1.3).
+            append(slot, v);
         } else if h.name.eq_ignore_ascii_case("content-type") {
             content_type = Some(String::from_utf8_lossy(v.trim_ascii()).into_owned());
         }
@@ -240,19 +285,10 @@ pub fn parse(buf: &[u8], cfg: &HttpConfig) -> Parsed {
             keep_alive,
             framing,
             expect,
-            if_none_match,
+            cond,
             content_type,
             must_close,
         },
         n,
     )
-}
-
-/// Does `If-None-Match` match `etag`? Weak comparison (RFC 9110 13.1.2).
-pub fn none_match(header: &str, etag: &str) -> bool {
-    let strip = |t: &str| t.trim().trim_start_matches("W/").to_string();
-    let ours = strip(etag);
-    header
-        .split(',')
-        .any(|t| t.trim() == "*" || strip(t) == ours)
 }

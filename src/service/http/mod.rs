@@ -3,7 +3,9 @@
 //!
 //! - `store`: the daemon-wide object store (`SharedStore`), shared by all workers.
 //! - `conn`: one connection as a pure state machine (bytes in, bytes out).
-//! - `head`, `chunked`, `response`, `date`: the protocol pieces it uses.
+//! - `head`, `chunked`, `response`, `date`: the protocol pieces it uses;
+//!   `precond` (conditional requests) and `range` (byte ranges) decide
+//!   what a GET of a stored object answers.
 //! - this file: the glue to `Tcp` (accept, recv, send as room appears,
 //!   half-close and linger, timeouts) and the per-worker statistics.
 //!
@@ -17,11 +19,15 @@ pub mod config;
 mod conn;
 pub mod date;
 mod head;
+mod precond;
+mod range;
 mod response;
 pub mod store;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_cond;
 #[cfg(test)]
 mod tests_service;
 
