@@ -2,6 +2,7 @@
 //! and our limits. Pure: a buffer in, a verdict out.
 
 use super::config::{ErrorKind, HttpConfig, Method};
+use super::target;
 
 /// Most header fields we ever parse (the array lives on the stack).
 const HEADER_ARRAY: usize = 128;
@@ -24,7 +25,8 @@ pub enum Expect {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Head {
     pub method: Method,
-    /// The path of the target, query and fragment stripped.
+    /// The path of the target, query and fragment stripped, normalized
+    /// (`target::normalize`): the store key.
     pub path: String,
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub minor: u8,
@@ -110,6 +112,8 @@ fn parse_length(v: &[u8]) -> Option<u64> {
     std::str::from_utf8(v).ok()?.parse().ok()
 }
 
+/// The store key named by a request-target; None for a target we refuse
+/// (400): not origin- or absolute-form, or not normalizable.
 fn target_path(t: &str) -> Option<String> {
     let path = if t.starts_with('/') {
         t
@@ -119,13 +123,13 @@ fn target_path(t: &str) -> Option<String> {
         let rest = t
             .strip_prefix("http://")
             .or_else(|| t.strip_prefix("https://"))?;
-        match rest.find('/') {
-            Some(i) => &rest[i..],
-            None => "/",
+        match rest.find(['/', '?', '#']) {
+            Some(i) if rest.as_bytes()[i] == b'/' => &rest[i..],
+            _ => "/",
         }
     };
     let end = path.find(['?', '#']).unwrap_or(path.len());
-    Some(path[..end].to_string())
+    target::normalize(&path[..end]).ok()
 }
 
 /// Parse the head at the start of `buf`.

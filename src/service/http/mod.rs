@@ -5,7 +5,8 @@
 //! - `conn`: one connection as a pure state machine (bytes in, bytes out).
 //! - `head`, `chunked`, `response`, `date`: the protocol pieces it uses;
 //!   `precond` (conditional requests) and `range` (byte ranges) decide
-//!   what a GET of a stored object answers.
+//!   what a GET of a stored object answers; `target` makes the store key
+//!   of a request-target (one name per object, RFC 3986 6.2.2).
 //! - this file: the glue to `Tcp` (accept, recv, send as room appears,
 //!   half-close and linger, timeouts) and the per-worker statistics.
 //!
@@ -23,6 +24,7 @@ mod precond;
 mod range;
 mod response;
 pub mod store;
+mod target;
 
 #[cfg(test)]
 mod tests;
@@ -30,6 +32,8 @@ mod tests;
 mod tests_cond;
 #[cfg(test)]
 mod tests_service;
+#[cfg(test)]
+mod tests_target;
 
 use hdrhistogram::Histogram;
 
