@@ -479,3 +479,41 @@ fn curl_range_resume_and_time_conditions() {
     );
     xskd.stop().unwrap();
 }
+
+#[test]
+fn options_normalized_targets_and_http_1_2_over_the_wire() {
+    let (lab, xskd) = start_with("httpopts", 1, &[(0, None)], CONFIG);
+    assert_eq!(
+        curl_status(&lab, &["-X", "PUT", "--data-binary", "abc", &url("/abc")]),
+        "201"
+    );
+    let out = peer_ok(
+        &lab,
+        "curl",
+        &["-sS", "--max-time", "10", "-X", "OPTIONS", "--request-target", "*", "-D", "-", "-o", "/dev/null", BASE],
+    );
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(out.contains("Allow: GET, HEAD, PUT, POST, DELETE, OPTIONS"), "{out}");
+    // curl sends the target as given (--path-as-is keeps the dot segments).
+    assert_eq!(
+        peer_ok(&lab, "curl", &["-sS", "--max-time", "10", "--path-as-is", &url("/x/../%61bc")]),
+        "abc"
+    );
+    assert_eq!(curl_status(&lab, &["--path-as-is", &url("/../abc")]), "400");
+    let script = r#"
+import socket
+s = socket.create_connection(("198.18.0.1", 80), timeout=5)
+s.sendall(b"GET /%61bc HTTP/1.2\r\nHost: x\r\nConnection: close\r\n\r\n")
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+print(data.decode())
+"#;
+    let out = peer_ok(&lab, "python3", &["-c", script]);
+    assert!(out.starts_with("HTTP/1.1 200 OK"), "{out}");
+    assert!(out.trim_end().ends_with("abc"), "{out}");
+    xskd.stop().unwrap();
+}

@@ -56,17 +56,19 @@ pub enum Method {
     Put,
     Post,
     Delete,
+    Options,
     /// Any other token: answered 501.
     Other,
 }
 
 impl Method {
-    pub const ALL: [Method; 6] = [
+    pub const ALL: [Method; 7] = [
         Method::Get,
         Method::Head,
         Method::Put,
         Method::Post,
         Method::Delete,
+        Method::Options,
         Method::Other,
     ];
 
@@ -79,6 +81,7 @@ impl Method {
             "PUT" => Method::Put,
             "POST" => Method::Post,
             "DELETE" => Method::Delete,
+            "OPTIONS" => Method::Options,
             _ => Method::Other,
         }
     }
@@ -90,6 +93,7 @@ impl Method {
             Method::Put => "PUT",
             Method::Post => "POST",
             Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
             Method::Other => "other",
         }
     }
@@ -178,7 +182,7 @@ impl TimeoutKind {
 pub struct HttpCounters {
     pub connections_accepted: u64,
     pub connections_closed: u64,
-    pub requests: [u64; 6],
+    pub requests: [u64; Method::ALL.len()],
     pub status_classes: [u64; 5],
     pub bytes_in: u64,
     pub bytes_out: u64,

@@ -27,7 +27,9 @@ const OUT_HIGH_WATER: usize = 32 * 1024;
 /// Reserve at most this much for a body up front; it grows as bytes come.
 const BODY_PREALLOC: usize = 1024 * 1024;
 /// What the `Allow` header says for stored objects (POST goes to collections).
-const ALLOW_OBJECT: &str = "GET, HEAD, PUT, DELETE";
+const ALLOW_OBJECT: &str = "GET, HEAD, PUT, DELETE, OPTIONS";
+/// Every method we implement: for `OPTIONS *` and paths without an object.
+const ALLOW_ANY: &str = "GET, HEAD, PUT, POST, DELETE, OPTIONS";
 
 /// A status decided from the head, with its counter and `Allow`.
 type Refusal = (u16, ErrorKind, Option<&'static str>);
@@ -481,6 +483,24 @@ impl Connection {
                 } else {
                     self.respond_error(now, ctx, 404, keep_alive, http10, None);
                 }
+            }
+            Method::Options => {
+                //= https://www.rfc-editor.org/rfc/rfc9110#section-9.3.7
+                //# A server generating a successful response to OPTIONS SHOULD send any
+                //# header that might indicate optional features implemented by the
+                //# server and applicable to the target resource (e.g., Allow)
+                let allow = if head.path != "*" && ctx.store.contains(&head.path) {
+                    ALLOW_OBJECT
+                } else {
+                    ALLOW_ANY
+                };
+                let f = Fields {
+                    content_length: Some(0),
+                    allow: Some(allow),
+                    accept_ranges: true,
+                    ..base
+                };
+                self.respond(now, ctx, 200, &f);
             }
             Method::Other => {
                 ctx.counters.error(ErrorKind::NotImplemented);

@@ -132,8 +132,42 @@ fn target_path(t: &str) -> Option<String> {
     target::normalize(&path[..end]).ok()
 }
 
+/// `buf` with the version of its request line made `HTTP/1.1`, if that
+/// version is a higher HTTP/1 minor (the parser knows only 1.0 and 1.1).
+fn lift_minor(buf: &[u8]) -> Option<Vec<u8>> {
+    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n')?;
+    let eol = start + buf[start..].iter().position(|&b| b == b'\n')?;
+    let line = &buf[start..eol];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let v = line.len().checked_sub(8)?;
+    match &line[v..] {
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', d] if (b'2'..=b'9').contains(d) && v > 0 => {
+            let mut lifted = buf.to_vec();
+            lifted[start + v + 7] = b'1';
+            Some(lifted)
+        }
+        _ => None,
+    }
+}
+
 /// Parse the head at the start of `buf`.
 pub fn parse(buf: &[u8], cfg: &HttpConfig) -> Parsed {
+    let first = parse_as_is(buf, cfg);
+    if matches!(first, Parsed::Reject(400, _)) {
+        //= https://www.rfc-editor.org/rfc/rfc9110#section-2.5
+        //# A recipient that receives a message with a major version number that
+        //# it implements and a minor version number higher than what it
+        //# implements SHOULD process the message as if it were in the highest
+        //# minor version within that major version to which the recipient is
+        //# conformant.
+        if let Some(lifted) = lift_minor(buf) {
+            return parse_as_is(&lifted, cfg);
+        }
+    }
+    first
+}
+
+fn parse_as_is(buf: &[u8], cfg: &HttpConfig) -> Parsed {
     // Leading empty lines are skipped (RFC 9112 2.2), so measure the request
     // line after them.
     let start = buf
@@ -170,7 +204,15 @@ pub fn parse(buf: &[u8], cfg: &HttpConfig) -> Parsed {
     let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
         return Parsed::Reject(400, ErrorKind::BadRequest);
     };
-    let Some(path) = target_path(target) else {
+    //= https://www.rfc-editor.org/rfc/rfc9112#section-3.2.4
+    //# The asterisk-form of request-target is only used for a server-wide
+    //# OPTIONS request
+    let path = if target == "*" && method == "OPTIONS" {
+        Some("*".to_string())
+    } else {
+        target_path(target)
+    };
+    let Some(path) = path else {
         return Parsed::Reject(400, ErrorKind::BadRequest);
     };
     let mut hosts = 0;

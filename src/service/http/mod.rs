@@ -12,8 +12,9 @@
 //!
 //! Method policy: `GET`/`HEAD`/`PUT`/`DELETE` act on an object at the path;
 //! `POST` adds a member to the collection at the path, so `POST` to a path
-//! that holds an object is 405 with `Allow: GET, HEAD, PUT, DELETE`.
-//! Any other method is 501.
+//! that holds an object is 405 with `Allow: GET, HEAD, PUT, DELETE, OPTIONS`.
+//! `OPTIONS` (a path, or `*` for the server) is 200 with `Allow`. Any other
+//! method is 501. HTTP/1.2 and later 1.x minors are served as 1.1.
 
 mod chunked;
 pub mod config;

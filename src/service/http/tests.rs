@@ -274,7 +274,7 @@ fn post_to_stored_object_is_405_with_allow() {
     let r =
         h.feed(b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n");
     assert_eq!(status_of(&r), 405, "{r}");
-    assert_eq!(header(&r, "allow"), Some("GET, HEAD, PUT, DELETE"));
+    assert_eq!(header(&r, "allow"), Some("GET, HEAD, PUT, DELETE, OPTIONS"));
     assert!(!r.contains("100 Continue"));
     assert_eq!(h.counters.errors_of(ErrorKind::MethodNotAllowed), 1);
 }

@@ -1,7 +1,7 @@
 //! Request-targets, OPTIONS and HTTP versions on the connection state
 //! machine (the harness of tests.rs).
 
-use super::tests::{body, header, status_of, Harness};
+use super::tests::{body, header, status_of, statuses, Harness};
 use super::*;
 
 #[test]
@@ -66,4 +66,61 @@ fn preloaded_file_names_are_served_at_their_encoded_names() {
     let mut h = Harness::with_store(HttpConfig::default(), store);
     assert_eq!(body(&h.get("/my%20file.txt")), "spaced");
     assert_eq!(body(&h.get("/100%25.txt")), "pct");
+}
+
+#[test]
+fn options_asterisk_and_per_path_answer_200_with_allow() {
+    let mut h = Harness::new();
+    let r = h.feed(b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(status_of(&r), 200, "{r}");
+    assert_eq!(
+        header(&r, "allow"),
+        Some("GET, HEAD, PUT, POST, DELETE, OPTIONS")
+    );
+    assert_eq!(header(&r, "content-length"), Some("0"));
+    assert_eq!(body(&r), "");
+    h.put("/obj", "x");
+    let r = h.feed(b"OPTIONS /obj HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(header(&r, "allow"), Some("GET, HEAD, PUT, DELETE, OPTIONS"));
+    let r = h.feed(b"OPTIONS /coll/ HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(
+        header(&r, "allow"),
+        Some("GET, HEAD, PUT, POST, DELETE, OPTIONS")
+    );
+    // A body is read and dropped; the connection stays in sync.
+    let r = h.feed(b"OPTIONS /obj HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabcGET /obj HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(statuses(&r), vec![200, 200], "{r}");
+    assert!(!h.conn.finished());
+    assert_eq!(h.counters.requests_of(Method::Options), 4);
+    // The asterisk is for OPTIONS only.
+    let r = h.feed(b"GET * HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert_eq!(status_of(&r), 400);
+}
+
+#[test]
+fn higher_http1_minor_versions_are_served_as_1_1() {
+    let mut h = Harness::new();
+    h.put("/v", "ver");
+    for v in ["1.2", "1.9"] {
+        let r = h.feed(format!("GET /v HTTP/{v}\r\nHost: x\r\n\r\n").as_bytes());
+        assert_eq!(status_of(&r), 200, "{v}: {r}");
+        assert!(r.starts_with("HTTP/1.1 200"));
+        assert_eq!(body(&r), "ver");
+        assert_eq!(header(&r, "connection"), None, "persistent like 1.1");
+    }
+    // Like 1.1, a Host is required; other majors and malformed versions are not HTTP/1.
+    for bad in [
+        "GET /v HTTP/1.2\r\n\r\n",
+        "GET /v HTTP/2.0\r\nHost: x\r\n\r\n",
+        "GET /v HTTP/1.10\r\nHost: x\r\n\r\n",
+        "GET /v HTTP/1.x\r\nHost: x\r\n\r\n",
+    ] {
+        let mut h = Harness::new();
+        assert_eq!(status_of(&h.feed(bad.as_bytes())), 400, "{bad}");
+    }
+    // A head split across reads still parses.
+    let mut h = Harness::new();
+    assert_eq!(h.feed(b"GET /v HTTP/1."), "");
+    assert_eq!(h.feed(b"2\r\nHost: x\r\n"), "");
+    assert_eq!(status_of(&h.feed(b"\r\n")), 404);
 }
