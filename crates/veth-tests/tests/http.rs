@@ -490,13 +490,39 @@ fn options_normalized_targets_and_http_1_2_over_the_wire() {
     let out = peer_ok(
         &lab,
         "curl",
-        &["-sS", "--max-time", "10", "-X", "OPTIONS", "--request-target", "*", "-D", "-", "-o", "/dev/null", BASE],
+        &[
+            "-sS",
+            "--max-time",
+            "10",
+            "-X",
+            "OPTIONS",
+            "--request-target",
+            "*",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            BASE,
+        ],
     );
     assert!(out.starts_with("HTTP/1.1 200"), "{out}");
-    assert!(out.contains("Allow: GET, HEAD, PUT, POST, DELETE, OPTIONS"), "{out}");
+    assert!(
+        out.contains("Allow: GET, HEAD, PUT, POST, DELETE, OPTIONS"),
+        "{out}"
+    );
     // curl sends the target as given (--path-as-is keeps the dot segments).
     assert_eq!(
-        peer_ok(&lab, "curl", &["-sS", "--max-time", "10", "--path-as-is", &url("/x/../%61bc")]),
+        peer_ok(
+            &lab,
+            "curl",
+            &[
+                "-sS",
+                "--max-time",
+                "10",
+                "--path-as-is",
+                &url("/x/../%61bc")
+            ]
+        ),
         "abc"
     );
     assert_eq!(curl_status(&lab, &["--path-as-is", &url("/../abc")]), "400");
@@ -516,4 +542,103 @@ print(data.decode())
     assert!(out.starts_with("HTTP/1.1 200 OK"), "{out}");
     assert!(out.trim_end().ends_with("abc"), "{out}");
     xskd.stop().unwrap();
+}
+
+/// SIGTERM while curl downloads `len` bytes at `rate`, its receive buffer
+/// capped at 64 KB (so most of the body waits in xskd, not in flight).
+/// Returns (curl's exit code, bytes it got, the body, seconds xskd took to
+/// exit after SIGTERM, RSTs xskd sent).
+fn sigterm_during_download(
+    tag: &str,
+    len: usize,
+    rate: &str,
+    drain_secs: u64,
+) -> (i32, Vec<u8>, Vec<u8>, f64, u64) {
+    let extra = format!("{CONFIG}\n[worker]\npoll = \"backoff\"\ndrain_secs = {drain_secs}\n");
+    let (lab, mut xskd) = start_with(tag, 1, &[(0, None)], &extra);
+    let body = numbered_body(len);
+    let src = lab.dir().join("src.bin");
+    std::fs::write(&src, &body).unwrap();
+    let obj = url("/dl");
+    assert_eq!(
+        curl_status(&lab, &["-T", src.to_str().unwrap(), &obj]),
+        "201"
+    );
+    peer_ok(
+        &lab,
+        "sysctl",
+        &["-qw", "net.ipv4.tcp_rmem=4096 65536 65536"],
+    );
+    let dst = lab.dir().join("dst.bin");
+    let mut curl = lab
+        .peer_cmd("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "60",
+            "--limit-rate",
+            rate,
+            "-o",
+            dst.to_str().unwrap(),
+            &obj,
+        ])
+        .spawn()
+        .unwrap();
+    // Mid-download: some bytes are in, most are not.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::metadata(&dst).map_or(0, |m| m.len()) < 100_000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the download never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let stopped = std::time::Instant::now();
+    xskd.terminate().unwrap();
+    let code = curl.wait().unwrap().code().unwrap_or(-1);
+    let report = xskd
+        .wait_exit(std::time::Duration::from_secs(drain_secs + 15))
+        .unwrap();
+    let took = stopped.elapsed().as_secs_f64();
+    let got = std::fs::read(&dst).unwrap_or_default();
+    let rsts = sum_queues(&report, "/stack/tcp/out_rsts");
+    (code, got, body, took, rsts)
+}
+
+#[test]
+fn sigterm_lets_a_slow_download_finish_within_the_drain_time() {
+    let (code, got, body, took, _) = sigterm_during_download("httpdrain", 1_000_000, "500K", 5);
+    assert_eq!(code, 0, "curl got {} of {} bytes", got.len(), body.len());
+    assert!(
+        got == body,
+        "{} of {} bytes, byte-exact",
+        got.len(),
+        body.len()
+    );
+    assert!(
+        took < 5.0,
+        "xskd exited when the download ended, not at the drain's end: {took:.2} s"
+    );
+}
+
+#[test]
+fn sigterm_resets_a_download_that_does_not_fit_the_drain_never_a_short_clean_close() {
+    let (code, got, body, took, rsts) =
+        sigterm_during_download("httpdrainrst", 4_000_000, "500K", 1);
+    // 56: "Failure in receiving network data" (the RST); 18 would be a
+    // clean close after a short body.
+    assert_eq!(
+        code,
+        56,
+        "curl exit {code} after {} of {} bytes",
+        got.len(),
+        body.len()
+    );
+    assert!(got.len() < body.len());
+    assert!(
+        got[..] == body[..got.len()],
+        "what came is the body's start"
+    );
+    assert!(rsts >= 1, "xskd reset it");
+    assert!(took >= 0.9, "xskd waited for the drain time: {took:.2} s");
 }

@@ -93,6 +93,8 @@ pub struct Connection {
     abort: bool,
     /// The request being answered is HEAD: no content, whatever the status.
     is_head: bool,
+    /// The daemon is stopping: finish what was asked, then close.
+    stopping: bool,
 }
 
 impl Connection {
@@ -113,6 +115,19 @@ impl Connection {
             peer_eof: false,
             abort: false,
             is_head: false,
+            stopping: false,
+        }
+    }
+
+    /// Graceful stop: the response being written goes out whole (and the
+    /// request being read, if any, is answered) with `Connection: close`;
+    /// no further request is taken. An idle connection is finished at once.
+    pub fn stop(&mut self) {
+        self.stopping = true;
+        match &mut self.phase {
+            Phase::Head if self.inbuf.is_empty() => self.phase = Phase::Closing,
+            Phase::Body { head, .. } => head.keep_alive = false,
+            Phase::Head | Phase::Closing => {}
         }
     }
 
@@ -197,7 +212,7 @@ impl Connection {
                         return;
                     }
                     if self.inbuf.is_empty() {
-                        if self.peer_eof {
+                        if self.peer_eof || self.stopping {
                             self.phase = Phase::Closing;
                         }
                         return;
@@ -236,8 +251,9 @@ impl Connection {
         }
     }
 
-    fn start_request(&mut self, now: Instant, ctx: &mut Ctx<'_>, head: Head) {
+    fn start_request(&mut self, now: Instant, ctx: &mut Ctx<'_>, mut head: Head) {
         ctx.counters.requests[head.method as usize] += 1;
+        head.keep_alive &= !self.stopping;
         self.is_head = head.method == Method::Head;
         let (has_body, len) = match head.framing {
             Framing::None => (false, 0),

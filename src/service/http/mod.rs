@@ -34,6 +34,8 @@ mod tests_cond;
 #[cfg(test)]
 mod tests_service;
 #[cfg(test)]
+mod tests_stop;
+#[cfg(test)]
 mod tests_target;
 
 use hdrhistogram::Histogram;
@@ -82,6 +84,8 @@ struct Slot {
 pub struct HttpService {
     listener: ListenerId,
     conns: ConnMap<Slot>,
+    /// `shutdown` ran: the listener is gone.
+    stopping: bool,
     schedule: Schedule,
     /// Connections served so far, summed over polls (idle ones are not).
     serves: u64,
@@ -107,6 +111,7 @@ impl HttpService {
         Ok(HttpService {
             listener,
             conns: ConnMap::with_capacity(tcp.config().max_conns),
+            stopping: false,
             schedule: Schedule::with_capacity(max_conns),
             serves: 0,
             max_conns,
@@ -141,14 +146,21 @@ impl HttpService {
         &self.store
     }
 
-    /// Graceful stop: take no new connections, close every open one (our
-    /// FIN after any response being written).
+    /// Graceful stop: take no new connections; idle ones get our FIN on
+    /// the next poll, the others once the response they are being sent (or
+    /// the request they are sending) is answered whole. Until then they are
+    /// served as usual, so the TCP connection stays open and the worker's
+    /// drain waits for it; what is left at the end of the drain time is
+    /// reset by the worker, never closed cleanly after a short body.
     pub fn shutdown(&mut self, tcp: &mut Tcp) {
         let _ = tcp.unlisten(self.listener);
-        for (id, _) in self.conns.drain() {
-            let _ = tcp.close(id);
-        }
         self.max_conns = 0;
+        self.stopping = true;
+        for (_, slot) in self.conns.iter_mut() {
+            slot.conn.stop();
+        }
+        // Serve every connection on the next poll (idle ones have no event).
+        self.schedule.keep(Some(Instant::ZERO));
     }
 
     pub fn stats(&self) -> HttpStats {
@@ -188,9 +200,15 @@ impl HttpService {
         }
         // Only connections with events, unless a deadline (timeout,
         // linger) passed somewhere: then all, and the bound is recomputed.
-        let ready = self
+        let mut ready = self
             .schedule
             .begin(&mut self.conns, tcp, self.listener, now);
+        if self.stopping {
+            // The listener is gone, and its readiness list with it: serve
+            // every connection left (a few, for a drain's seconds).
+            ready.clear();
+            ready.extend(self.conns.iter_mut().map(|(id, _)| id));
+        }
         for &id in &ready {
             if !self.conns.contains(id) {
                 continue;

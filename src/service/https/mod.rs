@@ -72,6 +72,8 @@ struct Slot {
 pub struct HttpsService {
     listener: ListenerId,
     conns: ConnMap<Slot>,
+    /// `shutdown` ran: the listener is gone.
+    stopping: bool,
     schedule: Schedule,
     max_conns: usize,
     scratch: Box<[u8]>,
@@ -100,6 +102,7 @@ impl HttpsService {
         Ok(HttpsService {
             listener,
             conns: ConnMap::with_capacity(tcp.config().max_conns),
+            stopping: false,
             schedule: Schedule::with_capacity(max_conns),
             max_conns,
             scratch: vec![0; tls::CIPHER_CHUNK].into_boxed_slice(),
@@ -130,14 +133,29 @@ impl HttpsService {
         &self.counters
     }
 
-    /// Graceful stop: no new connections, every open one closed.
+    /// Graceful stop: no new connections. One still in its handshake is
+    /// closed (no request was made on it); an established one finishes the
+    /// response it is writing, then close_notify and FIN, as
+    /// `HttpService::shutdown` does for plain HTTP.
     pub fn shutdown(&mut self, tcp: &mut Tcp) {
         let _ = tcp.unlisten(self.listener);
-        for (id, mut slot) in self.conns.drain() {
-            slot.conn.close_now(|b| tcp.send(id, b).unwrap_or(0));
+        self.max_conns = 0;
+        self.stopping = true;
+        let mut handshaking = Vec::new();
+        for (id, slot) in self.conns.iter_mut() {
+            if slot.conn.is_handshaking() {
+                handshaking.push(id);
+            } else {
+                slot.conn.stop();
+            }
+        }
+        for id in handshaking {
+            self.conns.remove(id);
+            self.counters.connections_closed += 1;
             let _ = tcp.close(id);
         }
-        self.max_conns = 0;
+        // Serve every connection on the next poll (idle ones have no event).
+        self.schedule.keep(Some(Instant::ZERO));
     }
 
     pub fn stats(&self) -> HttpsStats {
@@ -185,9 +203,15 @@ impl HttpsService {
         }
         // Only connections with events, unless a deadline (timeout,
         // linger) passed somewhere: then all, and the bound is recomputed.
-        let ready = self
+        let mut ready = self
             .schedule
             .begin(&mut self.conns, tcp, self.listener, now);
+        if self.stopping {
+            // The listener is gone, and its readiness list with it: serve
+            // every connection left (a few, for a drain's seconds).
+            ready.clear();
+            ready.extend(self.conns.iter_mut().map(|(id, _)| id));
+        }
         for &id in &ready {
             if !self.conns.contains(id) {
                 continue;
