@@ -642,3 +642,78 @@ fn sigterm_resets_a_download_that_does_not_fit_the_drain_never_a_short_clean_clo
     assert!(rsts >= 1, "xskd reset it");
     assert!(took >= 0.9, "xskd waited for the drain time: {took:.2} s");
 }
+
+/// `xskd_http_request_seconds`'s (count, sum) for worker 0 at /metrics.
+fn request_seconds(lab: &xskd::lab::Lab) -> (u64, f64) {
+    let out = lab
+        .xskd_ns_cmd("curl")
+        .args(["-s", "http://127.0.0.1:9100/metrics"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}{{queue=\"0\",worker=\"0\"}} ")))
+            .unwrap_or_else(|| panic!("no {name}:\n{text}"))
+            .trim()
+            .parse::<f64>()
+            .unwrap()
+    };
+    (
+        value("xskd_http_request_seconds_count") as u64,
+        value("xskd_http_request_seconds_sum"),
+    )
+}
+
+/// Until `count` requests are in the histogram (the workers report
+/// periodically).
+fn request_seconds_at(lab: &xskd::lab::Lab, count: u64) -> f64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (n, sum) = request_seconds(lab);
+        if n >= count {
+            assert_eq!(n, count);
+            return sum;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{n} of {count} requests reported"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_rate_limited_download_moves_the_request_time_histogram() {
+    let (lab, xskd) = start_with("httptiming", 1, &[(0, None)], CONFIG);
+    let src = lab.dir().join("src.bin");
+    std::fs::write(&src, numbered_body(1_000_000)).unwrap();
+    let obj = url("/t");
+    assert_eq!(
+        curl_status(&lab, &["-T", src.to_str().unwrap(), &obj]),
+        "201"
+    );
+    for _ in 0..3 {
+        assert_eq!(curl_status(&lab, &["-r", "0-99", &obj]), "206");
+    }
+    let fast = request_seconds_at(&lab, 4);
+    // Most of the body has to wait in xskd for the reader, not in buffers.
+    peer_ok(
+        &lab,
+        "sysctl",
+        &["-qw", "net.ipv4.tcp_rmem=4096 65536 65536"],
+    );
+    let started = std::time::Instant::now();
+    assert_eq!(curl_status(&lab, &["--limit-rate", "300K", &obj]), "200");
+    let wall = started.elapsed().as_secs_f64();
+    let slow = request_seconds_at(&lab, 5) - fast;
+    eprintln!("4 quick requests: {fast:.6} s in all; the 1 MB at 300 KB/s: {slow:.3} s of {wall:.3} s wall");
+    assert!(fast < 0.1, "{fast}");
+    // 1 MB at 300 KB/s is over 3 s of wall time; the last 128 KB fit in our
+    // send buffer and the peer's receive buffer, so xskd is done earlier.
+    assert!(
+        slow > 2.0 && slow <= wall,
+        "slow download timed {slow:.3} s of {wall:.3} s"
+    );
+    xskd.stop().unwrap();
+}

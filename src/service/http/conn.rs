@@ -5,25 +5,24 @@
 //! pipelined request is parsed only when the previous response is (nearly)
 //! written, so output stays bounded too and responses go out in order
 //! (RFC 9112 9.3.2). Bodies of GET responses are never copied: the output
-//! queue holds the stored `Arc<Object>` and an offset.
+//! queue (`output.rs`) holds the stored `Arc<Object>` and a range.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
 use hdrhistogram::Histogram;
 
+use super::arrivals::Arrivals;
 use super::chunked::{ChunkError, Decoder};
 use super::config::{ErrorKind, HttpConfig, HttpCounters, Method, TimeoutKind};
 use super::date::DateCache;
 use super::head::{self, Expect, Framing, Head, Parsed};
+use super::output::{Clock, Output};
 use super::precond::{self, Verdict};
 use super::range::{self, Verdict as RangeVerdict};
 use super::response::{write_head, ContentRange, Fields};
 use super::store::{Object, PutOutcome, Store};
 use crate::time::Instant;
 
-/// Response heads queued past this stop the parsing of pipelined requests.
-const OUT_HIGH_WATER: usize = 32 * 1024;
 /// Reserve at most this much for a body up front; it grows as bytes come.
 const BODY_PREALLOC: usize = 1024 * 1024;
 /// What the `Allow` header says for stored objects (POST goes to collections).
@@ -41,22 +40,16 @@ pub struct Ctx<'a> {
     pub counters: &'a mut HttpCounters,
     pub service_time: &'a mut Histogram<u64>,
     pub date: &'a mut DateCache,
+    /// When a response's last byte reached TCP (`output::monotonic`).
+    pub clock: Clock,
+    /// Output goes through TLS: a response is done once TLS flushed it.
+    pub tls: bool,
 }
 
 impl Ctx<'_> {
     fn unix_secs(&self, now: Instant) -> u64 {
         (self.cfg.unix_time_at_zero + now.saturating_since(Instant::ZERO)).as_secs()
     }
-}
-
-#[derive(Debug)]
-enum Out {
-    /// This many bytes of `outbuf`.
-    Buf(usize),
-    /// Bytes `start..end` of a stored body (`start` advances as it goes out).
-    Body(Arc<Object>, usize, usize),
-    /// End of the response to a request that started at this instant.
-    Done(Instant),
 }
 
 #[derive(Debug)]
@@ -81,12 +74,14 @@ pub struct Connection {
     phase: Phase,
     inbuf: Vec<u8>,
     in_cap: usize,
-    outbuf: Vec<u8>,
-    out_pos: usize,
-    out: VecDeque<Out>,
-    bodies_queued: usize,
-    /// First byte of the request being read.
+    /// When the bytes of `inbuf` arrived.
+    arrivals: Arrivals,
+    output: Output,
+    /// First byte of the request being read (for the header timeout).
     req_start: Option<Instant>,
+    /// When the head of the request being answered was complete (for its
+    /// service time).
+    head_at: Option<Instant>,
     last_activity: Instant,
     peer_eof: bool,
     /// Close with RST rather than FIN (the client stopped reading).
@@ -106,11 +101,10 @@ impl Connection {
             phase: Phase::Head,
             inbuf: Vec::new(),
             in_cap,
-            outbuf: Vec::with_capacity(1024),
-            out_pos: 0,
-            out: VecDeque::with_capacity(8),
-            bodies_queued: 0,
+            arrivals: Arrivals::new(),
+            output: Output::new(),
             req_start: None,
+            head_at: None,
             last_activity: now,
             peer_eof: false,
             abort: false,
@@ -144,12 +138,12 @@ impl Connection {
     }
 
     pub fn output_empty(&self) -> bool {
-        self.out.is_empty()
+        self.output.is_empty()
     }
 
     /// Closing and everything written: the glue may send FIN (or RST).
     pub fn finished(&self) -> bool {
-        matches!(self.phase, Phase::Closing) && self.out.is_empty()
+        matches!(self.phase, Phase::Closing) && self.output.is_empty()
     }
 
     pub fn should_abort(&self) -> bool {
@@ -168,6 +162,7 @@ impl Connection {
         }
         let n = data.len().min(self.in_cap - self.inbuf.len());
         self.inbuf.extend_from_slice(&data[..n]);
+        self.arrivals.arrived(self.inbuf.len(), now);
         self.advance(now, ctx);
     }
 
@@ -183,8 +178,7 @@ impl Connection {
             ctx.counters.error(ErrorKind::Incomplete);
         }
         self.phase = Phase::Closing;
-        self.out.clear();
-        self.bodies_queued = 0;
+        self.output.clear();
     }
 
     fn in_request(&self) -> bool {
@@ -195,20 +189,17 @@ impl Connection {
         }
     }
 
-    fn output_blocked(&self) -> bool {
-        self.bodies_queued > 0 || self.outbuf.len() - self.out_pos > OUT_HIGH_WATER
-    }
-
     /// Serve what the buffered input allows.
     pub fn advance(&mut self, now: Instant, ctx: &mut Ctx<'_>) {
         loop {
             match self.phase {
                 Phase::Closing => {
                     self.inbuf.clear();
+                    self.arrivals.clear();
                     return;
                 }
                 Phase::Head => {
-                    if self.output_blocked() {
+                    if self.output.blocked() {
                         return;
                     }
                     if self.inbuf.is_empty() {
@@ -237,7 +228,10 @@ impl Connection {
                             self.finish_request(now, false);
                         }
                         Parsed::Complete(head, n) => {
+                            // Timed from the arrival of the head's last byte.
+                            self.head_at = Some(self.arrivals.of_byte(n - 1, now));
                             self.inbuf.drain(..n);
+                            self.arrivals.consumed(n);
                             self.start_request(now, ctx, head);
                         }
                     }
@@ -348,6 +342,7 @@ impl Connection {
             Some(dec) => match dec.decode(&self.inbuf, body, ctx.cfg.max_body) {
                 Ok(n) => {
                     self.inbuf.drain(..n);
+                    self.arrivals.consumed(n);
                     dec.is_done()
                 }
                 Err(e) => {
@@ -369,6 +364,7 @@ impl Connection {
                     .min(usize::try_from(*left).unwrap_or(usize::MAX));
                 body.extend_from_slice(&self.inbuf[..n]);
                 self.inbuf.drain(..n);
+                self.arrivals.consumed(n);
                 *left -= n as u64;
                 *left == 0
             }
@@ -404,7 +400,7 @@ impl Connection {
 
     /// The response of the current request is queued.
     fn finish_request(&mut self, now: Instant, keep_alive: bool) {
-        self.out.push_back(Out::Done(self.req_start.unwrap_or(now)));
+        self.output.push_done(self.head_at.take().unwrap_or(now));
         self.is_head = false;
         self.req_start = (!self.inbuf.is_empty()).then_some(now);
         self.phase = if keep_alive {
@@ -600,28 +596,20 @@ impl Connection {
         //# GET. However, a server MUST NOT send content in the response
         if get && end > start {
             let (start, end) = (start as usize, end as usize);
-            self.out.push_back(Out::Body(obj.clone(), start, end));
-            self.bodies_queued += 1;
+            self.output.push_body(obj, start, end);
         }
     }
 
     fn push_bytes(&mut self, b: &[u8]) {
-        self.outbuf.extend_from_slice(b);
-        self.out.push_back(Out::Buf(b.len()));
+        self.output.append(|out| out.extend_from_slice(b));
     }
 
     fn respond(&mut self, now: Instant, ctx: &mut Ctx<'_>, status: u16, f: &Fields<'_>) {
         ctx.counters.status(status);
-        let before = self.outbuf.len();
         let secs = ctx.unix_secs(now);
-        write_head(
-            &mut self.outbuf,
-            status,
-            ctx.date.get(secs),
-            &ctx.cfg.server,
-            f,
-        );
-        self.out.push_back(Out::Buf(self.outbuf.len() - before));
+        let (date, server) = (ctx.date.get(secs), &ctx.cfg.server);
+        self.output
+            .append(|out| write_head(out, status, date, server, f));
     }
 
     /// A short text/plain answer (the body is the reason phrase).
@@ -655,12 +643,10 @@ impl Connection {
         if self.is_head {
             return;
         }
-        let before = self.outbuf.len();
-        self.outbuf.extend_from_slice(text.as_bytes());
-        self.outbuf.push(b'\n');
-        if let Some(Out::Buf(n)) = self.out.back_mut() {
-            *n += self.outbuf.len() - before;
-        }
+        self.output.append(|out| {
+            out.extend_from_slice(text.as_bytes());
+            out.push(b'\n');
+        });
     }
 
     /// Write queued output through `send` (which returns how much it took).
@@ -669,42 +655,9 @@ impl Connection {
         &mut self,
         now: Instant,
         ctx: &mut Ctx<'_>,
-        mut send: impl FnMut(&[u8]) -> usize,
+        send: impl FnMut(&[u8]) -> usize,
     ) -> usize {
-        let mut total = 0;
-        while let Some(item) = self.out.front_mut() {
-            match item {
-                Out::Buf(n) => {
-                    let end = self.out_pos + *n;
-                    let w = send(&self.outbuf[self.out_pos..end]).min(*n);
-                    self.out_pos += w;
-                    total += w;
-                    *n -= w;
-                    if *n > 0 {
-                        break;
-                    }
-                }
-                Out::Body(obj, off, end) => {
-                    let w = send(&obj.body[*off..*end]).min(*end - *off);
-                    *off += w;
-                    total += w;
-                    if *off < *end {
-                        break;
-                    }
-                    self.bodies_queued -= 1;
-                }
-                Out::Done(start) => {
-                    let ns = now.saturating_since(*start).as_nanos();
-                    ctx.service_time
-                        .saturating_record(u64::try_from(ns).unwrap_or(u64::MAX).max(1));
-                }
-            }
-            self.out.pop_front();
-        }
-        if self.out_pos == self.outbuf.len() {
-            self.outbuf.clear();
-            self.out_pos = 0;
-        }
+        let total = self.output.write_out(now, ctx, send);
         if total > 0 {
             ctx.counters.bytes_out += total as u64;
             self.last_activity = now;
@@ -712,9 +665,14 @@ impl Connection {
         total
     }
 
+    /// Over TLS: everything written so far has been handed to TCP.
+    pub fn flushed(&mut self, now: Instant, ctx: &mut Ctx<'_>) {
+        self.output.flushed(now, ctx);
+    }
+
     /// The next instant `on_timer` has something to do.
     pub fn deadline(&self, cfg: &HttpConfig) -> Option<Instant> {
-        if !self.out.is_empty() {
+        if !self.output.is_empty() {
             return Some(self.last_activity + cfg.idle_timeout);
         }
         match self.phase {
@@ -735,7 +693,7 @@ impl Connection {
         if now < d {
             return;
         }
-        if !self.out.is_empty() {
+        if !self.output.is_empty() {
             // The client stopped reading our responses.
             ctx.counters.timeout(TimeoutKind::Idle);
             self.on_reset(ctx);

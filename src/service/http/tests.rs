@@ -54,6 +54,8 @@ impl Harness {
                 counters: &mut self.counters,
                 service_time: &mut self.hist,
                 date: &mut self.date,
+                clock: super::output::turn,
+                tls: false,
             },
         )
     }

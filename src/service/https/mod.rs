@@ -33,7 +33,7 @@ pub use tls::{TlsCtx, TlsHttp};
 
 use crate::service::conn_set::{ConnMap, Schedule};
 use crate::service::http::date::DateCache;
-use crate::service::http::{Ctx, HttpConfig, HttpCounters, SharedStore};
+use crate::service::http::{monotonic_clock, Clock, Ctx, HttpConfig, HttpCounters, SharedStore};
 use crate::stack::tcp::{ConnId, ListenerId, State, Tcp, TcpApiError};
 use crate::time::Instant;
 
@@ -56,7 +56,8 @@ pub struct HttpsStats {
     pub http: HttpCounters,
     /// Accept to handshake complete, ns.
     pub handshake_time_ns: Histogram<u64>,
-    /// First request byte decrypted to last response byte encrypted, ns.
+    /// Rx-ring pickup of the segment that completed a request head to the
+    /// last TLS record of its response handed to TCP, ns.
     pub service_time_ns: Histogram<u64>,
     pub connections: usize,
     /// Connections still in their handshake.
@@ -85,6 +86,7 @@ pub struct HttpsService {
     service_time: Histogram<u64>,
     handshake_time: Histogram<u64>,
     date: DateCache,
+    clock: Clock,
 }
 
 impl HttpsService {
@@ -114,7 +116,13 @@ impl HttpsService {
             service_time,
             handshake_time,
             date: DateCache::default(),
+            clock: monotonic_clock,
         })
+    }
+
+    /// Where response end times come from (tests with a fake clock).
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.clock = clock;
     }
 
     pub fn port(&self) -> u16 {
@@ -242,6 +250,7 @@ impl HttpsService {
             service_time,
             handshake_time,
             date,
+            clock,
             ..
         } = self;
         let Some(slot) = conns.get_mut(id) else {
@@ -253,6 +262,8 @@ impl HttpsService {
             counters,
             service_time,
             date,
+            clock: *clock,
+            tls: true,
         };
         let mut t = TlsCtx {
             counters: tls_counters,

@@ -57,6 +57,8 @@ impl Side {
             counters: &mut self.counters,
             service_time: &mut self.service_time,
             date: &mut self.date,
+            clock: crate::service::http::turn_clock,
+            tls: true,
         };
         let mut t = TlsCtx {
             counters: &mut self.tls,
@@ -532,4 +534,33 @@ fn stop_mid_response_sends_close_notify_only_after_the_whole_body() {
     let mut buf = [0u8; 16];
     assert_eq!(c.reader().read(&mut buf).unwrap(), 0, "then close_notify");
     assert!(p.server.finished());
+}
+
+#[test]
+fn service_time_ends_when_the_last_record_reaches_tcp() {
+    let (side, leaf) = Side::new(TlsOptions::default());
+    side.store
+        .put(
+            "/a",
+            crate::service::http::Object::new(vec![1; 10_000], None, 0),
+        )
+        .unwrap();
+    let mut p = Pair::new(side);
+    let mut c = client(&client_config(&leaf, false));
+    p.pump(Some(&mut c));
+    assert!(!p.server.is_handshaking());
+    // TCP takes nothing: the whole response sits in rustls.
+    p.send_cap = 0;
+    c.writer()
+        .write_all(b"GET /a HTTP/1.1\r\nHost: s\r\n\r\n")
+        .unwrap();
+    p.pump(Some(&mut c));
+    assert_eq!(p.side.service_time.len(), 0, "not done while inside TLS");
+    p.now += Duration::from_millis(30);
+    p.send_cap = usize::MAX;
+    p.pump(Some(&mut c));
+    assert!(String::from_utf8_lossy(&p.got).starts_with("HTTP/1.1 200"));
+    let h = &p.side.service_time;
+    assert_eq!(h.len(), 1);
+    assert!(h.equivalent(h.max(), 30_000_000), "{} ns", h.max());
 }

@@ -263,6 +263,10 @@ impl TlsHttp {
             self.close_notify_sent = true;
             self.flush(&mut send);
         }
+        if !self.tls.wants_write() {
+            // Every record is in TCP: the responses inside them are done.
+            self.http.flushed(now, ctx);
+        }
         taken
     }
 
