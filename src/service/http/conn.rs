@@ -76,6 +76,9 @@ pub struct Connection {
     in_cap: usize,
     /// When the bytes of `inbuf` arrived.
     arrivals: Arrivals,
+    /// The buffer the next request's path is made in (taken back from the
+    /// previous request's `Head`).
+    spare_path: String,
     output: Output,
     /// First byte of the request being read (for the header timeout).
     req_start: Option<Instant>,
@@ -102,6 +105,7 @@ impl Connection {
             inbuf: Vec::new(),
             in_cap,
             arrivals: Arrivals::new(),
+            spare_path: String::new(),
             output: Output::new(),
             req_start: None,
             head_at: None,
@@ -208,7 +212,7 @@ impl Connection {
                         }
                         return;
                     }
-                    match head::parse(&self.inbuf, ctx.cfg) {
+                    match head::parse(&self.inbuf, ctx.cfg, &mut self.spare_path) {
                         Parsed::Partial => {
                             if self.peer_eof {
                                 ctx.counters.error(ErrorKind::Incomplete);
@@ -392,8 +396,9 @@ impl Connection {
                 ctx.counters.error(kind);
                 self.respond_error(now, ctx, status, keep, head.minor == 0, allow);
             }
-            None => self.dispatch(now, ctx, head, body),
+            None => self.dispatch(now, ctx, &head, body),
         }
+        self.spare_path = head.path;
         self.finish_request(now, keep);
         true
     }
@@ -410,7 +415,7 @@ impl Connection {
         };
     }
 
-    fn dispatch(&mut self, now: Instant, ctx: &mut Ctx<'_>, head: Head, body: Vec<u8>) {
+    fn dispatch(&mut self, now: Instant, ctx: &mut Ctx<'_>, head: &Head, body: Vec<u8>) {
         let keep_alive = head.keep_alive;
         let http10 = head.minor == 0;
         let wall = ctx.unix_secs(now);
@@ -430,7 +435,7 @@ impl Connection {
                     self.respond_error(now, ctx, 404, keep_alive, http10, None);
                     return;
                 };
-                self.serve_object(now, ctx, &head, obj, base);
+                self.serve_object(now, ctx, head, obj, base);
             }
             Method::Put => {
                 let current = ctx.store.get(&head.path);

@@ -62,10 +62,15 @@ pub enum Parsed {
     Reject(u16, ErrorKind),
 }
 
-fn tokens(v: &[u8]) -> impl Iterator<Item = String> + '_ {
+/// The members of a list field, trimmed, empty ones skipped.
+fn members(v: &[u8]) -> impl Iterator<Item = &[u8]> + '_ {
     v.split(|&b| b == b',')
-        .map(|t| String::from_utf8_lossy(t).trim().to_ascii_lowercase())
+        .map(<[u8]>::trim_ascii)
         .filter(|t| !t.is_empty())
+}
+
+fn tokens(v: &[u8]) -> impl Iterator<Item = String> + '_ {
+    members(v).map(|t| String::from_utf8_lossy(t).to_ascii_lowercase())
 }
 
 /// Where a conditional or range field goes (`cond` made on first use).
@@ -112,24 +117,28 @@ fn parse_length(v: &[u8]) -> Option<u64> {
     std::str::from_utf8(v).ok()?.parse().ok()
 }
 
-/// The store key named by a request-target; None for a target we refuse
-/// (400): not origin- or absolute-form, or not normalizable.
-fn target_path(t: &str) -> Option<String> {
+/// The store key named by a request-target, into `out`; false for a
+/// target we refuse (400): not origin- or absolute-form, or not
+/// normalizable.
+fn target_path(t: &str, out: &mut String) -> bool {
     let path = if t.starts_with('/') {
         t
     } else {
         //= https://www.rfc-editor.org/rfc/rfc9112#section-3.2.2
         //# a server MUST accept the absolute-form in requests
-        let rest = t
+        let Some(rest) = t
             .strip_prefix("http://")
-            .or_else(|| t.strip_prefix("https://"))?;
+            .or_else(|| t.strip_prefix("https://"))
+        else {
+            return false;
+        };
         match rest.find(['/', '?', '#']) {
             Some(i) if rest.as_bytes()[i] == b'/' => &rest[i..],
             _ => "/",
         }
     };
     let end = path.find(['?', '#']).unwrap_or(path.len());
-    target::normalize(&path[..end]).ok()
+    target::normalize_into(&path[..end], out).is_ok()
 }
 
 /// `buf` with the version of its request line made `HTTP/1.1`, if that
@@ -150,9 +159,11 @@ fn lift_minor(buf: &[u8]) -> Option<Vec<u8>> {
     }
 }
 
-/// Parse the head at the start of `buf`.
-pub fn parse(buf: &[u8], cfg: &HttpConfig) -> Parsed {
-    let first = parse_as_is(buf, cfg);
+/// Parse the head at the start of `buf`. The path is made in `spare`, whose
+/// buffer the `Head` takes (give it back for the next request: no
+/// allocation per request).
+pub fn parse(buf: &[u8], cfg: &HttpConfig, spare: &mut String) -> Parsed {
+    let first = parse_as_is(buf, cfg, spare);
     if matches!(first, Parsed::Reject(400, _)) {
         //= https://www.rfc-editor.org/rfc/rfc9110#section-2.5
         //# A recipient that receives a message with a major version number that
@@ -161,13 +172,13 @@ pub fn parse(buf: &[u8], cfg: &HttpConfig) -> Parsed {
         //# minor version within that major version to which the recipient is
         //# conformant.
         if let Some(lifted) = lift_minor(buf) {
-            return parse_as_is(&lifted, cfg);
+            return parse_as_is(&lifted, cfg, spare);
         }
     }
     first
 }
 
-fn parse_as_is(buf: &[u8], cfg: &HttpConfig) -> Parsed {
+fn parse_as_is(buf: &[u8], cfg: &HttpConfig, spare: &mut String) -> Parsed {
     // Leading empty lines are skipped (RFC 9112 2.2), so measure the request
     // line after them.
     let start = buf
@@ -207,14 +218,16 @@ fn parse_as_is(buf: &[u8], cfg: &HttpConfig) -> Parsed {
     //= https://www.rfc-editor.org/rfc/rfc9112#section-3.2.4
     //# The asterisk-form of request-target is only used for a server-wide
     //# OPTIONS request
-    let path = if target == "*" && method == "OPTIONS" {
-        Some("*".to_string())
+    let ok = if target == "*" && method == "OPTIONS" {
+        spare.clear();
+        spare.push('*');
+        true
     } else {
-        target_path(target)
+        target_path(target, spare)
     };
-    let Some(path) = path else {
+    if !ok {
         return Parsed::Reject(400, ErrorKind::BadRequest);
-    };
+    }
     let mut hosts = 0;
     let mut length: Option<u64> = None;
     let mut codings: Vec<String> = Vec::new();
@@ -245,9 +258,9 @@ fn parse_as_is(buf: &[u8], cfg: &HttpConfig) -> Parsed {
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
             codings.extend(tokens(v));
         } else if h.name.eq_ignore_ascii_case("connection") {
-            for t in tokens(v) {
-                close |= t == "close";
-                keep_alive_token |= t == "keep-alive";
+            for t in members(v) {
+                close |= t.eq_ignore_ascii_case(b"close");
+                keep_alive_token |= t.eq_ignore_ascii_case(b"keep-alive");
             }
         } else if h.name.eq_ignore_ascii_case("expect") {
             expect = if v.trim_ascii().eq_ignore_ascii_case(b"100-continue") {
@@ -326,7 +339,7 @@ fn parse_as_is(buf: &[u8], cfg: &HttpConfig) -> Parsed {
     Parsed::Complete(
         Head {
             method: Method::parse(method),
-            path,
+            path: std::mem::take(spare),
             minor,
             keep_alive,
             framing,

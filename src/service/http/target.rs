@@ -38,11 +38,10 @@ fn push_encoded(out: &mut String, b: u8) {
     out.push(char::from(HEX_UPPER[usize::from(b & 15)]));
 }
 
-/// The percent-encoding step of 6.2.2: `path` with unreserved triplets
-/// decoded and the others in upper case.
-fn decode_unreserved(path: &str) -> Result<String, TargetError> {
+/// The percent-encoding step of 6.2.2 into `out`: `path` with unreserved
+/// triplets decoded and the others in upper case.
+fn decode_unreserved(path: &str, out: &mut String) -> Result<(), TargetError> {
     let b = path.as_bytes();
-    let mut out = String::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
         match b[i] {
@@ -64,7 +63,7 @@ fn decode_unreserved(path: &str) -> Result<String, TargetError> {
                     //# For all URIs, the hexadecimal digits within a percent-encoding
                     //# triplet (e.g., "%3a" versus "%3A") are case-insensitive and therefore
                     //# should be normalized to use uppercase letters for the digits A-F.
-                    push_encoded(&mut out, v);
+                    push_encoded(out, v);
                 }
                 i += 3;
             }
@@ -75,7 +74,7 @@ fn decode_unreserved(path: &str) -> Result<String, TargetError> {
             _ => return Err(TargetError::BadCharacter),
         }
     }
-    Ok(out)
+    Ok(())
 }
 
 /// RFC 3986 5.2.4 on an absolute path, except that a `..` with nothing
@@ -116,13 +115,25 @@ fn remove_dot_segments(path: &str) -> Result<String, TargetError> {
 }
 
 /// The store key for the path of an origin-form (or absolute-form) target,
-/// query and fragment already stripped.
-pub fn normalize(path: &str) -> Result<String, TargetError> {
-    let decoded = decode_unreserved(path)?;
-    if !decoded.split('/').any(|s| s == "." || s == "..") {
-        return Ok(decoded);
+/// query and fragment already stripped, written into `out` (its buffer is
+/// reused: no allocation once it is large enough, unless there are dot
+/// segments to remove).
+pub fn normalize_into(path: &str, out: &mut String) -> Result<(), TargetError> {
+    out.clear();
+    decode_unreserved(path, out)?;
+    if out.split('/').any(|s| s == "." || s == "..") {
+        let removed = remove_dot_segments(out)?;
+        out.clear();
+        out.push_str(&removed);
     }
-    remove_dot_segments(&decoded)
+    Ok(())
+}
+
+/// [`normalize_into`] a new string.
+#[cfg(test)]
+pub fn normalize(path: &str) -> Result<String, TargetError> {
+    let mut out = String::new();
+    normalize_into(path, &mut out).map(|()| out)
 }
 
 /// A file's relative path (with '/' separators) as the key a request for it
