@@ -643,8 +643,9 @@ fn sigterm_resets_a_download_that_does_not_fit_the_drain_never_a_short_clean_clo
     assert!(took >= 0.9, "xskd waited for the drain time: {took:.2} s");
 }
 
-/// `xskd_http_request_seconds`'s (count, sum) for worker 0 at /metrics.
-fn request_seconds(lab: &xskd::lab::Lab) -> (u64, f64) {
+/// `xskd_http_request_seconds`'s (count, sum) for worker 0 at /metrics
+/// (None before the worker's first report).
+fn request_seconds(lab: &xskd::lab::Lab) -> Option<(u64, f64)> {
     let out = lab
         .xskd_ns_cmd("curl")
         .args(["-s", "http://127.0.0.1:9100/metrics"])
@@ -654,15 +655,12 @@ fn request_seconds(lab: &xskd::lab::Lab) -> (u64, f64) {
     let value = |name: &str| {
         text.lines()
             .find_map(|l| l.strip_prefix(&format!("{name}{{queue=\"0\",worker=\"0\"}} ")))
-            .unwrap_or_else(|| panic!("no {name}:\n{text}"))
-            .trim()
-            .parse::<f64>()
-            .unwrap()
+            .and_then(|v| v.trim().parse::<f64>().ok())
     };
-    (
-        value("xskd_http_request_seconds_count") as u64,
-        value("xskd_http_request_seconds_sum"),
-    )
+    Some((
+        value("xskd_http_request_seconds_count")? as u64,
+        value("xskd_http_request_seconds_sum")?,
+    ))
 }
 
 /// Until `count` requests are in the histogram (the workers report
@@ -670,7 +668,7 @@ fn request_seconds(lab: &xskd::lab::Lab) -> (u64, f64) {
 fn request_seconds_at(lab: &xskd::lab::Lab, count: u64) -> f64 {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let (n, sum) = request_seconds(lab);
+        let (n, sum) = request_seconds(lab).unwrap_or((0, 0.0));
         if n >= count {
             assert_eq!(n, count);
             return sum;
