@@ -117,6 +117,8 @@ impl HttpHarness {
                 counters: &mut self.counters,
                 service_time: &mut self.hist,
                 date: &mut self.date,
+                clock: xskd_services::http::turn_clock,
+                tls: false,
             },
             &mut self.out,
         )

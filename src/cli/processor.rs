@@ -130,13 +130,14 @@ impl StackSetup {
             tcp.push(TcpApp::Discard(d));
         }
         if sv.http_port != 0 {
-            let h = HttpService::new(
+            let mut h = HttpService::new(
                 stack.tcp_mut(),
                 sv.http_port,
                 self.store.clone(),
                 self.http.clone(),
             )
             .context("services.http_port")?;
+            h.set_clock(xskd::worker::clock::monotonic_at);
             tcp.push(TcpApp::Http(Box::new(h)));
         }
         if let Some(dns) = self.dns.as_ref().filter(|d| d.tcp) {
@@ -144,7 +145,7 @@ impl StackSetup {
             tcp.push(TcpApp::Dns(Box::new(d)));
         }
         if let Some(hs) = &self.https {
-            let h = HttpsService::new(
+            let mut h = HttpsService::new(
                 stack.tcp_mut(),
                 hs.port,
                 self.store.clone(),
@@ -152,6 +153,7 @@ impl StackSetup {
                 hs.config.clone(),
             )
             .context("https.port")?;
+            h.set_clock(xskd::worker::clock::monotonic_at);
             tcp.push(TcpApp::Https(Box::new(h)));
         }
         Ok(Node::new(stack, udp, tcp))

@@ -16,6 +16,13 @@ pub fn monotonic() -> Instant {
     Instant::from_nanos(ts.tv_sec() as u64 * 1_000_000_000 + ts.tv_nsec() as u64)
 }
 
+/// [`monotonic`] in the shape of the services' injected clock
+/// (`http::Clock`): the services ask it when a response's last byte is
+/// handed to TCP, so request time is measured, not the loop turn's `now`.
+pub fn monotonic_at(_turn_now: Instant) -> Instant {
+    monotonic()
+}
+
 /// The UNIX time at `Instant::ZERO` of [`monotonic`], measured now: what
 /// wall-clock consumers inside the workers (rustls's ticket expiry) add the
 /// worker's `now` to. Measured once at startup, so a later wall-clock step

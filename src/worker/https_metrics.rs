@@ -115,7 +115,7 @@ impl HttpsExport for HttpsStats {
             ),
             (
                 "https_request_seconds",
-                "HTTPS request service time: first request byte decrypted to last response byte encrypted.",
+                "HTTPS request service time: rx pickup of the segment completing the request head to the last TLS record of the response handed to TCP.",
                 &self.service_time_ns,
             ),
         ]

@@ -575,7 +575,7 @@ impl StatsExport for NodeStats {
         if let Some(h) = &self.http {
             v.push((
                 "http_request_seconds",
-                "HTTP request service time: first request byte read to last response byte written.",
+                "HTTP request service time: rx pickup of the segment completing the request head to the last response byte handed to TCP.",
                 &h.service_time_ns,
             ));
         }

@@ -374,3 +374,344 @@ print(data.decode())
     assert_eq!(out.matches("HTTP/1.1 200 OK").count(), 3, "{out}");
     xskd.stop().unwrap();
 }
+
+/// A body whose every byte says where it is, so a wrong part shows.
+fn numbered_body(len: usize) -> Vec<u8> {
+    (0..len as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 11) as u8)
+        .collect()
+}
+
+#[test]
+fn curl_range_resume_and_time_conditions() {
+    let (lab, xskd) = start_with("httprange", 1, &[(0, None)], CONFIG);
+    let body = numbered_body(300_000);
+    let src = lab.dir().join("src.bin");
+    std::fs::write(&src, &body).unwrap();
+    let obj = url("/r/obj");
+    assert_eq!(
+        curl_status(&lab, &["-T", src.to_str().unwrap(), &obj]),
+        "201"
+    );
+    let part = lab.dir().join("part.bin");
+    let part_s = part.to_str().unwrap();
+    // curl -r: one range, 206 and exactly those bytes.
+    let code = peer_ok(
+        &lab,
+        "curl",
+        &[
+            "-sS",
+            "--max-time",
+            "20",
+            "-r",
+            "1000-1999",
+            "-o",
+            part_s,
+            "-w",
+            "%{http_code}",
+            &obj,
+        ],
+    );
+    assert_eq!(code, "206");
+    assert!(std::fs::read(&part).unwrap() == body[1000..2000]);
+    let head = peer_ok(
+        &lab,
+        "curl",
+        &[
+            "-sS",
+            "--max-time",
+            "20",
+            "-r",
+            "-10",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            &obj,
+        ],
+    );
+    assert!(
+        head.contains("Content-Range: bytes 299990-299999/300000"),
+        "{head}"
+    );
+    assert!(head.contains("Accept-Ranges: bytes"), "{head}");
+    let code = curl_status(&lab, &["-r", "300000-", &obj]);
+    assert_eq!(code, "416");
+    // curl -C -: resume a download cut at 123456 bytes.
+    std::fs::write(&part, &body[..123_456]).unwrap();
+    let code = peer_ok(
+        &lab,
+        "curl",
+        &[
+            "-sS",
+            "--max-time",
+            "20",
+            "-C",
+            "-",
+            "-o",
+            part_s,
+            "-w",
+            "%{http_code}",
+            &obj,
+        ],
+    );
+    assert_eq!(code, "206");
+    assert!(
+        std::fs::read(&part).unwrap() == body,
+        "resumed file byte-exact"
+    );
+    // curl -z: If-Modified-Since from a date, then from a file's mtime.
+    let lm = head
+        .lines()
+        .find_map(|l| l.strip_prefix("Last-Modified: "))
+        .unwrap_or_else(|| panic!("no Last-Modified:\n{head}"))
+        .trim()
+        .to_string();
+    assert_eq!(curl_status(&lab, &["-z", &lm, &obj]), "304");
+    assert_eq!(
+        curl_status(&lab, &["-z", "Thu, 01 Jan 1998 00:00:00 GMT", &obj]),
+        "200"
+    );
+    // -z with a leading '-': If-Unmodified-Since; older than the object is 412.
+    assert_eq!(
+        curl_status(&lab, &["-z", "-Thu, 01 Jan 1998 00:00:00 GMT", &obj]),
+        "412"
+    );
+    xskd.stop().unwrap();
+}
+
+#[test]
+fn options_normalized_targets_and_http_1_2_over_the_wire() {
+    let (lab, xskd) = start_with("httpopts", 1, &[(0, None)], CONFIG);
+    assert_eq!(
+        curl_status(&lab, &["-X", "PUT", "--data-binary", "abc", &url("/abc")]),
+        "201"
+    );
+    let out = peer_ok(
+        &lab,
+        "curl",
+        &[
+            "-sS",
+            "--max-time",
+            "10",
+            "-X",
+            "OPTIONS",
+            "--request-target",
+            "*",
+            "-D",
+            "-",
+            "-o",
+            "/dev/null",
+            BASE,
+        ],
+    );
+    assert!(out.starts_with("HTTP/1.1 200"), "{out}");
+    assert!(
+        out.contains("Allow: GET, HEAD, PUT, POST, DELETE, OPTIONS"),
+        "{out}"
+    );
+    // curl sends the target as given (--path-as-is keeps the dot segments).
+    assert_eq!(
+        peer_ok(
+            &lab,
+            "curl",
+            &[
+                "-sS",
+                "--max-time",
+                "10",
+                "--path-as-is",
+                &url("/x/../%61bc")
+            ]
+        ),
+        "abc"
+    );
+    assert_eq!(curl_status(&lab, &["--path-as-is", &url("/../abc")]), "400");
+    let script = r#"
+import socket
+s = socket.create_connection(("198.18.0.1", 80), timeout=5)
+s.sendall(b"GET /%61bc HTTP/1.2\r\nHost: x\r\nConnection: close\r\n\r\n")
+data = b""
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        break
+    data += chunk
+print(data.decode())
+"#;
+    let out = peer_ok(&lab, "python3", &["-c", script]);
+    assert!(out.starts_with("HTTP/1.1 200 OK"), "{out}");
+    assert!(out.trim_end().ends_with("abc"), "{out}");
+    xskd.stop().unwrap();
+}
+
+/// SIGTERM while curl downloads `len` bytes at `rate`, its receive buffer
+/// capped at 64 KB (so most of the body waits in xskd, not in flight).
+/// Returns (curl's exit code, bytes it got, the body, seconds xskd took to
+/// exit after SIGTERM, RSTs xskd sent).
+fn sigterm_during_download(
+    tag: &str,
+    len: usize,
+    rate: &str,
+    drain_secs: u64,
+) -> (i32, Vec<u8>, Vec<u8>, f64, u64) {
+    let extra = format!("{CONFIG}\n[worker]\npoll = \"backoff\"\ndrain_secs = {drain_secs}\n");
+    let (lab, mut xskd) = start_with(tag, 1, &[(0, None)], &extra);
+    let body = numbered_body(len);
+    let src = lab.dir().join("src.bin");
+    std::fs::write(&src, &body).unwrap();
+    let obj = url("/dl");
+    assert_eq!(
+        curl_status(&lab, &["-T", src.to_str().unwrap(), &obj]),
+        "201"
+    );
+    peer_ok(
+        &lab,
+        "sysctl",
+        &["-qw", "net.ipv4.tcp_rmem=4096 65536 65536"],
+    );
+    let dst = lab.dir().join("dst.bin");
+    let mut curl = lab
+        .peer_cmd("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "60",
+            "--limit-rate",
+            rate,
+            "-o",
+            dst.to_str().unwrap(),
+            &obj,
+        ])
+        .spawn()
+        .unwrap();
+    // Mid-download: some bytes are in, most are not.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while std::fs::metadata(&dst).map_or(0, |m| m.len()) < 100_000 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the download never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let stopped = std::time::Instant::now();
+    xskd.terminate().unwrap();
+    let code = curl.wait().unwrap().code().unwrap_or(-1);
+    let report = xskd
+        .wait_exit(std::time::Duration::from_secs(drain_secs + 15))
+        .unwrap();
+    let took = stopped.elapsed().as_secs_f64();
+    let got = std::fs::read(&dst).unwrap_or_default();
+    let rsts = sum_queues(&report, "/stack/tcp/out_rsts");
+    (code, got, body, took, rsts)
+}
+
+#[test]
+fn sigterm_lets_a_slow_download_finish_within_the_drain_time() {
+    let (code, got, body, took, _) = sigterm_during_download("httpdrain", 1_000_000, "500K", 5);
+    assert_eq!(code, 0, "curl got {} of {} bytes", got.len(), body.len());
+    assert!(
+        got == body,
+        "{} of {} bytes, byte-exact",
+        got.len(),
+        body.len()
+    );
+    assert!(
+        took < 5.0,
+        "xskd exited when the download ended, not at the drain's end: {took:.2} s"
+    );
+}
+
+#[test]
+fn sigterm_resets_a_download_that_does_not_fit_the_drain_never_a_short_clean_close() {
+    let (code, got, body, took, rsts) =
+        sigterm_during_download("httpdrainrst", 4_000_000, "500K", 1);
+    // 56: "Failure in receiving network data" (the RST); 18 would be a
+    // clean close after a short body.
+    assert_eq!(
+        code,
+        56,
+        "curl exit {code} after {} of {} bytes",
+        got.len(),
+        body.len()
+    );
+    assert!(got.len() < body.len());
+    assert!(
+        got[..] == body[..got.len()],
+        "what came is the body's start"
+    );
+    assert!(rsts >= 1, "xskd reset it");
+    assert!(took >= 0.9, "xskd waited for the drain time: {took:.2} s");
+}
+
+/// `xskd_http_request_seconds`'s (count, sum) for worker 0 at /metrics
+/// (None before the worker's first report).
+fn request_seconds(lab: &xskd::lab::Lab) -> Option<(u64, f64)> {
+    let out = lab
+        .xskd_ns_cmd("curl")
+        .args(["-s", "http://127.0.0.1:9100/metrics"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let value = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}{{queue=\"0\",worker=\"0\"}} ")))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+    };
+    Some((
+        value("xskd_http_request_seconds_count")? as u64,
+        value("xskd_http_request_seconds_sum")?,
+    ))
+}
+
+/// Until `count` requests are in the histogram (the workers report
+/// periodically).
+fn request_seconds_at(lab: &xskd::lab::Lab, count: u64) -> f64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (n, sum) = request_seconds(lab).unwrap_or((0, 0.0));
+        if n >= count {
+            assert_eq!(n, count);
+            return sum;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{n} of {count} requests reported"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_rate_limited_download_moves_the_request_time_histogram() {
+    let (lab, xskd) = start_with("httptiming", 1, &[(0, None)], CONFIG);
+    let src = lab.dir().join("src.bin");
+    std::fs::write(&src, numbered_body(1_000_000)).unwrap();
+    let obj = url("/t");
+    assert_eq!(
+        curl_status(&lab, &["-T", src.to_str().unwrap(), &obj]),
+        "201"
+    );
+    for _ in 0..3 {
+        assert_eq!(curl_status(&lab, &["-r", "0-99", &obj]), "206");
+    }
+    let fast = request_seconds_at(&lab, 4);
+    // Most of the body has to wait in xskd for the reader, not in buffers.
+    peer_ok(
+        &lab,
+        "sysctl",
+        &["-qw", "net.ipv4.tcp_rmem=4096 65536 65536"],
+    );
+    let started = std::time::Instant::now();
+    assert_eq!(curl_status(&lab, &["--limit-rate", "300K", &obj]), "200");
+    let wall = started.elapsed().as_secs_f64();
+    let slow = request_seconds_at(&lab, 5) - fast;
+    eprintln!("4 quick requests: {fast:.6} s in all; the 1 MB at 300 KB/s: {slow:.3} s of {wall:.3} s wall");
+    assert!(fast < 0.1, "{fast}");
+    // 1 MB at 300 KB/s is over 3 s of wall time; the last 128 KB fit in our
+    // send buffer and the peer's receive buffer, so xskd is done earlier.
+    assert!(
+        slow > 2.0 && slow <= wall,
+        "slow download timed {slow:.3} s of {wall:.3} s"
+    );
+    xskd.stop().unwrap();
+}

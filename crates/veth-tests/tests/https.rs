@@ -478,3 +478,85 @@ fn bad_input_gets_alert_and_close_while_a_good_connection_goes_on() {
     );
     xskd.stop().unwrap();
 }
+
+/// SIGTERM while curl downloads `len` bytes over HTTPS at `rate` with a
+/// 64 KB receive buffer: (curl's exit code, bytes it got, the body, RSTs
+/// xskd sent).
+fn sigterm_during_https_download(
+    tag: &str,
+    len: usize,
+    rate: &str,
+    drain_secs: u64,
+) -> (i32, Vec<u8>, Vec<u8>, u64) {
+    let (lab, mut xskd, cert) = start_https(
+        tag,
+        &format!("\n[worker]\npoll = \"backoff\"\ndrain_secs = {drain_secs}\n"),
+    );
+    let body: Vec<u8> = (0..len as u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 9) as u8)
+        .collect();
+    let src = lab.dir().join("src.bin");
+    std::fs::write(&src, &body).unwrap();
+    let obj = url("/dl");
+    assert_eq!(
+        curl_status(&lab, &cert, &["-T", src.to_str().unwrap(), &obj]),
+        "201"
+    );
+    peer_ok(
+        &lab,
+        "sysctl",
+        &["-qw", "net.ipv4.tcp_rmem=4096 65536 65536"],
+    );
+    let dst = lab.dir().join("dst.bin");
+    let mut curl = lab
+        .peer_cmd("curl")
+        .args([
+            "-sS",
+            "--max-time",
+            "60",
+            "--cacert",
+            cert.to_str().unwrap(),
+            "--limit-rate",
+            rate,
+            "-o",
+            dst.to_str().unwrap(),
+            &obj,
+        ])
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while std::fs::metadata(&dst).map_or(0, |m| m.len()) < 100_000 {
+        assert!(Instant::now() < deadline, "the download never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    xskd.terminate().unwrap();
+    let code = curl.wait().unwrap().code().unwrap_or(-1);
+    let report = xskd
+        .wait_exit(Duration::from_secs(drain_secs + 15))
+        .unwrap();
+    let got = std::fs::read(&dst).unwrap_or_default();
+    (code, got, body, sum_queues(&report, "/stack/tcp/out_rsts"))
+}
+
+#[test]
+fn sigterm_over_https_finishes_the_response_before_close_notify_or_resets_it() {
+    let (code, got, body, _) = sigterm_during_https_download("httpsdrain", 1_000_000, "500K", 5);
+    assert_eq!(code, 0, "curl got {} of {} bytes", got.len(), body.len());
+    assert!(
+        got == body,
+        "{} of {} bytes, byte-exact",
+        got.len(),
+        body.len()
+    );
+    let (code, got, body, rsts) =
+        sigterm_during_https_download("httpsdrainrst", 4_000_000, "500K", 1);
+    assert_eq!(
+        code,
+        56,
+        "curl exit {code} after {} of {} bytes",
+        got.len(),
+        body.len()
+    );
+    assert!(got.len() < body.len() && got[..] == body[..got.len()]);
+    assert!(rsts >= 1);
+}

@@ -56,17 +56,19 @@ pub enum Method {
     Put,
     Post,
     Delete,
+    Options,
     /// Any other token: answered 501.
     Other,
 }
 
 impl Method {
-    pub const ALL: [Method; 6] = [
+    pub const ALL: [Method; 7] = [
         Method::Get,
         Method::Head,
         Method::Put,
         Method::Post,
         Method::Delete,
+        Method::Options,
         Method::Other,
     ];
 
@@ -79,6 +81,7 @@ impl Method {
             "PUT" => Method::Put,
             "POST" => Method::Post,
             "DELETE" => Method::Delete,
+            "OPTIONS" => Method::Options,
             _ => Method::Other,
         }
     }
@@ -90,6 +93,7 @@ impl Method {
             Method::Put => "PUT",
             Method::Post => "POST",
             Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
             Method::Other => "other",
         }
     }
@@ -107,12 +111,16 @@ pub enum ErrorKind {
     MethodNotAllowed,
     ExpectationFailed,
     StoreFull,
+    /// A precondition (If-Match, If-Unmodified-Since, ...) was false: 412.
+    PreconditionFailed,
+    /// No requested range overlaps the representation: 416.
+    RangeNotSatisfiable,
     /// The peer closed or reset in the middle of a request.
     Incomplete,
 }
 
 impl ErrorKind {
-    pub const ALL: [ErrorKind; 10] = [
+    pub const ALL: [ErrorKind; 12] = [
         ErrorKind::BadRequest,
         ErrorKind::UriTooLong,
         ErrorKind::HeadersTooLarge,
@@ -122,6 +130,8 @@ impl ErrorKind {
         ErrorKind::MethodNotAllowed,
         ErrorKind::ExpectationFailed,
         ErrorKind::StoreFull,
+        ErrorKind::PreconditionFailed,
+        ErrorKind::RangeNotSatisfiable,
         ErrorKind::Incomplete,
     ];
 
@@ -136,6 +146,8 @@ impl ErrorKind {
             ErrorKind::MethodNotAllowed => "method_not_allowed",
             ErrorKind::ExpectationFailed => "expectation_failed",
             ErrorKind::StoreFull => "store_full",
+            ErrorKind::PreconditionFailed => "precondition_failed",
+            ErrorKind::RangeNotSatisfiable => "range_not_satisfiable",
             ErrorKind::Incomplete => "incomplete",
         }
     }
@@ -170,13 +182,13 @@ impl TimeoutKind {
 pub struct HttpCounters {
     pub connections_accepted: u64,
     pub connections_closed: u64,
-    pub requests: [u64; 6],
+    pub requests: [u64; Method::ALL.len()],
     pub status_classes: [u64; 5],
     pub bytes_in: u64,
     pub bytes_out: u64,
     pub continues: u64,
     pub timeouts: [u64; 3],
-    pub errors: [u64; 10],
+    pub errors: [u64; ErrorKind::ALL.len()],
 }
 
 impl HttpCounters {

@@ -5,54 +5,36 @@
 //! pipelined request is parsed only when the previous response is (nearly)
 //! written, so output stays bounded too and responses go out in order
 //! (RFC 9112 9.3.2). Bodies of GET responses are never copied: the output
-//! queue holds the stored `Arc<Object>` and an offset.
+//! queue (`output.rs`) holds the stored `Arc<Object>` and a range.
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 
-use hdrhistogram::Histogram;
-
+use super::arrivals::Arrivals;
 use super::chunked::{ChunkError, Decoder};
-use super::config::{ErrorKind, HttpConfig, HttpCounters, Method, TimeoutKind};
-use super::date::DateCache;
+use super::config::{ErrorKind, HttpConfig, Method, TimeoutKind};
+pub use super::ctx::Ctx;
 use super::head::{self, Expect, Framing, Head, Parsed};
-use super::response::{write_head, Fields};
-use super::store::{Object, PutOutcome, Store};
+use super::output::Output;
+use super::precond::{self, Verdict};
+use super::range::{self, Verdict as RangeVerdict};
+use super::response::{write_head, ContentRange, Fields};
+use super::store::{Object, PutOutcome};
 use crate::time::Instant;
 
-/// Response heads queued past this stop the parsing of pipelined requests.
-const OUT_HIGH_WATER: usize = 32 * 1024;
 /// Reserve at most this much for a body up front; it grows as bytes come.
 const BODY_PREALLOC: usize = 1024 * 1024;
 /// What the `Allow` header says for stored objects (POST goes to collections).
-const ALLOW_OBJECT: &str = "GET, HEAD, PUT, DELETE";
+const ALLOW_OBJECT: &str = "GET, HEAD, PUT, DELETE, OPTIONS";
+/// Every method we implement: for `OPTIONS *` and paths without an object.
+const ALLOW_ANY: &str = "GET, HEAD, PUT, POST, DELETE, OPTIONS";
 
 /// A status decided from the head, with its counter and `Allow`.
 type Refusal = (u16, ErrorKind, Option<&'static str>);
-
-/// Everything a connection needs from its service while it runs.
-pub struct Ctx<'a> {
-    pub cfg: &'a HttpConfig,
-    pub store: &'a Store,
-    pub counters: &'a mut HttpCounters,
-    pub service_time: &'a mut Histogram<u64>,
-    pub date: &'a mut DateCache,
-}
 
 impl Ctx<'_> {
     fn unix_secs(&self, now: Instant) -> u64 {
         (self.cfg.unix_time_at_zero + now.saturating_since(Instant::ZERO)).as_secs()
     }
-}
-
-#[derive(Debug)]
-enum Out {
-    /// This many bytes of `outbuf`.
-    Buf(usize),
-    /// A stored body, from this offset.
-    Body(Arc<Object>, usize),
-    /// End of the response to a request that started at this instant.
-    Done(Instant),
 }
 
 #[derive(Debug)]
@@ -77,18 +59,25 @@ pub struct Connection {
     phase: Phase,
     inbuf: Vec<u8>,
     in_cap: usize,
-    outbuf: Vec<u8>,
-    out_pos: usize,
-    out: VecDeque<Out>,
-    bodies_queued: usize,
-    /// First byte of the request being read.
+    /// When the bytes of `inbuf` arrived.
+    arrivals: Arrivals,
+    /// The buffer the next request's path is made in (taken back from the
+    /// previous request's `Head`).
+    spare_path: String,
+    output: Output,
+    /// First byte of the request being read (for the header timeout).
     req_start: Option<Instant>,
+    /// When the head of the request being answered was complete (for its
+    /// service time).
+    head_at: Option<Instant>,
     last_activity: Instant,
     peer_eof: bool,
     /// Close with RST rather than FIN (the client stopped reading).
     abort: bool,
     /// The request being answered is HEAD: no content, whatever the status.
     is_head: bool,
+    /// The daemon is stopping: finish what was asked, then close.
+    stopping: bool,
 }
 
 impl Connection {
@@ -100,15 +89,28 @@ impl Connection {
             phase: Phase::Head,
             inbuf: Vec::new(),
             in_cap,
-            outbuf: Vec::with_capacity(1024),
-            out_pos: 0,
-            out: VecDeque::with_capacity(8),
-            bodies_queued: 0,
+            arrivals: Arrivals::new(),
+            spare_path: String::new(),
+            output: Output::new(),
             req_start: None,
+            head_at: None,
             last_activity: now,
             peer_eof: false,
             abort: false,
             is_head: false,
+            stopping: false,
+        }
+    }
+
+    /// Graceful stop: the response being written goes out whole (and the
+    /// request being read, if any, is answered) with `Connection: close`;
+    /// no further request is taken. An idle connection is finished at once.
+    pub fn stop(&mut self) {
+        self.stopping = true;
+        match &mut self.phase {
+            Phase::Head if self.inbuf.is_empty() => self.phase = Phase::Closing,
+            Phase::Body { head, .. } => head.keep_alive = false,
+            Phase::Head | Phase::Closing => {}
         }
     }
 
@@ -125,12 +127,12 @@ impl Connection {
     }
 
     pub fn output_empty(&self) -> bool {
-        self.out.is_empty()
+        self.output.is_empty()
     }
 
     /// Closing and everything written: the glue may send FIN (or RST).
     pub fn finished(&self) -> bool {
-        matches!(self.phase, Phase::Closing) && self.out.is_empty()
+        matches!(self.phase, Phase::Closing) && self.output.is_empty()
     }
 
     pub fn should_abort(&self) -> bool {
@@ -149,6 +151,7 @@ impl Connection {
         }
         let n = data.len().min(self.in_cap - self.inbuf.len());
         self.inbuf.extend_from_slice(&data[..n]);
+        self.arrivals.arrived(self.inbuf.len(), now);
         self.advance(now, ctx);
     }
 
@@ -164,8 +167,7 @@ impl Connection {
             ctx.counters.error(ErrorKind::Incomplete);
         }
         self.phase = Phase::Closing;
-        self.out.clear();
-        self.bodies_queued = 0;
+        self.output.clear();
     }
 
     fn in_request(&self) -> bool {
@@ -176,29 +178,26 @@ impl Connection {
         }
     }
 
-    fn output_blocked(&self) -> bool {
-        self.bodies_queued > 0 || self.outbuf.len() - self.out_pos > OUT_HIGH_WATER
-    }
-
     /// Serve what the buffered input allows.
     pub fn advance(&mut self, now: Instant, ctx: &mut Ctx<'_>) {
         loop {
             match self.phase {
                 Phase::Closing => {
                     self.inbuf.clear();
+                    self.arrivals.clear();
                     return;
                 }
                 Phase::Head => {
-                    if self.output_blocked() {
+                    if self.output.blocked() {
                         return;
                     }
                     if self.inbuf.is_empty() {
-                        if self.peer_eof {
+                        if self.peer_eof || self.stopping {
                             self.phase = Phase::Closing;
                         }
                         return;
                     }
-                    match head::parse(&self.inbuf, ctx.cfg) {
+                    match head::parse(&self.inbuf, ctx.cfg, &mut self.spare_path) {
                         Parsed::Partial => {
                             if self.peer_eof {
                                 ctx.counters.error(ErrorKind::Incomplete);
@@ -219,7 +218,10 @@ impl Connection {
                             self.finish_request(now, false);
                         }
                         Parsed::Complete(head, n) => {
+                            // Timed from the arrival of the head's last byte.
+                            self.head_at = Some(self.arrivals.of_byte(n - 1, now));
                             self.inbuf.drain(..n);
+                            self.arrivals.consumed(n);
                             self.start_request(now, ctx, head);
                         }
                     }
@@ -233,8 +235,9 @@ impl Connection {
         }
     }
 
-    fn start_request(&mut self, now: Instant, ctx: &mut Ctx<'_>, head: Head) {
+    fn start_request(&mut self, now: Instant, ctx: &mut Ctx<'_>, mut head: Head) {
         ctx.counters.requests[head.method as usize] += 1;
+        head.keep_alive &= !self.stopping;
         self.is_head = head.method == Method::Head;
         let (has_body, len) = match head.framing {
             Framing::None => (false, 0),
@@ -331,6 +334,7 @@ impl Connection {
             Some(dec) => match dec.decode(&self.inbuf, body, ctx.cfg.max_body) {
                 Ok(n) => {
                     self.inbuf.drain(..n);
+                    self.arrivals.consumed(n);
                     dec.is_done()
                 }
                 Err(e) => {
@@ -352,6 +356,7 @@ impl Connection {
                     .min(usize::try_from(*left).unwrap_or(usize::MAX));
                 body.extend_from_slice(&self.inbuf[..n]);
                 self.inbuf.drain(..n);
+                self.arrivals.consumed(n);
                 *left -= n as u64;
                 *left == 0
             }
@@ -379,15 +384,16 @@ impl Connection {
                 ctx.counters.error(kind);
                 self.respond_error(now, ctx, status, keep, head.minor == 0, allow);
             }
-            None => self.dispatch(now, ctx, head, body),
+            None => self.dispatch(now, ctx, &head, body),
         }
+        self.spare_path = head.path;
         self.finish_request(now, keep);
         true
     }
 
     /// The response of the current request is queued.
     fn finish_request(&mut self, now: Instant, keep_alive: bool) {
-        self.out.push_back(Out::Done(self.req_start.unwrap_or(now)));
+        self.output.push_done(self.head_at.take().unwrap_or(now));
         self.is_head = false;
         self.req_start = (!self.inbuf.is_empty()).then_some(now);
         self.phase = if keep_alive {
@@ -397,7 +403,7 @@ impl Connection {
         };
     }
 
-    fn dispatch(&mut self, now: Instant, ctx: &mut Ctx<'_>, head: Head, body: Vec<u8>) {
+    fn dispatch(&mut self, now: Instant, ctx: &mut Ctx<'_>, head: &Head, body: Vec<u8>) {
         let keep_alive = head.keep_alive;
         let http10 = head.minor == 0;
         let wall = ctx.unix_secs(now);
@@ -417,41 +423,17 @@ impl Connection {
                     self.respond_error(now, ctx, 404, keep_alive, http10, None);
                     return;
                 };
-                let fields = Fields {
-                    etag: Some(&obj.etag),
-                    last_modified: Some(obj.last_modified),
-                    ..base
-                };
-                //= https://www.rfc-editor.org/rfc/rfc9110#section-13.1.2
-                //# the origin server MUST NOT perform the requested method if the
-                //# condition evaluates to false; instead
-                //= https://www.rfc-editor.org/rfc/rfc9110#section-13.1.2
-                //# respond with the 304
-                //# (Not Modified) status code if the request method is GET or HEAD
-                if head
-                    .if_none_match
-                    .as_deref()
-                    .is_some_and(|h| head::none_match(h, &obj.etag))
-                {
-                    self.respond(now, ctx, 304, &fields);
-                    return;
-                }
-                let fields = Fields {
-                    content_length: Some(obj.body.len() as u64),
-                    content_type: Some(&obj.content_type),
-                    ..fields
-                };
-                self.respond(now, ctx, 200, &fields);
-                //= https://www.rfc-editor.org/rfc/rfc9110#section-9.3.2
-                //# The server SHOULD send the same header fields in response to a
-                //# HEAD request as it would have sent if the request method had been
-                //# GET. However, a server MUST NOT send content in the response
-                if head.method == Method::Get && !obj.body.is_empty() {
-                    self.out.push_back(Out::Body(obj.clone(), 0));
-                    self.bodies_queued += 1;
-                }
+                self.serve_object(now, ctx, head, obj, base);
             }
             Method::Put => {
+                let current = ctx.store.get(&head.path);
+                if precond::evaluate(head.cond.as_deref(), current.as_deref(), wall, false)
+                    != Verdict::Proceed
+                {
+                    ctx.counters.error(ErrorKind::PreconditionFailed);
+                    self.respond_error(now, ctx, 412, keep_alive, http10, None);
+                    return;
+                }
                 let obj = Object::new(body, head.content_type.as_deref(), wall);
                 match ctx.store.put(&head.path, obj) {
                     Ok(PutOutcome::Created) => {
@@ -492,11 +474,38 @@ impl Connection {
                 }
             }
             Method::Delete => {
+                let current = ctx.store.get(&head.path);
+                if current.is_some()
+                    && precond::evaluate(head.cond.as_deref(), current.as_deref(), wall, false)
+                        != Verdict::Proceed
+                {
+                    ctx.counters.error(ErrorKind::PreconditionFailed);
+                    self.respond_error(now, ctx, 412, keep_alive, http10, None);
+                    return;
+                }
                 if ctx.store.delete(&head.path) {
                     self.respond(now, ctx, 204, &base);
                 } else {
                     self.respond_error(now, ctx, 404, keep_alive, http10, None);
                 }
+            }
+            Method::Options => {
+                //= https://www.rfc-editor.org/rfc/rfc9110#section-9.3.7
+                //# A server generating a successful response to OPTIONS SHOULD send any
+                //# header that might indicate optional features implemented by the
+                //# server and applicable to the target resource (e.g., Allow)
+                let allow = if head.path != "*" && ctx.store.contains(&head.path) {
+                    ALLOW_OBJECT
+                } else {
+                    ALLOW_ANY
+                };
+                let f = Fields {
+                    content_length: Some(0),
+                    allow: Some(allow),
+                    accept_ranges: true,
+                    ..base
+                };
+                self.respond(now, ctx, 200, &f);
             }
             Method::Other => {
                 ctx.counters.error(ErrorKind::NotImplemented);
@@ -505,23 +514,95 @@ impl Connection {
         }
     }
 
+    /// GET or HEAD of a stored object: preconditions, then Range.
+    fn serve_object(
+        &mut self,
+        now: Instant,
+        ctx: &mut Ctx<'_>,
+        head: &Head,
+        obj: Arc<Object>,
+        base: Fields<'_>,
+    ) {
+        let wall = ctx.unix_secs(now);
+        let len = obj.body.len() as u64;
+        let fields = Fields {
+            etag: Some(&obj.etag),
+            last_modified: Some(obj.last_modified),
+            accept_ranges: true,
+            ..base
+        };
+        let get = head.method == Method::Get;
+        match precond::evaluate(head.cond.as_deref(), Some(&obj), wall, true) {
+            Verdict::Proceed => {}
+            //= https://www.rfc-editor.org/rfc/rfc9110#section-15.4.5
+            //# The server generating a 304 response MUST generate any of the
+            //# following header fields that would have been sent in a 200 (OK)
+            //# response to the same request:
+            Verdict::NotModified => {
+                self.respond(now, ctx, 304, &fields);
+                return;
+            }
+            Verdict::Failed => {
+                ctx.counters.error(ErrorKind::PreconditionFailed);
+                let (keep, http10) = (base.keep_alive, base.http10);
+                self.respond_error(now, ctx, 412, keep, http10, None);
+                return;
+            }
+        }
+        //= https://www.rfc-editor.org/rfc/rfc9110#section-14.2
+        //# A server MUST ignore a Range header field received with a request
+        //# method that is unrecognized or for which range handling is not
+        //# defined.
+        let range = match head.cond.as_deref() {
+            Some(c) if get && c.range.is_some() && precond::if_range_holds(c, &obj, wall) => {
+                range::evaluate(c.range.as_deref().unwrap_or_default(), len)
+            }
+            _ => RangeVerdict::Full,
+        };
+        let (status, start, end) = match range {
+            RangeVerdict::Full => (200, 0, len),
+            RangeVerdict::Partial { start, end } => (206, start, end),
+            RangeVerdict::Unsatisfiable => {
+                ctx.counters.error(ErrorKind::RangeNotSatisfiable);
+                let f = Fields {
+                    content_range: Some(ContentRange::Unsatisfied { len }),
+                    ..fields
+                };
+                self.respond_error_with(now, ctx, 416, f);
+                return;
+            }
+        };
+        let fields = Fields {
+            content_length: Some(end - start),
+            content_type: Some(&obj.content_type),
+            content_range: (status == 206).then(|| ContentRange::Part {
+                first: start,
+                last: end - 1,
+                len,
+            }),
+            ..fields
+        };
+        self.respond(now, ctx, status, &fields);
+        //= https://www.rfc-editor.org/rfc/rfc9110#section-9.3.2
+        //# The server SHOULD send the same header fields in response to a
+        //# HEAD request as it would have sent if the request method had been
+        //# GET. However, a server MUST NOT send content in the response
+        if get && end > start {
+            let (start, end) = (start as usize, end as usize);
+            self.output.push_body(obj, start, end);
+        }
+    }
+
     fn push_bytes(&mut self, b: &[u8]) {
-        self.outbuf.extend_from_slice(b);
-        self.out.push_back(Out::Buf(b.len()));
+        self.output.append(|out| out.extend_from_slice(b));
     }
 
     fn respond(&mut self, now: Instant, ctx: &mut Ctx<'_>, status: u16, f: &Fields<'_>) {
         ctx.counters.status(status);
-        let before = self.outbuf.len();
         let secs = ctx.unix_secs(now);
-        write_head(
-            &mut self.outbuf,
-            status,
-            ctx.date.get(secs),
-            &ctx.cfg.server,
-            f,
-        );
-        self.out.push_back(Out::Buf(self.outbuf.len() - before));
+        let (date, server) = (ctx.date.get(secs), &ctx.cfg.server);
+        self.output
+            .append(|out| write_head(out, status, date, server, f));
     }
 
     /// A short text/plain answer (the body is the reason phrase).
@@ -534,25 +615,31 @@ impl Connection {
         http10: bool,
         allow: Option<&str>,
     ) {
-        let text = super::response::reason(status);
         let f = Fields {
             keep_alive,
             http10,
-            content_length: Some(text.len() as u64 + 1),
-            content_type: Some("text/plain; charset=utf-8"),
             allow,
             ..Fields::default()
+        };
+        self.respond_error_with(now, ctx, status, f);
+    }
+
+    /// The reason phrase as a text/plain body, with `f`'s other fields.
+    fn respond_error_with(&mut self, now: Instant, ctx: &mut Ctx<'_>, status: u16, f: Fields<'_>) {
+        let text = super::response::reason(status);
+        let f = Fields {
+            content_length: Some(text.len() as u64 + 1),
+            content_type: Some("text/plain; charset=utf-8"),
+            ..f
         };
         self.respond(now, ctx, status, &f);
         if self.is_head {
             return;
         }
-        let before = self.outbuf.len();
-        self.outbuf.extend_from_slice(text.as_bytes());
-        self.outbuf.push(b'\n');
-        if let Some(Out::Buf(n)) = self.out.back_mut() {
-            *n += self.outbuf.len() - before;
-        }
+        self.output.append(|out| {
+            out.extend_from_slice(text.as_bytes());
+            out.push(b'\n');
+        });
     }
 
     /// Write queued output through `send` (which returns how much it took).
@@ -561,42 +648,9 @@ impl Connection {
         &mut self,
         now: Instant,
         ctx: &mut Ctx<'_>,
-        mut send: impl FnMut(&[u8]) -> usize,
+        send: impl FnMut(&[u8]) -> usize,
     ) -> usize {
-        let mut total = 0;
-        while let Some(item) = self.out.front_mut() {
-            match item {
-                Out::Buf(n) => {
-                    let end = self.out_pos + *n;
-                    let w = send(&self.outbuf[self.out_pos..end]).min(*n);
-                    self.out_pos += w;
-                    total += w;
-                    *n -= w;
-                    if *n > 0 {
-                        break;
-                    }
-                }
-                Out::Body(obj, off) => {
-                    let w = send(&obj.body[*off..]).min(obj.body.len() - *off);
-                    *off += w;
-                    total += w;
-                    if *off < obj.body.len() {
-                        break;
-                    }
-                    self.bodies_queued -= 1;
-                }
-                Out::Done(start) => {
-                    let ns = now.saturating_since(*start).as_nanos();
-                    ctx.service_time
-                        .saturating_record(u64::try_from(ns).unwrap_or(u64::MAX).max(1));
-                }
-            }
-            self.out.pop_front();
-        }
-        if self.out_pos == self.outbuf.len() {
-            self.outbuf.clear();
-            self.out_pos = 0;
-        }
+        let total = self.output.write_out(now, ctx, send);
         if total > 0 {
             ctx.counters.bytes_out += total as u64;
             self.last_activity = now;
@@ -604,9 +658,14 @@ impl Connection {
         total
     }
 
+    /// Over TLS: everything written so far has been handed to TCP.
+    pub fn flushed(&mut self, now: Instant, ctx: &mut Ctx<'_>) {
+        self.output.flushed(now, ctx);
+    }
+
     /// The next instant `on_timer` has something to do.
     pub fn deadline(&self, cfg: &HttpConfig) -> Option<Instant> {
-        if !self.out.is_empty() {
+        if !self.output.is_empty() {
             return Some(self.last_activity + cfg.idle_timeout);
         }
         match self.phase {
@@ -627,7 +686,7 @@ impl Connection {
         if now < d {
             return;
         }
-        if !self.out.is_empty() {
+        if !self.output.is_empty() {
             // The client stopped reading our responses.
             ctx.counters.timeout(TimeoutKind::Idle);
             self.on_reset(ctx);

@@ -52,6 +52,122 @@ pub fn format(unix_secs: u64) -> [u8; HTTP_DATE_LEN] {
     out
 }
 
+/// Days since 1970-01-01 of a proleptic Gregorian date (the inverse of
+/// `civil_from_days`).
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let m = i64::from(m);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn month(name: &str) -> Option<u32> {
+    let i = MONTHS.iter().position(|m| m[..] == *name.as_bytes())?;
+    Some(i as u32 + 1)
+}
+
+fn number(s: &str, digits: usize) -> Option<u32> {
+    if s.len() != digits || !s.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
+}
+
+/// "08:49:37" as seconds of the day.
+fn time_of_day(s: &str) -> Option<u64> {
+    let mut it = s.split(':');
+    let (h, m, sec) = (it.next()?, it.next()?, it.next()?);
+    if it.next().is_some() {
+        return None;
+    }
+    let (h, m, sec) = (number(h, 2)?, number(m, 2)?, number(sec, 2)?);
+    //= https://www.rfc-editor.org/rfc/rfc9110#section-5.6.7
+    //# second       = 2DIGIT
+    // 60 is a leap second; 23:59:60 counts as the next day's first second.
+    if h > 23 || m > 59 || sec > 60 {
+        return None;
+    }
+    Some(u64::from(h) * 3600 + u64::from(m) * 60 + u64::from(sec))
+}
+
+fn to_unix(y: i64, m: u32, d: u32, secs: u64) -> Option<u64> {
+    let days_in_month = match m {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if (y % 4 == 0 && y % 100 != 0) || y % 400 == 0 => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if d == 0 || d > days_in_month || y < 1970 {
+        return None;
+    }
+    let days = u64::try_from(days_from_civil(y, m, d)).ok()?;
+    Some(days * 86_400 + secs)
+}
+
+/// Exactly `N` words, no more.
+fn take<'a, const N: usize>(words: &mut impl Iterator<Item = &'a str>) -> Option<[&'a str; N]> {
+    let mut out = [""; N];
+    for w in &mut out {
+        *w = words.next()?;
+    }
+    words.next().is_none().then_some(out)
+}
+
+/// Parse an HTTP-date in any of its three formats into seconds since the
+/// Unix epoch; `now_secs` resolves the two-digit years of rfc850-date.
+/// Dates before 1970 are None (no object of ours is that old).
+//= https://www.rfc-editor.org/rfc/rfc9110#section-5.6.7
+//# A recipient that parses a timestamp value in an HTTP field MUST
+//# accept all three HTTP-date formats.
+pub fn parse(s: &str, now_secs: u64) -> Option<u64> {
+    let s = s.trim_matches([' ', '\t']);
+    let (_day_name, rest) = s.split_once([',', ' '])?;
+    let mut words = rest.split(' ').filter(|p| !p.is_empty());
+    if s.as_bytes().get(3) == Some(&b',') {
+        // IMF-fixdate: Sun, 06 Nov 1994 08:49:37 GMT
+        let [d, m, y, t, "GMT"] = take(&mut words)? else {
+            return None;
+        };
+        let y = number(y, 4)?;
+        return to_unix(i64::from(y), month(m)?, number(d, 2)?, time_of_day(t)?);
+    }
+    if s.as_bytes().get(3) == Some(&b' ') {
+        // asctime-date: Sun Nov  6 08:49:37 1994
+        let [m, d, t, y] = take(&mut words)?;
+        let d = if d.len() == 1 {
+            number(d, 1)?
+        } else {
+            number(d, 2)?
+        };
+        return to_unix(i64::from(number(y, 4)?), month(m)?, d, time_of_day(t)?);
+    }
+    // rfc850-date: Sunday, 06-Nov-94 08:49:37 GMT
+    let [dmy, t, "GMT"] = take(&mut words)? else {
+        return None;
+    };
+    let mut it = dmy.split('-');
+    let (d, m, yy) = (it.next()?, it.next()?, it.next()?);
+    if it.next().is_some() {
+        return None;
+    }
+    let yy = i64::from(number(yy, 2)?);
+    //= https://www.rfc-editor.org/rfc/rfc9110#section-5.6.7
+    //# Recipients of a timestamp value in rfc850-date format, which uses a
+    //# two-digit year, MUST interpret a timestamp that appears to be more
+    //# than 50 years in the future as representing the most recent year in
+    //# the past that had the same last two digits.
+    let (this_year, _, _) = civil_from_days((now_secs / 86_400) as i64);
+    let mut y = this_year - this_year.rem_euclid(100) + yy;
+    if y > this_year + 50 {
+        y -= 100;
+    }
+    to_unix(y, month(m)?, number(d, 2)?, time_of_day(t)?)
+}
+
 /// The formatted date of the current second, recomputed once a second.
 #[derive(Debug, Default)]
 pub struct DateCache {
@@ -80,5 +196,49 @@ mod tests {
         assert_eq!(&format(951_782_400), b"Tue, 29 Feb 2000 00:00:00 GMT");
         assert_eq!(&format(1_795_000_000), b"Wed, 18 Nov 2026 11:06:40 GMT");
         assert_eq!(&format(u64::MAX), b"Fri, 31 Dec 9999 23:59:59 GMT");
+    }
+
+    #[test]
+    fn parse_accepts_the_three_formats_of_the_rfc_example() {
+        let now = 1_700_000_000; // 2023
+        for s in [
+            "Sun, 06 Nov 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "Sun Nov  6 08:49:37 1994",
+            " Sun, 06 Nov 1994 08:49:37 GMT ",
+        ] {
+            assert_eq!(parse(s, now), Some(784_111_777), "{s}");
+        }
+        assert_eq!(
+            parse("Wednesday, 18-Nov-26 11:06:40 GMT", now),
+            Some(1_795_000_000)
+        );
+    }
+
+    #[test]
+    fn parse_round_trips_format() {
+        for t in [0, 951_782_400, 1_000_000_000, 1_795_000_000, 4_102_444_800] {
+            let s = format(t);
+            assert_eq!(parse(std::str::from_utf8(&s).unwrap(), 0), Some(t));
+        }
+    }
+
+    #[test]
+    fn parse_rejects_what_is_not_an_http_date() {
+        for s in [
+            "",
+            "yesterday",
+            "Sun, 06 Nov 1994 08:49:37 UTC",
+            "Sun, 6 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nov 94 08:49:37 GMT",
+            "Sun, 31 Feb 1994 08:49:37 GMT",
+            "Sun, 06 Foo 1994 08:49:37 GMT",
+            "Sun, 06 Nov 1994 24:00:00 GMT",
+            "Sun, 06 Nov 1994 08:49 GMT",
+            "Sun, 06 Nov 1994 08:49:37 GMT, Mon, 07 Nov 1994 08:49:37 GMT",
+            "\"etag\"",
+        ] {
+            assert_eq!(parse(s, 1_700_000_000), None, "{s}");
+        }
     }
 }

@@ -2,6 +2,7 @@
 //! and our limits. Pure: a buffer in, a verdict out.
 
 use super::config::{ErrorKind, HttpConfig, Method};
+use super::target;
 
 /// Most header fields we ever parse (the array lives on the stack).
 const HEADER_ARRAY: usize = 128;
@@ -24,17 +25,31 @@ pub enum Expect {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Head {
     pub method: Method,
-    /// The path of the target, query and fragment stripped.
+    /// The path of the target, query and fragment stripped, normalized
+    /// (`target::normalize`): the store key.
     pub path: String,
     /// 0 for HTTP/1.0, 1 for HTTP/1.1.
     pub minor: u8,
     pub keep_alive: bool,
     pub framing: Framing,
     pub expect: Expect,
-    pub if_none_match: Option<String>,
+    /// Conditional and range fields, boxed: most requests have none.
+    pub cond: Option<Box<Conditions>>,
     pub content_type: Option<String>,
     /// Both Transfer-Encoding and Content-Length: answer, then close.
     pub must_close: bool,
+}
+
+/// The header fields that make a request conditional (RFC 9110 13.1) or
+/// partial (14.2), each with its field lines joined by ", ".
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Conditions {
+    pub if_match: Option<String>,
+    pub if_none_match: Option<String>,
+    pub if_modified_since: Option<String>,
+    pub if_unmodified_since: Option<String>,
+    pub range: Option<String>,
+    pub if_range: Option<String>,
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -47,10 +62,49 @@ pub enum Parsed {
     Reject(u16, ErrorKind),
 }
 
-fn tokens(v: &[u8]) -> impl Iterator<Item = String> + '_ {
+/// The members of a list field, trimmed, empty ones skipped.
+fn members(v: &[u8]) -> impl Iterator<Item = &[u8]> + '_ {
     v.split(|&b| b == b',')
-        .map(|t| String::from_utf8_lossy(t).trim().to_ascii_lowercase())
+        .map(<[u8]>::trim_ascii)
         .filter(|t| !t.is_empty())
+}
+
+fn tokens(v: &[u8]) -> impl Iterator<Item = String> + '_ {
+    members(v).map(|t| String::from_utf8_lossy(t).to_ascii_lowercase())
+}
+
+/// Where a conditional or range field goes (`cond` made on first use).
+fn conditional_field<'a>(
+    name: &str,
+    cond: &'a mut Option<Box<Conditions>>,
+) -> Option<&'a mut Option<String>> {
+    const NAMES: [&str; 6] = [
+        "if-match",
+        "if-none-match",
+        "if-modified-since",
+        "if-unmodified-since",
+        "range",
+        "if-range",
+    ];
+    let i = NAMES.iter().position(|n| name.eq_ignore_ascii_case(n))?;
+    let c = cond.get_or_insert_with(Box::default);
+    Some(match i {
+        0 => &mut c.if_match,
+        1 => &mut c.if_none_match,
+        2 => &mut c.if_modified_since,
+        3 => &mut c.if_unmodified_since,
+        4 => &mut c.range,
+        _ => &mut c.if_range,
+    })
+}
+
+/// Keep a field's value, joining repeated field lines with ", " (RFC 9110 5.3).
+fn append(slot: &mut Option<String>, v: &[u8]) {
+    let v = String::from_utf8_lossy(v.trim_ascii());
+    *slot = Some(match slot.take() {
+        Some(old) => format!("{old}, {v}"),
+        None => v.into_owned(),
+    });
 }
 
 fn parse_length(v: &[u8]) -> Option<u64> {
@@ -63,26 +117,68 @@ fn parse_length(v: &[u8]) -> Option<u64> {
     std::str::from_utf8(v).ok()?.parse().ok()
 }
 
-fn target_path(t: &str) -> Option<String> {
+/// The store key named by a request-target, into `out`; false for a
+/// target we refuse (400): not origin- or absolute-form, or not
+/// normalizable.
+fn target_path(t: &str, out: &mut String) -> bool {
     let path = if t.starts_with('/') {
         t
     } else {
         //= https://www.rfc-editor.org/rfc/rfc9112#section-3.2.2
         //# a server MUST accept the absolute-form in requests
-        let rest = t
+        let Some(rest) = t
             .strip_prefix("http://")
-            .or_else(|| t.strip_prefix("https://"))?;
-        match rest.find('/') {
-            Some(i) => &rest[i..],
-            None => "/",
+            .or_else(|| t.strip_prefix("https://"))
+        else {
+            return false;
+        };
+        match rest.find(['/', '?', '#']) {
+            Some(i) if rest.as_bytes()[i] == b'/' => &rest[i..],
+            _ => "/",
         }
     };
     let end = path.find(['?', '#']).unwrap_or(path.len());
-    Some(path[..end].to_string())
+    target::normalize_into(&path[..end], out).is_ok()
 }
 
-/// Parse the head at the start of `buf`.
-pub fn parse(buf: &[u8], cfg: &HttpConfig) -> Parsed {
+/// `buf` with the version of its request line made `HTTP/1.1`, if that
+/// version is a higher HTTP/1 minor (the parser knows only 1.0 and 1.1).
+fn lift_minor(buf: &[u8]) -> Option<Vec<u8>> {
+    let start = buf.iter().position(|&b| b != b'\r' && b != b'\n')?;
+    let eol = start + buf[start..].iter().position(|&b| b == b'\n')?;
+    let line = &buf[start..eol];
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let v = line.len().checked_sub(8)?;
+    match &line[v..] {
+        [b'H', b'T', b'T', b'P', b'/', b'1', b'.', d] if (b'2'..=b'9').contains(d) && v > 0 => {
+            let mut lifted = buf.to_vec();
+            lifted[start + v + 7] = b'1';
+            Some(lifted)
+        }
+        _ => None,
+    }
+}
+
+/// Parse the head at the start of `buf`. The path is made in `spare`, whose
+/// buffer the `Head` takes (give it back for the next request: no
+/// allocation per request).
+pub fn parse(buf: &[u8], cfg: &HttpConfig, spare: &mut String) -> Parsed {
+    let first = parse_as_is(buf, cfg, spare);
+    if matches!(first, Parsed::Reject(400, _)) {
+        //= https://www.rfc-editor.org/rfc/rfc9110#section-2.5
+        //# A recipient that receives a message with a major version number that
+        //# it implements and a minor version number higher than what it
+        //# implements SHOULD process the message as if it were in the highest
+        //# minor version within that major version to which the recipient is
+        //# conformant.
+        if let Some(lifted) = lift_minor(buf) {
+            return parse_as_is(&lifted, cfg, spare);
+        }
+    }
+    first
+}
+
+fn parse_as_is(buf: &[u8], cfg: &HttpConfig, spare: &mut String) -> Parsed {
     // Leading empty lines are skipped (RFC 9112 2.2), so measure the request
     // line after them.
     let start = buf
@@ -119,16 +215,26 @@ pub fn parse(buf: &[u8], cfg: &HttpConfig) -> Parsed {
     let (Some(method), Some(target), Some(minor)) = (req.method, req.path, req.version) else {
         return Parsed::Reject(400, ErrorKind::BadRequest);
     };
-    let Some(path) = target_path(target) else {
-        return Parsed::Reject(400, ErrorKind::BadRequest);
+    //= https://www.rfc-editor.org/rfc/rfc9112#section-3.2.4
+    //# The asterisk-form of request-target is only used for a server-wide
+    //# OPTIONS request
+    let ok = if target == "*" && method == "OPTIONS" {
+        spare.clear();
+        spare.push('*');
+        true
+    } else {
+        target_path(target, spare)
     };
+    if !ok {
+        return Parsed::Reject(400, ErrorKind::BadRequest);
+    }
     let mut hosts = 0;
     let mut length: Option<u64> = None;
     let mut codings: Vec<String> = Vec::new();
     let mut close = false;
     let mut keep_alive_token = false;
     let mut expect = Expect::None;
-    let mut if_none_match: Option<String> = None;
+    let mut cond: Option<Box<Conditions>> = None;
     let mut content_type = None;
     for h in req.headers.iter() {
         let v = h.value;
@@ -152,9 +258,9 @@ pub fn parse(buf: &[u8], cfg: &HttpConfig) -> Parsed {
         } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
             codings.extend(tokens(v));
         } else if h.name.eq_ignore_ascii_case("connection") {
-            for t in tokens(v) {
-                close |= t == "close";
-                keep_alive_token |= t == "keep-alive";
+            for t in members(v) {
+                close |= t.eq_ignore_ascii_case(b"close");
+                keep_alive_token |= t.eq_ignore_ascii_case(b"keep-alive");
             }
         } else if h.name.eq_ignore_ascii_case("expect") {
             expect = if v.trim_ascii().eq_ignore_ascii_case(b"100-continue") {
@@ -162,12 +268,10 @@ pub fn parse(buf: &[u8], cfg: &HttpConfig) -> Parsed {
             } else {
                 Expect::Other
             };
-        } else if h.name.eq_ignore_ascii_case("if-none-match") {
-            let v = String::from_utf8_lossy(v);
-            if_none_match = Some(match if_none_match {
-                Some(old) => format!("{old}, {v}"),
-                None => v.into_owned(),
-            });
+        } else if let Some(slot) = conditional_field(h.name, &mut cond) {
+            // Field lines are joined as a list: two dates make no valid
+            // date, so such a condition is ignored (RFC 9110 13.1.3).
+            append(slot, v);
         } else if h.name.eq_ignore_ascii_case("content-type") {
             content_type = Some(String::from_utf8_lossy(v.trim_ascii()).into_owned());
         }
@@ -237,24 +341,15 @@ pub fn parse(buf: &[u8], cfg: &HttpConfig) -> Parsed {
     Parsed::Complete(
         Head {
             method: Method::parse(method),
-            path,
+            path: std::mem::take(spare),
             minor,
             keep_alive,
             framing,
             expect,
-            if_none_match,
+            cond,
             content_type,
             must_close,
         },
         n,
     )
-}
-
-/// Does `If-None-Match` match `etag`? Weak comparison (RFC 9110 13.1.2).
-pub fn none_match(header: &str, etag: &str) -> bool {
-    let strip = |t: &str| t.trim().trim_start_matches("W/").to_string();
-    let ours = strip(etag);
-    header
-        .split(',')
-        .any(|t| t.trim() == "*" || strip(t) == ours)
 }

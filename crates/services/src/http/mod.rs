@@ -3,32 +3,51 @@
 //!
 //! - `store`: the daemon-wide object store (`SharedStore`), shared by all workers.
 //! - `conn`: one connection as a pure state machine (bytes in, bytes out).
-//! - `head`, `chunked`, `response`, `date`: the protocol pieces it uses.
+//! - `head`, `chunked`, `response`, `date`: the protocol pieces it uses;
+//!   `precond` (conditional requests) and `range` (byte ranges) decide
+//!   what a GET of a stored object answers; `target` makes the store key
+//!   of a request-target (one name per object, RFC 3986 6.2.2).
 //! - this file: the glue to `Tcp` (accept, recv, send as room appears,
 //!   half-close and linger, timeouts) and the per-worker statistics.
 //!
 //! Method policy: `GET`/`HEAD`/`PUT`/`DELETE` act on an object at the path;
 //! `POST` adds a member to the collection at the path, so `POST` to a path
-//! that holds an object is 405 with `Allow: GET, HEAD, PUT, DELETE`.
-//! Any other method is 501.
+//! that holds an object is 405 with `Allow: GET, HEAD, PUT, DELETE, OPTIONS`.
+//! `OPTIONS` (a path, or `*` for the server) is 200 with `Allow`. Any other
+//! method is 501. HTTP/1.2 and later 1.x minors are served as 1.1.
 
+mod arrivals;
 mod chunked;
 pub mod config;
 mod conn;
+mod ctx;
 pub mod date;
 mod head;
+mod output;
+mod precond;
+mod range;
 mod response;
 pub mod store;
+mod target;
 
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_cond;
+#[cfg(test)]
 mod tests_service;
+#[cfg(test)]
+mod tests_stop;
+#[cfg(test)]
+mod tests_target;
+#[cfg(test)]
+mod tests_timing;
 
 use hdrhistogram::Histogram;
 
 pub use config::{ErrorKind, HttpConfig, HttpCounters, Method, TimeoutKind};
 pub use conn::{Connection, Ctx};
+pub use ctx::{turn as turn_clock, Clock};
 pub use store::{Object, PutOutcome, SharedStore, Store, StoreConfig, StoreError};
 
 use crate::conn_set::{ConnMap, Schedule};
@@ -53,8 +72,9 @@ pub enum HttpError {
 #[derive(Clone, Debug)]
 pub struct HttpStats {
     pub counters: HttpCounters,
-    /// Request service time in ns: first byte of a request read from TCP to
-    /// the last byte of its response written into the TCP send buffer.
+    /// Request service time in ns: rx-ring pickup of the segment that
+    /// completed the request head to the last byte of its response handed
+    /// to TCP (see `output.rs`).
     pub service_time_ns: Histogram<u64>,
     pub connections: usize,
     /// The shared store (the same numbers on every worker).
@@ -71,6 +91,8 @@ struct Slot {
 pub struct HttpService {
     listener: ListenerId,
     conns: ConnMap<Slot>,
+    /// `shutdown` ran: the listener is gone.
+    stopping: bool,
     schedule: Schedule,
     /// Connections served so far, summed over polls (idle ones are not).
     serves: u64,
@@ -81,6 +103,7 @@ pub struct HttpService {
     counters: HttpCounters,
     service_time: Histogram<u64>,
     date: DateCache,
+    clock: Clock,
 }
 
 impl HttpService {
@@ -96,6 +119,7 @@ impl HttpService {
         Ok(HttpService {
             listener,
             conns: ConnMap::with_capacity(tcp.config().max_conns),
+            stopping: false,
             schedule: Schedule::with_capacity(max_conns),
             serves: 0,
             max_conns,
@@ -105,7 +129,13 @@ impl HttpService {
             counters: HttpCounters::default(),
             service_time,
             date: DateCache::default(),
+            clock: ctx::turn,
         })
+    }
+
+    /// Where response end times come from (tests with a fake clock).
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.clock = clock;
     }
 
     pub fn port(&self) -> u16 {
@@ -130,14 +160,21 @@ impl HttpService {
         &self.store
     }
 
-    /// Graceful stop: take no new connections, close every open one (our
-    /// FIN after any response being written).
+    /// Graceful stop: take no new connections; idle ones get our FIN on
+    /// the next poll, the others once the response they are being sent (or
+    /// the request they are sending) is answered whole. Until then they are
+    /// served as usual, so the TCP connection stays open and the worker's
+    /// drain waits for it; what is left at the end of the drain time is
+    /// reset by the worker, never closed cleanly after a short body.
     pub fn shutdown(&mut self, tcp: &mut Tcp) {
         let _ = tcp.unlisten(self.listener);
-        for (id, _) in self.conns.drain() {
-            let _ = tcp.close(id);
-        }
         self.max_conns = 0;
+        self.stopping = true;
+        for (_, slot) in self.conns.iter_mut() {
+            slot.conn.stop();
+        }
+        // Serve every connection on the next poll (idle ones have no event).
+        self.schedule.keep(Some(Instant::ZERO));
     }
 
     pub fn stats(&self) -> HttpStats {
@@ -177,9 +214,15 @@ impl HttpService {
         }
         // Only connections with events, unless a deadline (timeout,
         // linger) passed somewhere: then all, and the bound is recomputed.
-        let ready = self
+        let mut ready = self
             .schedule
             .begin(&mut self.conns, tcp, self.listener, now);
+        if self.stopping {
+            // The listener is gone, and its readiness list with it: serve
+            // every connection left (a few, for a drain's seconds).
+            ready.clear();
+            ready.extend(self.conns.iter_mut().map(|(id, _)| id));
+        }
         for &id in &ready {
             if !self.conns.contains(id) {
                 continue;
@@ -210,6 +253,7 @@ impl HttpService {
             counters,
             service_time,
             date,
+            clock,
             ..
         } = self;
         let Some(slot) = conns.get_mut(id) else {
@@ -221,6 +265,8 @@ impl HttpService {
             counters,
             service_time,
             date,
+            clock: *clock,
+            tls: false,
         };
         let conn = &mut slot.conn;
         loop {

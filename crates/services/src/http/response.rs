@@ -10,14 +10,17 @@ pub fn reason(status: u16) -> &'static str {
         200 => "OK",
         201 => "Created",
         204 => "No Content",
+        206 => "Partial Content",
         304 => "Not Modified",
         400 => "Bad Request",
         404 => "Not Found",
         405 => "Method Not Allowed",
         408 => "Request Timeout",
         411 => "Length Required",
+        412 => "Precondition Failed",
         413 => "Content Too Large",
         414 => "URI Too Long",
+        416 => "Range Not Satisfiable",
         417 => "Expectation Failed",
         431 => "Request Header Fields Too Large",
         500 => "Internal Server Error",
@@ -25,6 +28,15 @@ pub fn reason(status: u16) -> &'static str {
         507 => "Insufficient Storage",
         _ => "Unknown",
     }
+}
+
+/// The Content-Range of a 206 or a 416.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ContentRange {
+    /// Bytes `first..=last` of a representation of `len` bytes.
+    Part { first: u64, last: u64, len: u64 },
+    /// 416: the representation's length.
+    Unsatisfied { len: u64 },
 }
 
 /// What goes into one response head besides the status line, Date and Server.
@@ -41,6 +53,9 @@ pub struct Fields<'a> {
     pub last_modified: Option<u64>,
     pub location: Option<&'a str>,
     pub allow: Option<&'a str>,
+    /// `Accept-Ranges: bytes` (responses about a stored object).
+    pub accept_ranges: bool,
+    pub content_range: Option<ContentRange>,
 }
 
 /// Append a response head. Writing into a `Vec` cannot fail.
@@ -64,6 +79,21 @@ pub fn write_head(
     out.extend_from_slice(b"\r\n");
     if let Some(n) = f.content_length {
         let _ = write!(out, "Content-Length: {n}\r\n");
+    }
+    match f.content_range {
+        //= https://www.rfc-editor.org/rfc/rfc9110#section-14.4
+        //# Content-Range       = range-unit SP
+        //#                       ( range-resp / unsatisfied-range )
+        Some(ContentRange::Part { first, last, len }) => {
+            let _ = write!(out, "Content-Range: bytes {first}-{last}/{len}\r\n");
+        }
+        Some(ContentRange::Unsatisfied { len }) => {
+            let _ = write!(out, "Content-Range: bytes */{len}\r\n");
+        }
+        None => {}
+    }
+    if f.accept_ranges {
+        out.extend_from_slice(b"Accept-Ranges: bytes\r\n");
     }
     if let Some(t) = f.content_type {
         let _ = write!(out, "Content-Type: {t}\r\n");

@@ -240,7 +240,8 @@ impl Store {
                 let Some(rel) = rel.to_str() else {
                     return Err(PreloadError::NotUtf8(p.clone()));
                 };
-                let key = format!("/{}", rel.replace(std::path::MAIN_SEPARATOR, "/"));
+                // The key a request for the file normalizes to.
+                let key = super::target::encode_path(&rel.replace(std::path::MAIN_SEPARATOR, "/"));
                 let body = std::fs::read(&p).map_err(|e| PreloadError::Io(p.clone(), e))?;
                 let mtime = meta
                     .modified()

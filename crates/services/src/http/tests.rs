@@ -10,28 +10,28 @@ use super::date::DateCache;
 use super::*;
 
 /// A connection with its service context, fed and drained by hand.
-struct Harness {
-    cfg: HttpConfig,
-    store: SharedStore,
-    counters: HttpCounters,
-    hist: Histogram<u64>,
-    date: DateCache,
-    conn: Connection,
-    now: Instant,
+pub(super) struct Harness {
+    pub(super) cfg: HttpConfig,
+    pub(super) store: SharedStore,
+    pub(super) counters: HttpCounters,
+    pub(super) hist: Histogram<u64>,
+    pub(super) date: DateCache,
+    pub(super) conn: Connection,
+    pub(super) now: Instant,
     /// Bytes `send` accepts per call (None: all).
-    window: Option<usize>,
+    pub(super) window: Option<usize>,
 }
 
 impl Harness {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self::with(HttpConfig::default(), StoreConfig::default())
     }
 
-    fn with(cfg: HttpConfig, scfg: StoreConfig) -> Self {
+    pub(super) fn with(cfg: HttpConfig, scfg: StoreConfig) -> Self {
         Self::with_store(cfg, Store::shared(scfg))
     }
 
-    fn with_store(cfg: HttpConfig, store: SharedStore) -> Self {
+    pub(super) fn with_store(cfg: HttpConfig, store: SharedStore) -> Self {
         let now = Instant::from_secs(100);
         Harness {
             conn: Connection::new(now, &cfg),
@@ -45,7 +45,7 @@ impl Harness {
         }
     }
 
-    fn ctx(&mut self) -> (&mut Connection, Ctx<'_>) {
+    pub(super) fn ctx(&mut self) -> (&mut Connection, Ctx<'_>) {
         (
             &mut self.conn,
             Ctx {
@@ -54,12 +54,14 @@ impl Harness {
                 counters: &mut self.counters,
                 service_time: &mut self.hist,
                 date: &mut self.date,
+                clock: super::ctx::turn,
+                tls: false,
             },
         )
     }
 
     /// Write out everything the connection has (in `window`-sized sends).
-    fn drain(&mut self) -> Vec<u8> {
+    pub(super) fn drain(&mut self) -> Vec<u8> {
         let now = self.now;
         let window = self.window;
         let mut out = Vec::new();
@@ -79,7 +81,7 @@ impl Harness {
     }
 
     /// Feed `input` as the glue would, returning everything written back.
-    fn feed(&mut self, input: &[u8]) -> String {
+    pub(super) fn feed(&mut self, input: &[u8]) -> String {
         let now = self.now;
         let mut out = Vec::new();
         let mut rest = input;
@@ -104,14 +106,14 @@ impl Harness {
         String::from_utf8_lossy(&out).into_owned()
     }
 
-    fn eof(&mut self) -> String {
+    pub(super) fn eof(&mut self) -> String {
         let now = self.now;
         let (conn, mut ctx) = self.ctx();
         conn.on_eof(now, &mut ctx);
         String::from_utf8_lossy(&self.drain()).into_owned()
     }
 
-    fn advance_time(&mut self, d: Duration) -> String {
+    pub(super) fn advance_time(&mut self, d: Duration) -> String {
         self.now += d;
         let now = self.now;
         let (conn, mut ctx) = self.ctx();
@@ -119,7 +121,7 @@ impl Harness {
         String::from_utf8_lossy(&self.drain()).into_owned()
     }
 
-    fn put(&mut self, path: &str, body: &str) -> String {
+    pub(super) fn put(&mut self, path: &str, body: &str) -> String {
         self.feed(
             format!(
                 "PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: {}\r\n\r\n{body}",
@@ -129,22 +131,22 @@ impl Harness {
         )
     }
 
-    fn get(&mut self, path: &str) -> String {
+    pub(super) fn get(&mut self, path: &str) -> String {
         self.feed(format!("GET {path} HTTP/1.1\r\nHost: x\r\n\r\n").as_bytes())
     }
 }
 
-fn status_of(resp: &str) -> u16 {
+pub(super) fn status_of(resp: &str) -> u16 {
     resp.get(9..12).and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
-fn statuses(resp: &str) -> Vec<u16> {
+pub(super) fn statuses(resp: &str) -> Vec<u16> {
     resp.match_indices("HTTP/1.1 ")
         .map(|(i, _)| status_of(&resp[i..]))
         .collect()
 }
 
-fn header<'a>(resp: &'a str, name: &str) -> Option<&'a str> {
+pub(super) fn header<'a>(resp: &'a str, name: &str) -> Option<&'a str> {
     let head = resp.split("\r\n\r\n").next()?;
     head.lines().find_map(|l| {
         let (n, v) = l.split_once(':')?;
@@ -152,7 +154,7 @@ fn header<'a>(resp: &'a str, name: &str) -> Option<&'a str> {
     })
 }
 
-fn body(resp: &str) -> &str {
+pub(super) fn body(resp: &str) -> &str {
     resp.split_once("\r\n\r\n").map_or("", |(_, b)| b)
 }
 
@@ -274,7 +276,7 @@ fn post_to_stored_object_is_405_with_allow() {
     let r =
         h.feed(b"POST /a HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nExpect: 100-continue\r\n\r\n");
     assert_eq!(status_of(&r), 405, "{r}");
-    assert_eq!(header(&r, "allow"), Some("GET, HEAD, PUT, DELETE"));
+    assert_eq!(header(&r, "allow"), Some("GET, HEAD, PUT, DELETE, OPTIONS"));
     assert!(!r.contains("100 Continue"));
     assert_eq!(h.counters.errors_of(ErrorKind::MethodNotAllowed), 1);
 }

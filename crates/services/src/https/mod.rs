@@ -35,7 +35,7 @@ pub use tls::{TlsCtx, TlsHttp};
 
 use crate::conn_set::{ConnMap, Schedule};
 use crate::http::date::DateCache;
-use crate::http::{Ctx, HttpConfig, HttpCounters, SharedStore};
+use crate::http::{turn_clock, Clock, Ctx, HttpConfig, HttpCounters, SharedStore};
 use crate::stack::tcp::{ConnId, ListenerId, State, Tcp, TcpApiError};
 use crate::time::Instant;
 
@@ -58,7 +58,8 @@ pub struct HttpsStats {
     pub http: HttpCounters,
     /// Accept to handshake complete, ns.
     pub handshake_time_ns: Histogram<u64>,
-    /// First request byte decrypted to last response byte encrypted, ns.
+    /// Rx-ring pickup of the segment that completed a request head to the
+    /// last TLS record of its response handed to TCP, ns.
     pub service_time_ns: Histogram<u64>,
     pub connections: usize,
     /// Connections still in their handshake.
@@ -74,6 +75,8 @@ struct Slot {
 pub struct HttpsService {
     listener: ListenerId,
     conns: ConnMap<Slot>,
+    /// `shutdown` ran: the listener is gone.
+    stopping: bool,
     schedule: Schedule,
     max_conns: usize,
     scratch: Box<[u8]>,
@@ -85,6 +88,7 @@ pub struct HttpsService {
     service_time: Histogram<u64>,
     handshake_time: Histogram<u64>,
     date: DateCache,
+    clock: Clock,
 }
 
 impl HttpsService {
@@ -102,6 +106,7 @@ impl HttpsService {
         Ok(HttpsService {
             listener,
             conns: ConnMap::with_capacity(tcp.config().max_conns),
+            stopping: false,
             schedule: Schedule::with_capacity(max_conns),
             max_conns,
             scratch: vec![0; tls::CIPHER_CHUNK].into_boxed_slice(),
@@ -113,7 +118,13 @@ impl HttpsService {
             service_time,
             handshake_time,
             date: DateCache::default(),
+            clock: turn_clock,
         })
+    }
+
+    /// Where response end times come from (tests with a fake clock).
+    pub fn set_clock(&mut self, clock: Clock) {
+        self.clock = clock;
     }
 
     pub fn port(&self) -> u16 {
@@ -132,14 +143,29 @@ impl HttpsService {
         &self.counters
     }
 
-    /// Graceful stop: no new connections, every open one closed.
+    /// Graceful stop: no new connections. One still in its handshake is
+    /// closed (no request was made on it); an established one finishes the
+    /// response it is writing, then close_notify and FIN, as
+    /// `HttpService::shutdown` does for plain HTTP.
     pub fn shutdown(&mut self, tcp: &mut Tcp) {
         let _ = tcp.unlisten(self.listener);
-        for (id, mut slot) in self.conns.drain() {
-            slot.conn.close_now(|b| tcp.send(id, b).unwrap_or(0));
+        self.max_conns = 0;
+        self.stopping = true;
+        let mut handshaking = Vec::new();
+        for (id, slot) in self.conns.iter_mut() {
+            if slot.conn.is_handshaking() {
+                handshaking.push(id);
+            } else {
+                slot.conn.stop();
+            }
+        }
+        for id in handshaking {
+            self.conns.remove(id);
+            self.counters.connections_closed += 1;
             let _ = tcp.close(id);
         }
-        self.max_conns = 0;
+        // Serve every connection on the next poll (idle ones have no event).
+        self.schedule.keep(Some(Instant::ZERO));
     }
 
     pub fn stats(&self) -> HttpsStats {
@@ -188,9 +214,15 @@ impl HttpsService {
         }
         // Only connections with events, unless a deadline (timeout,
         // linger) passed somewhere: then all, and the bound is recomputed.
-        let ready = self
+        let mut ready = self
             .schedule
             .begin(&mut self.conns, tcp, self.listener, now);
+        if self.stopping {
+            // The listener is gone, and its readiness list with it: serve
+            // every connection left (a few, for a drain's seconds).
+            ready.clear();
+            ready.extend(self.conns.iter_mut().map(|(id, _)| id));
+        }
         for &id in &ready {
             if !self.conns.contains(id) {
                 continue;
@@ -221,6 +253,7 @@ impl HttpsService {
             service_time,
             handshake_time,
             date,
+            clock,
             ..
         } = self;
         let Some(slot) = conns.get_mut(id) else {
@@ -232,6 +265,8 @@ impl HttpsService {
             counters,
             service_time,
             date,
+            clock: *clock,
+            tls: true,
         };
         let mut t = TlsCtx {
             counters: tls_counters,

@@ -63,6 +63,8 @@ impl Side {
             counters: &mut self.counters,
             service_time: &mut self.service_time,
             date: &mut self.date,
+            clock: crate::http::turn_clock,
+            tls: true,
         };
         let mut t = TlsCtx {
             counters: &mut self.tls,
@@ -544,7 +546,7 @@ proptest::proptest! {
 }
 
 #[test]
-fn close_now_on_keep_alive_connection_sends_close_notify() {
+fn stop_on_idle_keep_alive_connection_sends_close_notify() {
     let (side, leaf) = Side::new(TlsOptions::default());
     let mut p = Pair::new(side);
     let mut c = client(&client_config(&leaf, false));
@@ -555,13 +557,67 @@ fn close_now_on_keep_alive_connection_sends_close_notify() {
     assert!(String::from_utf8_lossy(&p.got).starts_with("HTTP/1.1 404"));
     let mut buf = [0u8; 16];
     assert!(c.reader().read(&mut buf).is_err(), "still open");
-    let mut out = Vec::new();
-    p.server.close_now(|b| {
-        out.extend_from_slice(b);
-        b.len()
-    });
-    let mut rd = &out[..];
-    c.read_tls(&mut rd).unwrap();
-    c.process_new_packets().unwrap();
+    p.server.stop();
+    p.pump(Some(&mut c));
     assert_eq!(c.reader().read(&mut buf).unwrap(), 0, "close_notify seen");
+    assert!(p.server.finished());
+}
+
+#[test]
+fn stop_mid_response_sends_close_notify_only_after_the_whole_body() {
+    let (side, leaf) = Side::new(TlsOptions::default());
+    let big: Vec<u8> = (0..200_000u32).map(|i| (i % 249) as u8).collect();
+    side.store
+        .put("/big", crate::http::Object::new(big.clone(), None, 0))
+        .unwrap();
+    let mut p = Pair::new(side);
+    let mut c = client(&client_config(&leaf, false));
+    p.pump(Some(&mut c));
+    assert!(!p.server.is_handshaking());
+    // TCP takes nothing while the request is read: the response queues.
+    p.send_cap = 0;
+    c.writer()
+        .write_all(b"GET /big HTTP/1.1\r\nHost: s\r\n\r\n")
+        .unwrap();
+    p.pump(Some(&mut c));
+    assert!(p.got.is_empty());
+    p.server.stop();
+    p.send_cap = 1500;
+    p.pump(Some(&mut c));
+    let head_end = p.got.windows(4).position(|w| w == b"\r\n\r\n").unwrap() + 4;
+    assert!(
+        p.got[head_end..] == big[..],
+        "{} of {} body bytes before close_notify",
+        p.got.len() - head_end,
+        big.len()
+    );
+    let mut buf = [0u8; 16];
+    assert_eq!(c.reader().read(&mut buf).unwrap(), 0, "then close_notify");
+    assert!(p.server.finished());
+}
+
+#[test]
+fn service_time_ends_when_the_last_record_reaches_tcp() {
+    let (side, leaf) = Side::new(TlsOptions::default());
+    side.store
+        .put("/a", crate::http::Object::new(vec![1; 10_000], None, 0))
+        .unwrap();
+    let mut p = Pair::new(side);
+    let mut c = client(&client_config(&leaf, false));
+    p.pump(Some(&mut c));
+    assert!(!p.server.is_handshaking());
+    // TCP takes nothing: the whole response sits in rustls.
+    p.send_cap = 0;
+    c.writer()
+        .write_all(b"GET /a HTTP/1.1\r\nHost: s\r\n\r\n")
+        .unwrap();
+    p.pump(Some(&mut c));
+    assert_eq!(p.side.service_time.len(), 0, "not done while inside TLS");
+    p.now += Duration::from_millis(30);
+    p.send_cap = usize::MAX;
+    p.pump(Some(&mut c));
+    assert!(String::from_utf8_lossy(&p.got).starts_with("HTTP/1.1 200"));
+    let h = &p.side.service_time;
+    assert_eq!(h.len(), 1);
+    assert!(h.equivalent(h.max(), 30_000_000), "{} ns", h.max());
 }

@@ -263,16 +263,18 @@ impl TlsHttp {
             self.close_notify_sent = true;
             self.flush(&mut send);
         }
+        if !self.tls.wants_write() {
+            // Every record is in TCP: the responses inside them are done.
+            self.http.flushed(now, ctx);
+        }
         taken
     }
 
-    /// The daemon is stopping: close_notify (after what is queued) now.
-    pub fn close_now(&mut self, mut send: impl FnMut(&[u8]) -> usize) {
-        if self.established && self.failed.is_none() && !self.close_notify_sent {
-            self.tls.send_close_notify();
-            self.close_notify_sent = true;
-        }
-        self.flush(&mut send);
+    /// Graceful stop of an established connection: HTTP finishes the
+    /// response it is writing, and close_notify follows it (`write_out`),
+    /// never cutting it short.
+    pub fn stop(&mut self) {
+        self.http.stop();
     }
 
     fn flush(&mut self, send: &mut impl FnMut(&[u8]) -> usize) -> usize {
