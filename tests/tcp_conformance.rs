@@ -119,6 +119,7 @@ scripts! {
     unlisten_resets_queued_connections,
     user_timeout_aborts,
     zero_window_probe,
+    zero_window_update_resumes_at_once,
 }
 
 #[test]

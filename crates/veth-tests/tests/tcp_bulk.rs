@@ -85,4 +85,7 @@ fn zero_window_for_seconds_is_probed_then_completes() {
     assert!(t.elapsed().as_secs_f64() >= 3.0);
     let r = xskd.stop().unwrap();
     assert!(sum_queues(&r, "/stack/tcp/window_probes") > 0, "{r:#}");
+    // Zero-length probes use no sequence space: resuming needs no RTO
+    // (a one-byte probe the window update did not ACK used to wait for one).
+    assert_eq!(sum_queues(&r, "/stack/tcp/rto_expirations"), 0, "{r:#}");
 }

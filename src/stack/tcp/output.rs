@@ -262,22 +262,15 @@ impl Tcp {
                 t.probe_pending = false;
                 break;
             }
-            let wnd = t.snd_wnd.min(t.cc.cwnd());
             let in_flight = t.in_flight();
             let cc_room = if sack_recovery {
                 t.cc.cwnd().saturating_sub(t.pipe())
             } else {
                 t.cc.cwnd().saturating_sub(in_flight)
             };
-            let mut usable = t.snd_wnd.saturating_sub(in_flight).min(cc_room) as usize;
-            if t.probe_pending && usable == 0 && avail > 0 {
-                //= https://www.rfc-editor.org/rfc/rfc9293#section-3.8.6.1
-                //# The transmitting host SHOULD send the first zero-window
-                //# probe when a zero window has existed for the retransmission
-                //# timeout period
-                usable = 1;
-                counters.window_probes += 1;
-            }
+            let usable = t.snd_wnd.saturating_sub(in_flight).min(cc_room) as usize;
+            // The persist timer fired with some window open: send what
+            // fits even if it is small (the SWS override timeout).
             let probing = std::mem::take(&mut t.probe_pending);
             let n = avail.min(usable).min(mss);
             if n == 0 {
@@ -299,10 +292,7 @@ impl Tcp {
             // (nothing more will come); resends after an RTO are not held.
             // No override timer: the ACK that empties the pipe releases
             // the held tail, which is what Nagle means.
-            // A zero-window probe byte the peer did not take is not data
-            // in flight for Nagle's purposes.
-            let nagle_ok =
-                t.nodelay || t.in_flight() == 0 || t.fin_queued || t.in_flight() <= t.probe_bytes;
+            let nagle_ok = t.nodelay || t.in_flight() == 0 || t.fin_queued;
             let resending = t.snd_nxt.diff(t.snd_max) < 0;
             let send = n == mss
                 || (n == avail && nagle_ok)
@@ -313,9 +303,6 @@ impl Tcp {
                 break;
             }
             let fin = t.fin_queued && n == avail;
-            if probing && n == 1 && wnd == 0 {
-                t.probe_bytes = 1;
-            }
             let seq = t.snd_nxt;
             let mut r = t.repr(now, seq, if fin { Control::Fin } else { Control::None });
             r.psh = n == avail;
@@ -397,19 +384,29 @@ impl Tcp {
             }
             _ => {}
         }
-        if t.outstanding() == 0 {
-            // Nothing outstanding: the timer was the persist timer.
-            counters.retrans_segs -= 1;
-            t.retransmits -= 1;
-        }
         //= https://www.rfc-editor.org/rfc/rfc6298#section-5
         //# (5.4) Retransmit the earliest segment that has not been
         //# acknowledged by the TCP receiver.
         // Go back to SND.UNA: output() resends from there as the window
         // allows (issue 4's congestion control limits this to cwnd).
         t.snd_nxt = t.snd_una;
+        // Resends after an RTO are not held by Nagle or SWS avoidance.
         t.probe_pending = true;
         t.needs_output = true;
+    }
+
+    /// A bare ACK at SND.UNA-1: outside the peer's window, so it takes no
+    /// data and draws an ACK with the current window (keepalive, RFC 9293
+    /// 3.8.4, and zero-window probes as Linux sends them).
+    pub(crate) fn send_old_seq_ack(&mut self, now: Instant, idx: u32, out: &mut impl SegmentSink) {
+        let Tcp {
+            slots, counters, ..
+        } = self;
+        let Some(t) = slots.get_mut(idx as usize).and_then(|s| s.tcb.as_mut()) else {
+            return;
+        };
+        let r = t.repr(now, t.snd_una - 1, Control::None);
+        emit(out, counters, t, &r, 0, 0);
     }
 
     /// An ACK for this connection right now (duplicate ACK, challenge ACK,

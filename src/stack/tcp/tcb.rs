@@ -106,12 +106,11 @@ pub(crate) struct Tcb {
     pub unacked_segs: u32,
     /// Nagle off (RFC 896 / RFC 9293 3.7.4): send small segments at once.
     pub nodelay: bool,
-    /// Bytes sent as a zero-window probe and not yet acknowledged.
-    pub probe_bytes: u32,
     /// Right edge of the window we last advertised (never moved left,
     /// RFC 9293 3.8.6.2.2).
     pub rcv_adv: SeqNumber,
-    /// Send a one-byte probe into a zero window on the next output.
+    /// The next output sends what the window allows even where Nagle or
+    /// SWS avoidance would wait (persist timer, RTO resend).
     pub probe_pending: bool,
     /// In `Tcp::pending`.
     pub queued: bool,
@@ -205,7 +204,6 @@ impl Tcb {
             ack_deadline: None,
             unacked_segs: 0,
             nodelay: false,
-            probe_bytes: 0,
             rcv_adv: SeqNumber(0),
             queued: false,
             ready_port: None,
@@ -390,7 +388,12 @@ impl Tcb {
             t.snd_wl1 = repr.seq;
             t.snd_wl2 = ack;
             if wnd > 0 && t.outstanding() == 0 {
+                // The window opened: the persist timer stops and its
+                // backoff is forgotten; output sends at once.
                 t.rtx_deadline = None;
+                t.backoff = 0;
+                t.retries = 0;
+                t.needs_output = true;
             } else if wnd == 0 && t.outstanding() == 0 && !t.send_buf.is_empty() {
                 // Persist: probe the zero window after an RTO.
                 t.arm_rtx(now);
