@@ -90,6 +90,7 @@ scripts! {
     lost_final_ack_fin_retransmitted,
     options_parsed_defensively,
     out_of_order_kept_with_sack,
+    out_of_order_whole_window_kept,
     partial_ack_retransmits_next_hole,
     passive_open_handshake_and_close,
     paws_old_timestamp_dropped,

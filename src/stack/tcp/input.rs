@@ -496,8 +496,9 @@ impl Tcp {
                         fin_in_order = false;
                     }
                 } else if (off as i32) < 0 {
-                    // A hole before this segment: keep it if the bounded
-                    // store has room; the duplicate ACK tells the peer.
+                    // A hole before this segment: keep it (the store holds
+                    // whatever the advertised window invites); the
+                    // duplicate ACK tells the peer.
                     fin_in_order = false;
                     let (nxt, seq) = (t.rcv_nxt, repr.seq);
                     if !t.reassembly.insert(&mut t.recv_buf, nxt, seq, repr.payload) {
