@@ -73,6 +73,7 @@ scripts! {
     closing_segment_matrix,
     data_after_close_gets_rst,
     data_retransmit_backoff,
+    data_with_sack_blocks_fits_the_mss,
     delayed_ack_every_second_segment,
     established_segment_matrix,
     fast_retransmit_and_recovery,

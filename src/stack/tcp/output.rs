@@ -39,6 +39,12 @@ fn emit(
     data_len: usize,
 ) -> bool {
     let hl = repr.header_len();
+    // Every segment fits the path MTU as it is: IP never fragments TCP.
+    debug_assert!(
+        repr.control == Control::Syn || hl + data_len <= usize::from(tcb.mss) + 20,
+        "segment of {hl} + {data_len} over MSS {}",
+        tcb.mss
+    );
     let (src, dst) = (*tcb.local.ip(), *tcb.remote.ip());
     let send_buf = &tcb.send_buf;
     let ok = out
@@ -76,7 +82,7 @@ fn retransmit_at(
         .len()
         .saturating_sub(off)
         .min(max)
-        .min(t.payload_mss());
+        .min(t.data_room());
     let fin = t.fin_seq.is_some_and(|f| f == seq + n);
     if n == 0 && !fin {
         return 0;
@@ -272,7 +278,9 @@ impl Tcp {
             // The persist timer fired with some window open: send what
             // fits even if it is small (the SWS override timeout).
             let probing = std::mem::take(&mut t.probe_pending);
-            let n = avail.min(usable).min(mss);
+            // A full segment is what fits with this segment's options.
+            let room = t.data_room();
+            let n = avail.min(usable).min(room);
             if n == 0 {
                 break;
             }
@@ -294,7 +302,7 @@ impl Tcp {
             // the held tail, which is what Nagle means.
             let nagle_ok = t.nodelay || t.in_flight() == 0 || t.fin_queued;
             let resending = t.snd_nxt.diff(t.snd_max) < 0;
-            let send = n == mss
+            let send = n == room
                 || (n == avail && nagle_ok)
                 || (n as u32 >= t.max_snd_wnd / 2 && nagle_ok)
                 || probing

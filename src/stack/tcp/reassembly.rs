@@ -41,6 +41,11 @@ impl Reassembly {
         self.ranges.is_empty()
     }
 
+    /// SACK blocks an ACK would report now (before the option-space cut).
+    pub fn sack_blocks(&self) -> usize {
+        self.ranges.len().min(SACK_BLOCKS)
+    }
+
     #[cfg(test)]
     pub fn ranges(&self) -> Vec<(SeqNumber, SeqNumber)> {
         self.ranges.iter().copied().collect()

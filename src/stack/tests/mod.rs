@@ -5,6 +5,7 @@ mod arp;
 mod fuzz;
 mod icmp;
 mod ipv4;
+mod tcp_mtu;
 mod udp;
 
 use crate::service::udp_echo;
