@@ -272,7 +272,9 @@ impl Tcp {
             let cc_room = if sack_recovery {
                 t.cc.cwnd().saturating_sub(t.pipe())
             } else {
-                t.cc.cwnd().saturating_sub(in_flight)
+                t.cc.cwnd()
+                    .saturating_add(t.limited_transmit_allowance())
+                    .saturating_sub(in_flight)
             };
             let usable = t.snd_wnd.saturating_sub(in_flight).min(cc_room) as usize;
             // The persist timer fired with some window open: send what

@@ -52,6 +52,30 @@ impl Tcb {
         }
     }
 
+    /// Bytes beyond cwnd that may be outstanding for Limited Transmit.
+    //= https://www.rfc-editor.org/rfc/rfc3042#section-2
+    //# When a TCP sender has previously unsent data queued for transmission
+    //# it SHOULD use the Limited Transmit algorithm, which calls for a TCP
+    //# sender to transmit new data upon the arrival of the first two
+    //# consecutive duplicate ACKs when the following conditions are
+    //# satisfied:
+    //#
+    //#    * The receiver's advertised window allows the transmission of the
+    //#      segment.
+    //#
+    //#    * The amount of outstanding data would remain less than or equal
+    //#      to the congestion window plus 2 segments.  In other words, the
+    //#      sender can only send two segments beyond the congestion window
+    //#      (cwnd).
+    // Only new data goes out this way: a resend after an RTO (SND.NXT
+    // behind SND.MAX) is not "previously unsent".
+    pub(crate) fn limited_transmit_allowance(&self) -> u32 {
+        if self.in_recovery || self.snd_nxt != self.snd_max {
+            return 0;
+        }
+        self.dupacks.min(2) * self.smss()
+    }
+
     /// A duplicate ACK in the sense of RFC 5681 section 2 arrived.
     pub(crate) fn on_dup_ack(&mut self, now: Instant) -> AckEvent {
         self.dupacks = self.dupacks.saturating_add(1);
