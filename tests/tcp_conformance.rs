@@ -89,6 +89,7 @@ scripts! {
     last_ack_segment_matrix,
     listen_segment_matrix,
     lost_final_ack_fin_retransmitted,
+    lost_retransmission_detected,
     options_parsed_defensively,
     out_of_order_kept_with_sack,
     out_of_order_whole_window_kept,

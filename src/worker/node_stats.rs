@@ -266,6 +266,12 @@ impl StatsExport for NodeStats {
             t.sack_retransmits,
         );
         m.counter(
+            "tcp_lost_retransmits_total",
+            "TCP fast recoveries that detected their retransmissions lost and resent them.",
+            l,
+            t.lost_retransmits,
+        );
+        m.counter(
             "tcp_rto_expirations_total",
             "TCP retransmission timeouts of data.",
             l,
@@ -525,6 +531,7 @@ impl StatsExport for NodeStats {
                 "fast_retransmits": self.tcp.fast_retransmits,
                 "partial_ack_retransmits": self.tcp.partial_ack_retransmits,
                 "sack_retransmits": self.tcp.sack_retransmits,
+                "lost_retransmits": self.tcp.lost_retransmits,
                 "rto_expirations": self.tcp.rto_expirations,
                 "states": self.tcp_states.iter().map(|(s, n)| (s.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
             },

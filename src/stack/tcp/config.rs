@@ -314,6 +314,9 @@ pub struct TcpCounters {
     pub sack_blocks_dropped: u64,
     /// Retransmissions chosen from the SACK scoreboard (RFC 6675 NextSeg).
     pub sack_retransmits: u64,
+    /// Fast recoveries that found their own retransmissions lost (data
+    /// sent after them was SACKed) and resent them without an RTO.
+    pub lost_retransmits: u64,
     pub out_rsts: u64,
     pub in_rsts: u64,
     pub syncookies_sent: u64,

@@ -405,6 +405,9 @@ impl Tcp {
         if event == AckEvent::None {
             event = t.check_sack_loss(now);
         }
+        if t.detect_lost_retransmission() {
+            self.counters.lost_retransmits += 1;
+        }
         if let Some(r) = rtt_sample {
             self.rtt_sink.push(r);
         }

@@ -104,6 +104,7 @@ fn retransmit_at(
     if t.high_rxt.diff(end) < 0 {
         t.high_rxt = end;
     }
+    t.rxt_mark = t.snd_max;
     t.arm_rtx(now);
     end - seq
 }

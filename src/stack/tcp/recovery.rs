@@ -286,6 +286,32 @@ impl Tcb {
         self.high_rxt = self.snd_una;
     }
 
+    /// In SACK recovery: were our retransmissions lost too? Every byte
+    /// retransmitted so far went out before SND.MAX reached `rxt_mark`, so
+    /// when data above the mark is SACKed as strongly as IsLost asks
+    /// (DupThresh segments, the same reordering allowance) while
+    /// retransmitted data below HighRxt is still unacknowledged, those
+    /// retransmissions were lost. RFC 6675 alone would wait for the RTO;
+    /// like Linux (and RACK, RFC 8985 6.2) we send them again: HighRxt
+    /// goes back to SND.UNA, so NextSeg picks those holes once more and
+    /// the pipe stops counting them. Returns whether it fired.
+    pub(crate) fn detect_lost_retransmission(&mut self) -> bool {
+        if !self.in_recovery
+            || !self.sack_ok
+            || self.high_rxt.diff(self.snd_una) <= 0
+            || self.rxt_mark.diff(self.snd_una) <= 0
+            || !self.scoreboard.is_lost(self.rxt_mark, self.smss())
+        {
+            return false;
+        }
+        self.high_rxt = self.snd_una;
+        // Fires once per round of retransmissions: the next needs data
+        // SACKed above the SND.MAX of its own resends.
+        self.rxt_mark = self.snd_max;
+        self.needs_output = true;
+        true
+    }
+
     /// Bytes RFC 6675 believes are in the network (SND.NXT - SND.UNA
     /// without SACK information).
     pub(crate) fn pipe(&self) -> u32 {

@@ -92,6 +92,9 @@ pub(crate) struct Tcb {
     pub scoreboard: super::sack::Scoreboard,
     /// RFC 6675 HighRxt: end of the highest retransmitted range.
     pub high_rxt: SeqNumber,
+    /// SND.MAX when the latest retransmission went out: data SACKed above
+    /// it was sent after every retransmission (see `detect_lost_retransmission`).
+    pub rxt_mark: SeqNumber,
     /// A FIN that arrived beyond a hole: where it sits (end of its data).
     pub fin_pending_at: Option<SeqNumber>,
 
@@ -195,6 +198,7 @@ impl Tcb {
             fast_rtx_pending: false,
             scoreboard: super::sack::Scoreboard::default(),
             high_rxt: iss,
+            rxt_mark: iss,
             fin_pending_at: None,
             syn_pending: true,
             ack_pending: false,
