@@ -112,6 +112,7 @@ scripts! {
     syn_in_established_challenge_ack,
     syn_received_segment_matrix,
     syn_sent_segment_matrix,
+    tail_loss_probe,
     synack_backoff_gives_up,
     time_wait_fin_retransmit_restarts_timer,
     time_wait_ignores_rst,

@@ -272,6 +272,12 @@ impl StatsExport for NodeStats {
             t.lost_retransmits,
         );
         m.counter(
+            "tcp_tail_loss_probes_total",
+            "TCP tail loss probes sent (RFC 8985).",
+            l,
+            t.tlp_probes,
+        );
+        m.counter(
             "tcp_rto_expirations_total",
             "TCP retransmission timeouts of data.",
             l,
@@ -532,6 +538,7 @@ impl StatsExport for NodeStats {
                 "partial_ack_retransmits": self.tcp.partial_ack_retransmits,
                 "sack_retransmits": self.tcp.sack_retransmits,
                 "lost_retransmits": self.tcp.lost_retransmits,
+                "tlp_probes": self.tcp.tlp_probes,
                 "rto_expirations": self.tcp.rto_expirations,
                 "states": self.tcp_states.iter().map(|(s, n)| (s.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
             },

@@ -371,6 +371,7 @@ impl Tcp {
             rtt_sample = t.take_rtt_sample(now, ack, repr.timestamp, rto_max);
             t.scoreboard.on_cumulative_ack(ack);
             event = t.on_new_ack(now, ack, acked, flight);
+            t.tlp_out = false;
             t.backoff = 0;
             t.retries = 0;
             //= https://www.rfc-editor.org/rfc/rfc6298#section-5

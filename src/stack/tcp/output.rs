@@ -259,6 +259,12 @@ impl Tcp {
                 counters.sack_retransmits += 1;
             }
         }
+        // A tail loss probe may send one segment of new data beyond cwnd.
+        let mut tlp_room = if std::mem::take(&mut t.tlp_new_data) {
+            t.smss()
+        } else {
+            0
+        };
         loop {
             let sent = t.data_sent();
             let avail = t.send_buf.len().saturating_sub(sent);
@@ -275,6 +281,7 @@ impl Tcp {
             } else {
                 t.cc.cwnd()
                     .saturating_add(t.limited_transmit_allowance())
+                    .saturating_add(tlp_room)
                     .saturating_sub(in_flight)
             };
             let usable = t.snd_wnd.saturating_sub(in_flight).min(cc_room) as usize;
@@ -320,6 +327,7 @@ impl Tcp {
             if emit(out, counters, t, &r, sent, n) {
                 t.bytes_out += n as u64;
             }
+            tlp_room = 0;
             t.snd_nxt += n;
             if fin {
                 t.fin_seq = Some(t.snd_nxt);
@@ -371,6 +379,20 @@ impl Tcp {
             let r = t.repr(now, t.snd_max, Control::None);
             emit(out, counters, t, &r, 0, 0);
         }
+        t.arm_tlp(now);
+    }
+
+    /// Resend the highest-sequence segment sent (a tail loss probe).
+    pub(crate) fn retransmit_tail(&mut self, now: Instant, idx: u32, out: &mut impl SegmentSink) {
+        let Tcp {
+            slots, counters, ..
+        } = self;
+        let Some(t) = slots.get_mut(idx as usize).and_then(|s| s.tcb.as_mut()) else {
+            return;
+        };
+        let data_end = t.fin_seq.unwrap_or(t.snd_max);
+        let len = (data_end.diff(t.snd_una).max(0) as u32).min(t.data_room() as u32);
+        retransmit_at(now, out, counters, t, data_end - len, len as usize);
     }
 
     /// Retransmit the oldest unacknowledged segment (SYN, data, or FIN).

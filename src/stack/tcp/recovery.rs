@@ -106,7 +106,7 @@ impl Tcb {
         if self.in_recovery
             || !self.sack_ok
             || self.outstanding() == 0
-            || !self.scoreboard.is_lost(self.snd_una, self.smss())
+            || !(self.scoreboard.is_lost(self.snd_una, self.smss()) || self.early_retransmit_due())
         {
             return AckEvent::None;
         }

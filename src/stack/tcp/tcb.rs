@@ -95,6 +95,13 @@ pub(crate) struct Tcb {
     /// SND.MAX when the latest retransmission went out: data SACKed above
     /// it was sent after every retransmission (see `detect_lost_retransmission`).
     pub rxt_mark: SeqNumber,
+    /// Tail loss probe timer (see `tlp`), the flight (SND.UNA, SND.MAX) it
+    /// was armed for, a probe sent and not yet answered by new ACKs, and
+    /// one segment of new data allowed beyond cwnd for the probe.
+    pub tlp_deadline: Option<Instant>,
+    pub tlp_key: (SeqNumber, SeqNumber),
+    pub tlp_out: bool,
+    pub tlp_new_data: bool,
     /// A FIN that arrived beyond a hole: where it sits (end of its data).
     pub fin_pending_at: Option<SeqNumber>,
 
@@ -199,6 +206,10 @@ impl Tcb {
             scoreboard: super::sack::Scoreboard::default(),
             high_rxt: iss,
             rxt_mark: iss,
+            tlp_deadline: None,
+            tlp_key: (iss, iss),
+            tlp_out: false,
+            tlp_new_data: false,
             fin_pending_at: None,
             syn_pending: true,
             ack_pending: false,
@@ -365,7 +376,10 @@ impl Tcb {
             }
         }
         earlier(
-            earlier(self.rtx_deadline, self.state_deadline),
+            earlier(
+                earlier(self.rtx_deadline, self.tlp_deadline),
+                self.state_deadline,
+            ),
             earlier(keepalive, self.ack_deadline),
         )
     }

@@ -64,6 +64,10 @@ impl Tcp {
             self.on_rto(now, idx, out);
             return;
         }
+        if t.tlp_deadline.is_some_and(|d| d <= now) {
+            self.on_tlp(now, idx, out);
+            return;
+        }
         if keepalive.is_some_and(|d| d <= now) {
             let count = self.cfg.keepalive.map_or(0, |k| k.count);
             if t.keepalive_probes >= count {
