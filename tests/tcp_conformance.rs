@@ -96,6 +96,7 @@ scripts! {
     partial_ack_retransmits_next_hole,
     passive_open_handshake_and_close,
     paws_old_timestamp_dropped,
+    rescue_retransmission,
     retransmitted_syn_gets_synack,
     rst_at_rcv_nxt_resets,
     rst_in_window_challenge_ack,

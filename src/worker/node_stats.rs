@@ -272,6 +272,12 @@ impl StatsExport for NodeStats {
             t.lost_retransmits,
         );
         m.counter(
+            "tcp_rescue_retransmits_total",
+            "TCP RFC 6675 rescue retransmissions.",
+            l,
+            t.rescue_retransmits,
+        );
+        m.counter(
             "tcp_tail_loss_probes_total",
             "TCP tail loss probes sent (RFC 8985).",
             l,
@@ -539,6 +545,7 @@ impl StatsExport for NodeStats {
                 "sack_retransmits": self.tcp.sack_retransmits,
                 "lost_retransmits": self.tcp.lost_retransmits,
                 "tlp_probes": self.tcp.tlp_probes,
+                "rescue_retransmits": self.tcp.rescue_retransmits,
                 "rto_expirations": self.tcp.rto_expirations,
                 "states": self.tcp_states.iter().map(|(s, n)| (s.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
             },

@@ -317,6 +317,8 @@ pub struct TcpCounters {
     /// Fast recoveries that found their own retransmissions lost (data
     /// sent after them was SACKed) and resent them without an RTO.
     pub lost_retransmits: u64,
+    /// RFC 6675 rescue retransmissions (the tail of a recovery).
+    pub rescue_retransmits: u64,
     /// Tail loss probes sent (RFC 8985 7).
     pub tlp_probes: u64,
     pub out_rsts: u64,

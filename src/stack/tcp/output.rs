@@ -352,6 +352,20 @@ impl Tcp {
                 if retransmit_at(now, out, counters, t, seq, len as usize) > 0 {
                     counters.sack_retransmits += 1;
                 }
+            } else if t.rescue_due() {
+                // RFC 6675 4 NextSeg rule (4), paraphrased: when rules (1)
+                // to (3) fail, one rescue retransmission per recovery of a
+                // segment holding the highest unSACKed sequence number,
+                // without moving HighRxt. It repairs a lost tail that no
+                // SACK will ever report.
+                let high_rxt = t.high_rxt;
+                let data_end = t.fin_seq.unwrap_or(t.snd_max);
+                let len = (data_end.diff(t.snd_una).max(0) as u32).min(t.data_room() as u32);
+                if retransmit_at(now, out, counters, t, data_end - len, len as usize) > 0 {
+                    counters.rescue_retransmits += 1;
+                }
+                t.high_rxt = high_rxt;
+                t.rescue_rxt = Some(t.recover);
             }
         }
         if t.outstanding() == 0 && t.data_sent() < t.send_buf.len() {

@@ -312,6 +312,17 @@ impl Tcb {
         true
     }
 
+    /// A rescue retransmission is due: not yet sent in this recovery, no
+    /// new data to send, and the top of the flight is not SACKed.
+    pub(crate) fn rescue_due(&self) -> bool {
+        self.rescue_rxt != Some(self.recover)
+            && self.data_sent() >= self.send_buf.len()
+            && self
+                .scoreboard
+                .highest()
+                .is_some_and(|h| self.snd_max.diff(h) > 0)
+    }
+
     /// Bytes RFC 6675 believes are in the network (SND.NXT - SND.UNA
     /// without SACK information).
     pub(crate) fn pipe(&self) -> u32 {

@@ -95,6 +95,9 @@ pub(crate) struct Tcb {
     /// SND.MAX when the latest retransmission went out: data SACKed above
     /// it was sent after every retransmission (see `detect_lost_retransmission`).
     pub rxt_mark: SeqNumber,
+    /// RFC 6675 RescueRxt: the `recover` of the recovery that sent its
+    /// rescue retransmission.
+    pub rescue_rxt: Option<SeqNumber>,
     /// Tail loss probe timer (see `tlp`), the flight (SND.UNA, SND.MAX) it
     /// was armed for, a probe sent and not yet answered by new ACKs, and
     /// one segment of new data allowed beyond cwnd for the probe.
@@ -206,6 +209,7 @@ impl Tcb {
             scoreboard: super::sack::Scoreboard::default(),
             high_rxt: iss,
             rxt_mark: iss,
+            rescue_rxt: None,
             tlp_deadline: None,
             tlp_key: (iss, iss),
             tlp_out: false,
