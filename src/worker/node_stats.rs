@@ -267,6 +267,24 @@ impl StatsExport for NodeStats {
             t.sack_retransmits,
         );
         m.counter(
+            "tcp_lost_retransmits_total",
+            "TCP fast recoveries that detected their retransmissions lost and resent them.",
+            l,
+            t.lost_retransmits,
+        );
+        m.counter(
+            "tcp_rescue_retransmits_total",
+            "TCP RFC 6675 rescue retransmissions.",
+            l,
+            t.rescue_retransmits,
+        );
+        m.counter(
+            "tcp_tail_loss_probes_total",
+            "TCP tail loss probes sent (RFC 8985).",
+            l,
+            t.tlp_probes,
+        );
+        m.counter(
             "tcp_rto_expirations_total",
             "TCP retransmission timeouts of data.",
             l,
@@ -526,6 +544,9 @@ impl StatsExport for NodeStats {
                 "fast_retransmits": self.tcp.fast_retransmits,
                 "partial_ack_retransmits": self.tcp.partial_ack_retransmits,
                 "sack_retransmits": self.tcp.sack_retransmits,
+                "lost_retransmits": self.tcp.lost_retransmits,
+                "tlp_probes": self.tcp.tlp_probes,
+                "rescue_retransmits": self.tcp.rescue_retransmits,
                 "rto_expirations": self.tcp.rto_expirations,
                 "states": self.tcp_states.iter().map(|(s, n)| (s.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
             },

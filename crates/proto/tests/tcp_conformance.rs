@@ -69,6 +69,7 @@ scripts! {
     closing_segment_matrix,
     data_after_close_gets_rst,
     data_retransmit_backoff,
+    data_with_sack_blocks_fits_the_mss,
     delayed_ack_every_second_segment,
     established_segment_matrix,
     fast_retransmit_and_recovery,
@@ -84,11 +85,14 @@ scripts! {
     last_ack_segment_matrix,
     listen_segment_matrix,
     lost_final_ack_fin_retransmitted,
+    lost_retransmission_detected,
     options_parsed_defensively,
     out_of_order_kept_with_sack,
+    out_of_order_whole_window_kept,
     partial_ack_retransmits_next_hole,
     passive_open_handshake_and_close,
     paws_old_timestamp_dropped,
+    rescue_retransmission,
     retransmitted_syn_gets_synack,
     rst_at_rcv_nxt_resets,
     rst_in_window_challenge_ack,
@@ -105,6 +109,7 @@ scripts! {
     syn_in_established_challenge_ack,
     syn_received_segment_matrix,
     syn_sent_segment_matrix,
+    tail_loss_probe,
     synack_backoff_gives_up,
     time_wait_fin_retransmit_restarts_timer,
     time_wait_ignores_rst,
@@ -115,6 +120,7 @@ scripts! {
     unlisten_resets_queued_connections,
     user_timeout_aborts,
     zero_window_probe,
+    zero_window_update_resumes_at_once,
 }
 
 #[test]

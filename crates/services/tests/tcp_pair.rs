@@ -509,14 +509,14 @@ fn cwnd_trace_shows_slow_start_sawtooth_and_recovery() {
             ca.windows(2).filter(|w| w[1] > w[0]).count() > 10,
             "{algo:?}"
         );
-        // The outage: an RTO, cwnd down to one segment, slow start again.
-        // (CUBIC's larger window at that point lets SACK recovery repair
-        // the same burst without a timeout.)
-        if algo == CongestionAlgorithm::NewReno && out.is_none() {
-            let rto = rows.iter().position(|r| r.ends_with(",rto"));
-            let rto = rto.unwrap_or_else(|| panic!("{algo:?}: no RTO"));
-            assert!(rows[rto].split(',').nth(2).unwrap().parse::<u32>().unwrap() < 1500);
-            assert!(rows[rto + 1..].iter().any(|r| r.contains(",slow_start,")));
+        // The burst of 16 lost segments is repaired by the ACK clock (SACK
+        // recovery, Limited Transmit, lost-retransmission detection, tail
+        // loss probes): no RTO, for either algorithm.
+        if out.is_none() {
+            assert!(
+                !rows.iter().any(|r| r.ends_with(",rto")),
+                "{algo:?}: an RTO"
+            );
         }
     }
 }

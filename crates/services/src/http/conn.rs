@@ -202,7 +202,8 @@ impl Connection {
                         }
                         Parsed::Reject(status, kind) => {
                             //= https://www.rfc-editor.org/rfc/rfc9112#section-2.2
-                            //# When a server listening only for HTTP request messages ...
+                            //# When a server listening only for HTTP request messages
+                            //= https://www.rfc-editor.org/rfc/rfc9112#section-2.2
                             //# receives a sequence of octets that does not match the HTTP-message
                             //# grammar aside from the robustness exceptions listed above, the
                             //# server SHOULD respond with a 400 (Bad Request) response and close
@@ -291,7 +292,9 @@ impl Connection {
         if has_body && head.expect == Expect::Continue {
             //= https://www.rfc-editor.org/rfc/rfc9110#section-10.1.1
             //# A server that receives a 100-continue expectation in an HTTP/1.1
-            //# (or later) request ... either send an immediate response with a
+            //# (or later) request
+            //= https://www.rfc-editor.org/rfc/rfc9110#section-10.1.1
+            //# either send an immediate response with a
             //# final status code, if that status can be determined by examining
             //# just the method, target URI, and header fields, or send an
             //# immediate 100 (Continue) response to encourage the client to send

@@ -314,6 +314,13 @@ pub struct TcpCounters {
     pub sack_blocks_dropped: u64,
     /// Retransmissions chosen from the SACK scoreboard (RFC 6675 NextSeg).
     pub sack_retransmits: u64,
+    /// Fast recoveries that found their own retransmissions lost (data
+    /// sent after them was SACKed) and resent them without an RTO.
+    pub lost_retransmits: u64,
+    /// RFC 6675 rescue retransmissions (the tail of a recovery).
+    pub rescue_retransmits: u64,
+    /// Tail loss probes sent (RFC 8985 7).
+    pub tlp_probes: u64,
     pub out_rsts: u64,
     pub in_rsts: u64,
     pub syncookies_sent: u64,

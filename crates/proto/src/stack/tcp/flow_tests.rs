@@ -240,13 +240,20 @@ fn established_zero_window_is_probed_with_backoff_then_cut_off() {
     h.ack(1);
     let start = h.now;
     assert!(h.write(100).is_empty(), "nothing into a zero window");
-    // Probes of one byte, each RTO doubled (1 s initial): 1, 2, 4, 8 s.
+    // Zero-length probes at SND.UNA-1, each RTO doubled (1 s initial):
+    // 1, 2, 4, 8 s.
     let mut at = Vec::new();
     for _ in 0..4 {
         let t = h.tcp.poll_at().unwrap();
         h.now = t;
-        let sent = h.poll();
-        assert_eq!(sent, vec![(1, 1)], "a one-byte window probe");
+        let mut out = Sink::new();
+        h.tcp.poll(h.now, &mut out);
+        let sent: Vec<(u32, usize)> = out
+            .iter()
+            .map(|(_, _, b)| parse(b))
+            .map(|r| (r.seq.0.wrapping_sub(h.isn), r.payload.len()))
+            .collect();
+        assert_eq!(sent, vec![(0, 0)], "a zero-length probe at SND.UNA-1");
         at.push((t - start).as_secs());
         // The peer answers each probe, still with a zero window.
         h.ack(1);

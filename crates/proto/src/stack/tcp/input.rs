@@ -379,7 +379,7 @@ impl Tcp {
             rtt_sample = t.take_rtt_sample(now, ack, repr.timestamp, rto_max);
             t.scoreboard.on_cumulative_ack(ack);
             event = t.on_new_ack(now, ack, acked, flight);
-            t.probe_bytes = 0;
+            t.tlp_out = false;
             t.backoff = 0;
             t.retries = 0;
             //= https://www.rfc-editor.org/rfc/rfc6298#section-5
@@ -413,6 +413,9 @@ impl Tcp {
         }
         if event == AckEvent::None {
             event = t.check_sack_loss(now);
+        }
+        if t.detect_lost_retransmission() {
+            self.counters.lost_retransmits += 1;
         }
         if let Some(r) = rtt_sample {
             self.rtt_sink.push(r);
@@ -505,8 +508,9 @@ impl Tcp {
                         fin_in_order = false;
                     }
                 } else if (off as i32) < 0 {
-                    // A hole before this segment: keep it if the bounded
-                    // store has room; the duplicate ACK tells the peer.
+                    // A hole before this segment: keep it (the store holds
+                    // whatever the advertised window invites); the
+                    // duplicate ACK tells the peer.
                     fin_in_order = false;
                     let (nxt, seq) = (t.rcv_nxt, repr.seq);
                     if !t.reassembly.insert(&mut t.recv_buf, nxt, seq, repr.payload) {

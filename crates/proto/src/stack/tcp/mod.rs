@@ -54,6 +54,7 @@ mod tcb;
 mod time_wait;
 mod timer_queue;
 mod timers;
+mod tlp;
 
 #[cfg(test)]
 mod flow_tests;

@@ -39,10 +39,38 @@ impl Tcb {
         self.init_cc();
     }
 
-    /// Payload bytes per segment after per-segment options.
+    /// Payload bytes per segment after the options every segment carries
+    /// (timestamps): the congestion controller's SMSS.
     pub(crate) fn payload_mss(&self) -> usize {
         usize::from(self.mss)
             .saturating_sub(if self.ts_ok { 12 } else { 0 })
             .max(1)
     }
+
+    /// Payload bytes that fit in the next data segment with all its
+    /// options: SACK blocks, while we hold out-of-order data, take room too.
+    //= https://www.rfc-editor.org/rfc/rfc9293#section-3.7.1
+    //# The MSS value to be sent in an MSS Option should be equal to the
+    //# effective MTU minus the fixed IP and TCP headers.  By ignoring both
+    //# IP and TCP Options when calculating the value for the MSS Option, if
+    //# there are any IP or TCP Options to be sent in a packet, then the
+    //# sender must decrease the size of the TCP data accordingly.
+    pub(crate) fn data_room(&self) -> usize {
+        let blocks = if self.sack_ok {
+            self.reassembly.sack_blocks()
+        } else {
+            0
+        };
+        if blocks == 0 {
+            return self.payload_mss();
+        }
+        let ts = if self.ts_ok { 12 } else { 0 };
+        // As `TcpRepr::header_len` lays them out: NOP NOP SACK len, 8 each.
+        let fit = (MAX_OPTIONS_LEN - ts - 4) / 8;
+        let sack = 4 + 8 * blocks.min(fit);
+        usize::from(self.mss).saturating_sub(ts + sack).max(1)
+    }
 }
+
+/// TCP option space: 60-byte header maximum minus the fixed 20.
+const MAX_OPTIONS_LEN: usize = 40;

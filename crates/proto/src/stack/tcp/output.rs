@@ -39,6 +39,12 @@ fn emit(
     data_len: usize,
 ) -> bool {
     let hl = repr.header_len();
+    // Every segment fits the path MTU as it is: IP never fragments TCP.
+    debug_assert!(
+        repr.control == Control::Syn || hl + data_len <= usize::from(tcb.mss) + 20,
+        "segment of {hl} + {data_len} over MSS {}",
+        tcb.mss
+    );
     let (src, dst) = (*tcb.local.ip(), *tcb.remote.ip());
     let send_buf = &tcb.send_buf;
     let ok = out
@@ -76,7 +82,7 @@ fn retransmit_at(
         .len()
         .saturating_sub(off)
         .min(max)
-        .min(t.payload_mss());
+        .min(t.data_room());
     let fin = t.fin_seq.is_some_and(|f| f == seq + n);
     if n == 0 && !fin {
         return 0;
@@ -98,6 +104,7 @@ fn retransmit_at(
     if t.high_rxt.diff(end) < 0 {
         t.high_rxt = end;
     }
+    t.rxt_mark = t.snd_max;
     t.arm_rtx(now);
     end - seq
 }
@@ -252,6 +259,12 @@ impl Tcp {
                 counters.sack_retransmits += 1;
             }
         }
+        // A tail loss probe may send one segment of new data beyond cwnd.
+        let mut tlp_room = if std::mem::take(&mut t.tlp_new_data) {
+            t.smss()
+        } else {
+            0
+        };
         loop {
             let sent = t.data_sent();
             let avail = t.send_buf.len().saturating_sub(sent);
@@ -262,24 +275,22 @@ impl Tcp {
                 t.probe_pending = false;
                 break;
             }
-            let wnd = t.snd_wnd.min(t.cc.cwnd());
             let in_flight = t.in_flight();
             let cc_room = if sack_recovery {
                 t.cc.cwnd().saturating_sub(t.pipe())
             } else {
-                t.cc.cwnd().saturating_sub(in_flight)
+                t.cc.cwnd()
+                    .saturating_add(t.limited_transmit_allowance())
+                    .saturating_add(tlp_room)
+                    .saturating_sub(in_flight)
             };
-            let mut usable = t.snd_wnd.saturating_sub(in_flight).min(cc_room) as usize;
-            if t.probe_pending && usable == 0 && avail > 0 {
-                //= https://www.rfc-editor.org/rfc/rfc9293#section-3.8.6.1
-                //# The transmitting host SHOULD send the first zero-window
-                //# probe when a zero window has existed for the retransmission
-                //# timeout period
-                usable = 1;
-                counters.window_probes += 1;
-            }
+            let usable = t.snd_wnd.saturating_sub(in_flight).min(cc_room) as usize;
+            // The persist timer fired with some window open: send what
+            // fits even if it is small (the SWS override timeout).
             let probing = std::mem::take(&mut t.probe_pending);
-            let n = avail.min(usable).min(mss);
+            // A full segment is what fits with this segment's options.
+            let room = t.data_room();
+            let n = avail.min(usable).min(room);
             if n == 0 {
                 break;
             }
@@ -299,12 +310,9 @@ impl Tcp {
             // (nothing more will come); resends after an RTO are not held.
             // No override timer: the ACK that empties the pipe releases
             // the held tail, which is what Nagle means.
-            // A zero-window probe byte the peer did not take is not data
-            // in flight for Nagle's purposes.
-            let nagle_ok =
-                t.nodelay || t.in_flight() == 0 || t.fin_queued || t.in_flight() <= t.probe_bytes;
+            let nagle_ok = t.nodelay || t.in_flight() == 0 || t.fin_queued;
             let resending = t.snd_nxt.diff(t.snd_max) < 0;
-            let send = n == mss
+            let send = n == room
                 || (n == avail && nagle_ok)
                 || (n as u32 >= t.max_snd_wnd / 2 && nagle_ok)
                 || probing
@@ -313,15 +321,13 @@ impl Tcp {
                 break;
             }
             let fin = t.fin_queued && n == avail;
-            if probing && n == 1 && wnd == 0 {
-                t.probe_bytes = 1;
-            }
             let seq = t.snd_nxt;
             let mut r = t.repr(now, seq, if fin { Control::Fin } else { Control::None });
             r.psh = n == avail;
             if emit(out, counters, t, &r, sent, n) {
                 t.bytes_out += n as u64;
             }
+            tlp_room = 0;
             t.snd_nxt += n;
             if fin {
                 t.fin_seq = Some(t.snd_nxt);
@@ -346,6 +352,20 @@ impl Tcp {
                 if retransmit_at(now, out, counters, t, seq, len as usize) > 0 {
                     counters.sack_retransmits += 1;
                 }
+            } else if t.rescue_due() {
+                // RFC 6675 4 NextSeg rule (4), paraphrased: when rules (1)
+                // to (3) fail, one rescue retransmission per recovery of a
+                // segment holding the highest unSACKed sequence number,
+                // without moving HighRxt. It repairs a lost tail that no
+                // SACK will ever report.
+                let high_rxt = t.high_rxt;
+                let data_end = t.fin_seq.unwrap_or(t.snd_max);
+                let len = (data_end.diff(t.snd_una).max(0) as u32).min(t.data_room() as u32);
+                if retransmit_at(now, out, counters, t, data_end - len, len as usize) > 0 {
+                    counters.rescue_retransmits += 1;
+                }
+                t.high_rxt = high_rxt;
+                t.rescue_rxt = Some(t.recover);
             }
         }
         if t.outstanding() == 0 && t.data_sent() < t.send_buf.len() {
@@ -373,6 +393,20 @@ impl Tcp {
             let r = t.repr(now, t.snd_max, Control::None);
             emit(out, counters, t, &r, 0, 0);
         }
+        t.arm_tlp(now);
+    }
+
+    /// Resend the highest-sequence segment sent (a tail loss probe).
+    pub(crate) fn retransmit_tail(&mut self, now: Instant, idx: u32, out: &mut impl SegmentSink) {
+        let Tcp {
+            slots, counters, ..
+        } = self;
+        let Some(t) = slots.get_mut(idx as usize).and_then(|s| s.tcb.as_mut()) else {
+            return;
+        };
+        let data_end = t.fin_seq.unwrap_or(t.snd_max);
+        let len = (data_end.diff(t.snd_una).max(0) as u32).min(t.data_room() as u32);
+        retransmit_at(now, out, counters, t, data_end - len, len as usize);
     }
 
     /// Retransmit the oldest unacknowledged segment (SYN, data, or FIN).
@@ -397,19 +431,29 @@ impl Tcp {
             }
             _ => {}
         }
-        if t.outstanding() == 0 {
-            // Nothing outstanding: the timer was the persist timer.
-            counters.retrans_segs -= 1;
-            t.retransmits -= 1;
-        }
         //= https://www.rfc-editor.org/rfc/rfc6298#section-5
         //# (5.4) Retransmit the earliest segment that has not been
         //# acknowledged by the TCP receiver.
         // Go back to SND.UNA: output() resends from there as the window
         // allows (issue 4's congestion control limits this to cwnd).
         t.snd_nxt = t.snd_una;
+        // Resends after an RTO are not held by Nagle or SWS avoidance.
         t.probe_pending = true;
         t.needs_output = true;
+    }
+
+    /// A bare ACK at SND.UNA-1: outside the peer's window, so it takes no
+    /// data and draws an ACK with the current window (keepalive, RFC 9293
+    /// 3.8.4, and zero-window probes as Linux sends them).
+    pub(crate) fn send_old_seq_ack(&mut self, now: Instant, idx: u32, out: &mut impl SegmentSink) {
+        let Tcp {
+            slots, counters, ..
+        } = self;
+        let Some(t) = slots.get_mut(idx as usize).and_then(|s| s.tcb.as_mut()) else {
+            return;
+        };
+        let r = t.repr(now, t.snd_una - 1, Control::None);
+        emit(out, counters, t, &r, 0, 0);
     }
 
     /// An ACK for this connection right now (duplicate ACK, challenge ACK,

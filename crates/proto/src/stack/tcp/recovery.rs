@@ -52,6 +52,30 @@ impl Tcb {
         }
     }
 
+    /// Bytes beyond cwnd that may be outstanding for Limited Transmit.
+    //= https://www.rfc-editor.org/rfc/rfc3042#section-2
+    //# When a TCP sender has previously unsent data queued for transmission
+    //# it SHOULD use the Limited Transmit algorithm, which calls for a TCP
+    //# sender to transmit new data upon the arrival of the first two
+    //# consecutive duplicate ACKs when the following conditions are
+    //# satisfied:
+    //#
+    //#    * The receiver's advertised window allows the transmission of the
+    //#      segment.
+    //#
+    //#    * The amount of outstanding data would remain less than or equal
+    //#      to the congestion window plus 2 segments.  In other words, the
+    //#      sender can only send two segments beyond the congestion window
+    //#      (cwnd).
+    // Only new data goes out this way: a resend after an RTO (SND.NXT
+    // behind SND.MAX) is not "previously unsent".
+    pub(crate) fn limited_transmit_allowance(&self) -> u32 {
+        if self.in_recovery || self.snd_nxt != self.snd_max {
+            return 0;
+        }
+        self.dupacks.min(2) * self.smss()
+    }
+
     /// A duplicate ACK in the sense of RFC 5681 section 2 arrived.
     pub(crate) fn on_dup_ack(&mut self, now: Instant) -> AckEvent {
         self.dupacks = self.dupacks.saturating_add(1);
@@ -82,7 +106,7 @@ impl Tcb {
         if self.in_recovery
             || !self.sack_ok
             || self.outstanding() == 0
-            || !self.scoreboard.is_lost(self.snd_una, self.smss())
+            || !(self.scoreboard.is_lost(self.snd_una, self.smss()) || self.early_retransmit_due())
         {
             return AckEvent::None;
         }
@@ -262,6 +286,43 @@ impl Tcb {
         // what it SACKed (RFC 2018 8), so the scoreboard starts afresh.
         self.scoreboard.clear();
         self.high_rxt = self.snd_una;
+    }
+
+    /// In SACK recovery: were our retransmissions lost too? Every byte
+    /// retransmitted so far went out before SND.MAX reached `rxt_mark`, so
+    /// when data above the mark is SACKed as strongly as IsLost asks
+    /// (DupThresh segments, the same reordering allowance) while
+    /// retransmitted data below HighRxt is still unacknowledged, those
+    /// retransmissions were lost. RFC 6675 alone would wait for the RTO;
+    /// like Linux (and RACK, RFC 8985 6.2) we send them again: HighRxt
+    /// goes back to SND.UNA, so NextSeg picks those holes once more and
+    /// the pipe stops counting them. Returns whether it fired.
+    pub(crate) fn detect_lost_retransmission(&mut self) -> bool {
+        if !self.in_recovery
+            || !self.sack_ok
+            || self.high_rxt.diff(self.snd_una) <= 0
+            || self.rxt_mark.diff(self.snd_una) <= 0
+            || !self.scoreboard.is_lost(self.rxt_mark, self.smss())
+        {
+            return false;
+        }
+        self.high_rxt = self.snd_una;
+        // Fires once per round of retransmissions: the next needs data
+        // SACKed above the SND.MAX of its own resends.
+        self.rxt_mark = self.snd_max;
+        self.needs_output = true;
+        true
+    }
+
+    /// A rescue retransmission is due: not yet sent in this recovery, no
+    /// new data to send, and the top of the flight is not SACKed.
+    pub(crate) fn rescue_due(&self) -> bool {
+        self.rescue_rxt != Some(self.recover)
+            && self.data_sent() >= self.send_buf.len()
+            && self
+                .scoreboard
+                .highest()
+                .is_some_and(|h| self.snd_max.diff(h) > 0)
     }
 
     /// Bytes RFC 6675 believes are in the network (SND.NXT - SND.UNA

@@ -180,59 +180,63 @@ fn ten_segments() -> Harness {
 #[test]
 fn newreno_one_loss_fast_retransmit_then_full_ack_deflates() {
     let mut h = ten_segments();
-    // Segment 1 lost; 2..10 each bring a duplicate ACK.
-    assert!(h.ack(1).is_empty());
-    assert!(h.ack(1).is_empty());
+    // Segment 1 lost; 2..10 each bring a duplicate ACK. The first two
+    // release one new segment each (Limited Transmit, RFC 3042), cwnd
+    // unchanged.
+    assert_eq!(h.ack(1), vec![(10 * SMSS + 1, SMSS as usize)]);
+    assert_eq!(h.ack(1), vec![(11 * SMSS + 1, SMSS as usize)]);
+    assert_eq!(h.cw(), (10 * SMSS, u32::MAX));
     assert_eq!(h.info().ca_state, "slow_start");
     // Third duplicate ACK: fast retransmit, ssthresh = FlightSize/2,
     // cwnd = ssthresh + 3*SMSS.
     let sent = h.ack(1);
     assert_eq!(sent, vec![(1, SMSS as usize)]);
-    assert_eq!(h.cw(), (8 * SMSS, 5 * SMSS));
+    assert_eq!(h.cw(), (9 * SMSS, 6 * SMSS));
     assert_eq!(h.info().ca_state, "recovery");
     assert_eq!(h.tcp.counters().fast_retransmits, 1);
     // Each further duplicate inflates by SMSS; new data goes out once
-    // cwnd exceeds the 10 segments in flight.
+    // cwnd exceeds the 12 segments in flight.
     let mut new = Vec::new();
     for _ in 0..6 {
         new.extend(h.ack(1));
     }
-    assert_eq!(h.cw(), (14 * SMSS, 5 * SMSS));
-    assert_eq!(new.len(), 4, "{new:?}");
-    assert_eq!(new[0].0, 10 * SMSS + 1);
+    assert_eq!(h.cw(), (15 * SMSS, 6 * SMSS));
+    assert_eq!(new.len(), 3, "{new:?}");
+    assert_eq!(new[0].0, 12 * SMSS + 1);
     // The retransmission fills the hole: a full ACK (covers recover).
-    h.ack(10 * SMSS + 1);
-    // cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS) = min(5, 4+1).
-    assert_eq!(h.cw(), (5 * SMSS, 5 * SMSS));
-    assert_eq!(h.info().ca_state, "congestion_avoidance");
+    h.ack(12 * SMSS + 1);
+    // cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS) = min(6, 3+1).
+    assert_eq!(h.cw(), (4 * SMSS, 6 * SMSS));
+    assert_eq!(h.info().ca_state, "slow_start");
 }
 
 #[test]
 fn newreno_two_losses_in_a_window_partial_ack_retransmits_next_hole() {
     let mut h = ten_segments();
-    // Segments 1 and 4 lost: 8 duplicate ACKs.
+    // Segments 1 and 4 lost: 8 duplicate ACKs, and 2 more for the two
+    // Limited Transmit segments.
     for _ in 0..3 {
         h.ack(1);
     }
-    assert_eq!(h.cw(), (8 * SMSS, 5 * SMSS));
+    assert_eq!(h.cw(), (9 * SMSS, 6 * SMSS));
     for _ in 0..5 {
         h.ack(1);
     }
-    assert_eq!(h.cw(), (13 * SMSS, 5 * SMSS));
+    assert_eq!(h.cw(), (14 * SMSS, 6 * SMSS));
     // The retransmitted segment 1 arrives: ACK 3001 is partial (recover
-    // is 10001). Retransmit the next hole at once, deflate by the 3000
+    // is 12001). Retransmit the next hole at once, deflate by the 3000
     // acknowledged and add back one SMSS.
     let sent = h.ack(3 * SMSS + 1);
     assert_eq!(sent.first(), Some(&(3 * SMSS + 1, SMSS as usize)));
-    assert_eq!(h.cw(), (11 * SMSS, 5 * SMSS));
+    assert_eq!(h.cw(), (12 * SMSS, 6 * SMSS));
     assert_eq!(h.info().ca_state, "recovery");
     assert_eq!(h.tcp.counters().partial_ack_retransmits, 1);
     // Only one fast retransmit for the whole window.
     assert_eq!(h.tcp.counters().fast_retransmits, 1);
     // Full ACK with one segment (sent during recovery) still in flight:
     // cwnd = min(ssthresh, 1 + 1) SMSS, so slow start climbs back.
-    h.ack(13 * SMSS + 1);
-    assert_eq!(h.cw(), (2 * SMSS, 5 * SMSS));
+    h.ack(14 * SMSS + 1);
+    assert_eq!(h.cw(), (2 * SMSS, 6 * SMSS));
     assert_eq!(h.info().ca_state, "slow_start");
 }
 
@@ -244,24 +248,24 @@ fn newreno_lost_retransmission_rto_collapses_to_loss_window() {
     }
     assert_eq!(h.info().ca_state, "recovery");
     let flight = h.info().bytes_in_flight;
-    assert_eq!(flight, 14 * SMSS);
+    assert_eq!(flight, 15 * SMSS);
     // The fast retransmission is lost too: the RTO fires (initial 1 s).
     let sent = h.advance(Duration::from_millis(1100));
     // Go-back-N from SND.UNA, but only what cwnd = 1 SMSS allows. The
     // recovery already set ssthresh for this loss episode (FlightSize
-    // 10 -> 5): the timeout keeps it rather than recomputing from the 14
+    // 12 -> 6): the timeout keeps it rather than recomputing from the 15
     // segments now outstanding.
     assert_eq!(sent, vec![(1, SMSS as usize)]);
-    assert_eq!(h.cw(), (SMSS, 5 * SMSS));
+    assert_eq!(h.cw(), (SMSS, 6 * SMSS));
     assert_eq!(h.info().ca_state, "loss");
     assert_eq!(h.tcp.counters().rto_expirations, 1);
     // It is lost again: second RTO, ssthresh held (RFC 5681 3.1).
     let sent = h.advance(Duration::from_millis(2100));
     assert_eq!(sent, vec![(1, SMSS as usize)]);
-    assert_eq!(h.cw(), (SMSS, 5 * SMSS));
+    assert_eq!(h.cw(), (SMSS, 6 * SMSS));
     // Now it arrives: slow start from 1 SMSS, resending what was lost.
     let sent = h.ack(SMSS + 1);
-    assert_eq!(h.cw(), (2 * SMSS, 5 * SMSS));
+    assert_eq!(h.cw(), (2 * SMSS, 6 * SMSS));
     assert_eq!(sent, vec![(SMSS + 1, 1000), (2 * SMSS + 1, 1000)]);
     // Duplicate ACKs below `recover` after an RTO do not start fast
     // retransmit again (RFC 6582 3.2 step 2).
@@ -281,10 +285,10 @@ fn newreno_rto_during_recovery_leaves_recovery() {
     h.advance(Duration::from_millis(1100));
     let i = h.info();
     assert_eq!(i.ca_state, "loss");
-    // FlightSize was the ten segments: ssthresh 5, cwnd the loss window.
-    assert_eq!((i.cwnd, i.ssthresh), (SMSS, 5 * SMSS));
+    // FlightSize was the twelve segments: ssthresh 6, cwnd the loss window.
+    assert_eq!((i.cwnd, i.ssthresh), (SMSS, 6 * SMSS));
     // An ACK covering everything ends the loss episode.
-    h.ack(10 * SMSS + 1);
+    h.ack(12 * SMSS + 1);
     assert_ne!(h.info().ca_state, "recovery");
 }
 

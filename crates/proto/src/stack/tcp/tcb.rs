@@ -92,6 +92,19 @@ pub(crate) struct Tcb {
     pub scoreboard: super::sack::Scoreboard,
     /// RFC 6675 HighRxt: end of the highest retransmitted range.
     pub high_rxt: SeqNumber,
+    /// SND.MAX when the latest retransmission went out: data SACKed above
+    /// it was sent after every retransmission (see `detect_lost_retransmission`).
+    pub rxt_mark: SeqNumber,
+    /// RFC 6675 RescueRxt: the `recover` of the recovery that sent its
+    /// rescue retransmission.
+    pub rescue_rxt: Option<SeqNumber>,
+    /// Tail loss probe timer (see `tlp`), the flight (SND.UNA, SND.MAX) it
+    /// was armed for, a probe sent and not yet answered by new ACKs, and
+    /// one segment of new data allowed beyond cwnd for the probe.
+    pub tlp_deadline: Option<Instant>,
+    pub tlp_key: (SeqNumber, SeqNumber),
+    pub tlp_out: bool,
+    pub tlp_new_data: bool,
     /// A FIN that arrived beyond a hole: where it sits (end of its data).
     pub fin_pending_at: Option<SeqNumber>,
 
@@ -106,12 +119,11 @@ pub(crate) struct Tcb {
     pub unacked_segs: u32,
     /// Nagle off (RFC 896 / RFC 9293 3.7.4): send small segments at once.
     pub nodelay: bool,
-    /// Bytes sent as a zero-window probe and not yet acknowledged.
-    pub probe_bytes: u32,
     /// Right edge of the window we last advertised (never moved left,
     /// RFC 9293 3.8.6.2.2).
     pub rcv_adv: SeqNumber,
-    /// Send a one-byte probe into a zero window on the next output.
+    /// The next output sends what the window allows even where Nagle or
+    /// SWS avoidance would wait (persist timer, RTO resend).
     pub probe_pending: bool,
     /// In `Tcp::pending`.
     pub queued: bool,
@@ -198,6 +210,12 @@ impl Tcb {
             fast_rtx_pending: false,
             scoreboard: super::sack::Scoreboard::default(),
             high_rxt: iss,
+            rxt_mark: iss,
+            rescue_rxt: None,
+            tlp_deadline: None,
+            tlp_key: (iss, iss),
+            tlp_out: false,
+            tlp_new_data: false,
             fin_pending_at: None,
             syn_pending: true,
             ack_pending: false,
@@ -207,7 +225,6 @@ impl Tcb {
             ack_deadline: None,
             unacked_segs: 0,
             nodelay: false,
-            probe_bytes: 0,
             rcv_adv: SeqNumber(0),
             queued: false,
             ready_port: None,
@@ -367,7 +384,10 @@ impl Tcb {
             }
         }
         earlier(
-            earlier(self.rtx_deadline, self.state_deadline),
+            earlier(
+                earlier(self.rtx_deadline, self.tlp_deadline),
+                self.state_deadline,
+            ),
             earlier(keepalive, self.ack_deadline),
         )
     }
@@ -395,7 +415,12 @@ impl Tcb {
             t.snd_wl1 = repr.seq;
             t.snd_wl2 = ack;
             if wnd > 0 && t.outstanding() == 0 {
+                // The window opened: the persist timer stops and its
+                // backoff is forgotten; output sends at once.
                 t.rtx_deadline = None;
+                t.backoff = 0;
+                t.retries = 0;
+                t.needs_output = true;
             } else if wnd == 0 && t.outstanding() == 0 && !t.send_buf.is_empty() {
                 // Persist: probe the zero window after an RTO.
                 t.arm_rtx(now);

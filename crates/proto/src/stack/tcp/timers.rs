@@ -64,6 +64,10 @@ impl Tcp {
             self.on_rto(now, idx, out);
             return;
         }
+        if t.tlp_deadline.is_some_and(|d| d <= now) {
+            self.on_tlp(now, idx, out);
+            return;
+        }
         if keepalive.is_some_and(|d| d <= now) {
             let count = self.cfg.keepalive.map_or(0, |k| k.count);
             if t.keepalive_probes >= count {
@@ -112,25 +116,44 @@ impl Tcp {
         //= https://www.rfc-editor.org/rfc/rfc6298#section-5
         //# (5.5) The host MUST set RTO <- RTO * 2 ("back off the timer").
         t.rtx_deadline = Some(now + t.rtt.backed_off(t.backoff));
+        if probing && t.state.is_synchronized() {
+            self.persist_probe(now, idx, out);
+            return;
+        }
         self.retransmit(now, idx, out);
         if self.tcb(idx).is_some_and(|t| t.needs_output) {
             self.output(now, idx, out);
         }
     }
 
+    /// The persist timer fired: data waits and nothing is outstanding.
+    fn persist_probe(&mut self, now: Instant, idx: u32, out: &mut impl SegmentSink) {
+        self.counters.window_probes += 1;
+        let Some(t) = self.tcb_mut(idx) else { return };
+        if t.snd_wnd > 0 {
+            // A window too small for SWS avoidance: send what fits.
+            t.probe_pending = true;
+            t.needs_output = true;
+            self.output(now, idx, out);
+            return;
+        }
+        //= https://www.rfc-editor.org/rfc/rfc1122#section-4.2.2.17
+        //# The transmitting host SHOULD send the first zero-window
+        //# probe when a zero window has existed for the retransmission
+        //# timeout period (see Section 4.2.2.15), and SHOULD increase
+        //# exponentially the interval between successive probes.
+        // Like Linux, the probe carries no data: an ACK at SND.UNA-1 is
+        // outside the peer's window and draws an ACK with its window,
+        // without using sequence space. A one-byte probe would become
+        // data in flight, so its loss would look like congestion (an RTO
+        // collapsing cwnd) and a window update that does not ACK it would
+        // leave the sender waiting for the next timer.
+        self.send_old_seq_ack(now, idx, out);
+    }
+
     fn send_keepalive(&mut self, now: Instant, idx: u32, out: &mut impl SegmentSink) {
         //= https://www.rfc-editor.org/rfc/rfc9293#section-3.8.4
         //# Such a segment generally contains SEG.SEQ = SND.NXT-1
-        if let Some(t) = self.tcb_mut(idx) {
-            let (nxt, max) = (t.snd_nxt, t.snd_max);
-            t.snd_nxt = t.snd_una - 1;
-            t.snd_max = t.snd_una - 1;
-            t.ack_pending = true;
-            self.output(now, idx, out);
-            if let Some(t) = self.tcb_mut(idx) {
-                t.snd_nxt = nxt;
-                t.snd_max = max;
-            }
-        }
+        self.send_old_seq_ack(now, idx, out);
     }
 }

@@ -1,0 +1,115 @@
+//! Tail loss probe (RFC 8985 section 7) and early retransmit (RFC 5827):
+//! losses at the end of a flight, where too few segments follow to bring
+//! three duplicate ACKs, repaired by the ACK clock instead of the RTO.
+//!
+//! The probe timer (PTO, about two round trips) runs while data is
+//! outstanding in the open state. When it fires, one segment goes out: new
+//! data if there is some (one segment beyond cwnd), else the last segment
+//! again. Its ACK brings a SACK for the tail; with fewer than four
+//! segments outstanding and nothing new to send, early retransmit lowers
+//! the duplicate threshold so that SACK starts fast recovery.
+
+use std::time::Duration;
+
+use super::config::State;
+use super::tcb::Tcb;
+use super::{SegmentSink, Tcp};
+use crate::time::Instant;
+
+/// RFC 8985 7.2 WCDelAckT: the peer may hold the ACK of a lone segment.
+const WORST_CASE_DELAYED_ACK: Duration = Duration::from_millis(200);
+/// A floor for tiny RTTs (Linux's is two jiffies).
+const PTO_MIN: Duration = Duration::from_millis(10);
+
+impl Tcb {
+    fn tlp_allowed(&self) -> bool {
+        matches!(
+            self.state,
+            State::Established
+                | State::CloseWait
+                | State::FinWait1
+                | State::Closing
+                | State::LastAck
+        ) && self.sack_ok
+            && !self.in_recovery
+            && !self.tlp_out
+            && self.backoff == 0
+            && self.snd_nxt == self.snd_max
+            && self.outstanding() > 0
+    }
+
+    /// After output or an ACK: (re)start the probe timer when the flight
+    /// changed, stop it when a probe is not allowed.
+    // RFC 8985 7.2 (paraphrased): the PTO runs while data is outstanding
+    // outside fast recovery and RTO recovery, restarted by new data sent or
+    // new data acknowledged.
+    pub(crate) fn arm_tlp(&mut self, now: Instant) {
+        let srtt = self.rtt.srtt();
+        if !self.tlp_allowed() || srtt.is_none() {
+            self.tlp_deadline = None;
+            return;
+        }
+        let key = (self.snd_una, self.snd_max);
+        if self.tlp_deadline.is_some() && self.tlp_key == key {
+            return;
+        }
+        self.tlp_key = key;
+        let mut pto = srtt.unwrap_or_default() * 2;
+        if self.outstanding() <= self.smss() {
+            pto += WORST_CASE_DELAYED_ACK;
+        }
+        let at = now + pto.max(PTO_MIN);
+        // A probe no earlier than the RTO is pointless: the RTO does it.
+        self.tlp_deadline = match self.rtx_deadline {
+            Some(rto) if at >= rto => None,
+            _ => Some(at),
+        };
+    }
+
+    // RFC 5827 (paraphrased): with SACK and fewer than four segments
+    // outstanding, the duplicate threshold becomes oseg - 1.
+    /// Early retransmit: with fewer than four segments outstanding and no
+    /// new data to send, SND.UNA is lost once the other outstanding
+    /// segments (all but one) are SACKed.
+    pub(crate) fn early_retransmit_due(&self) -> bool {
+        let smss = self.smss();
+        let oseg = self.outstanding().div_ceil(smss);
+        if !(2..4).contains(&oseg) || self.data_sent() < self.send_buf.len() {
+            return false;
+        }
+        self.scoreboard.sacked_bytes().div_ceil(smss) >= oseg - 1
+    }
+}
+
+impl Tcp {
+    pub(crate) fn on_tlp(&mut self, now: Instant, idx: u32, out: &mut impl SegmentSink) {
+        let Some(t) = self.tcb_mut(idx) else { return };
+        t.tlp_deadline = None;
+        if !t.tlp_allowed() {
+            return;
+        }
+        t.tlp_out = true;
+        self.counters.tlp_probes += 1;
+        let Some(t) = self.tcb_mut(idx) else { return };
+        let unsent = t.send_buf.len() > t.data_sent();
+        // RFC 8985 7.3 (paraphrased): send new data if the windows allow,
+        // else retransmit the highest-sequence segment sent.
+        if unsent && t.snd_wnd > t.in_flight() {
+            t.tlp_new_data = true;
+            t.probe_pending = true;
+            t.needs_output = true;
+            self.output(now, idx, out);
+        } else {
+            self.retransmit_tail(now, idx, out);
+        }
+        if let Some(t) = self.tcb_mut(idx) {
+            //= https://www.rfc-editor.org/rfc/rfc8985#section-7.3
+            //# After attempting to send a loss probe, regardless of whether a
+            //# loss probe was sent, the sender MUST re-arm the RTO timer, not
+            //# the PTO timer, if the FlightSize is not zero.
+            if t.outstanding() > 0 {
+                t.rtx_deadline = Some(now + t.rtt.backed_off(t.backoff));
+            }
+        }
+    }
+}
