@@ -63,7 +63,13 @@ impl Service {
     }
 }
 
-#[test]
+/// Run without libtest (`harness = false`): the counting allocator is
+/// global, and the harness's own threads would be counted with us.
+fn main() {
+    keep_alive_gets_allocate_nothing_per_request_once_warm();
+    println!("keep_alive_gets_allocate_nothing_per_request_once_warm: ok");
+}
+
 fn keep_alive_gets_allocate_nothing_per_request_once_warm() {
     let cfg = HttpConfig::default();
     let store = Store::shared(StoreConfig::default());
