@@ -10,7 +10,7 @@ use std::time::Duration;
 use anyhow::{bail, Context, Result};
 use crossbeam::channel::{self, Receiver};
 
-use crate::config::{Config, ImpairConfig};
+use crate::config::{Config, ImpairConfig, QueueConfig};
 use crate::datapath::impair::{ImpairCounters, Impaired};
 use crate::datapath::xdp_prog::{XdpCounters, XdpProgram};
 use crate::datapath::xsk::{XskCounters, XskKernelStats, XskSocket};
@@ -40,6 +40,30 @@ enum Port {
 
 /// Each queue gets its own stream from the seed, so workers do not drop
 /// in lockstep.
+/// Every pinned core must be one this process may run on: under `taskset`
+/// or a unit's `CPUAffinity=` the allowed set is not `0..count`, so a core
+/// is checked by id, and the error lists the ids that would work.
+fn check_cores(queues: &[QueueConfig], allowed: &[usize]) -> Result<()> {
+    for q in queues {
+        let Some(core) = q.core else { continue };
+        if !allowed.contains(&core) {
+            let ids: Vec<String> = allowed.iter().map(usize::to_string).collect();
+            bail!(
+                "interface.queues: core {core} for queue {} is not one this process may run on \
+                 (allowed CPU ids: {}; see `taskset -p $$` or the unit's CPUAffinity=): \
+                 pick one of those or drop `core` to leave the worker unpinned",
+                q.queue,
+                if ids.is_empty() {
+                    "unknown".to_string()
+                } else {
+                    ids.join(", ")
+                }
+            );
+        }
+    }
+    Ok(())
+}
+
 fn queue_impairment(cfg: &ImpairConfig, queue: u32) -> ImpairConfig {
     ImpairConfig {
         seed: cfg.seed ^ u64::from(queue).wrapping_mul(0x9e37_79b9_7f4a_7c15),
@@ -88,14 +112,12 @@ impl<S: Clone + Send + 'static> DataPlane<S> {
                 }
             }
         }
-        let cores = core_affinity::get_core_ids().map(|c| c.len()).unwrap_or(0);
-        for q in &config.interface.queues {
-            if let Some(core) = q.core {
-                if core >= cores {
-                    bail!("interface.queues: core {core} for queue {} does not exist (this machine has {cores} cores)", q.queue);
-                }
-            }
-        }
+        let allowed: Vec<usize> = core_affinity::get_core_ids()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|c| c.id)
+            .collect();
+        check_cores(&config.interface.queues, &allowed)?;
         let mut program =
             XdpProgram::load_and_attach(iface, config.ipv4().addr, config.interface.xdp_mode)?;
         let mut sockets = Vec::new();
@@ -278,5 +300,31 @@ impl<S: Clone + Send + 'static> DataPlane<S> {
 impl<S: Clone + Send + 'static> Drop for DataPlane<S> {
     fn drop(&mut self) {
         self.shutdown();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(queue: u32, core: Option<usize>) -> QueueConfig {
+        QueueConfig { queue, core }
+    }
+
+    #[test]
+    fn a_pinned_core_is_checked_by_id_not_by_count() {
+        // Allowed set {1} (taskset -c 1): core 1 exists though the count is 1.
+        assert!(check_cores(&[q(0, Some(1))], &[1]).is_ok());
+        let e = check_cores(&[q(0, Some(0))], &[1]).unwrap_err().to_string();
+        assert!(e.contains("core 0 for queue 0"), "{e}");
+        assert!(e.contains("allowed CPU ids: 1"), "{e}");
+        let e = check_cores(&[q(0, None), q(1, Some(3))], &[0, 2])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("core 3 for queue 1") && e.contains("0, 2"),
+            "{e}"
+        );
+        assert!(check_cores(&[q(0, None)], &[]).is_ok());
     }
 }

@@ -94,17 +94,27 @@ fn main() -> ExitCode {
         Command::CheckConfig { file } => cli::check_config(&file),
         Command::Demo => cli::demo::demo(),
         Command::Probe(p) => cli::probe::probe(p),
-        Command::Stats { admin } => cli::admin_client::stats(admin),
+        Command::Stats { admin } => cli::admin_client::stats(admin, &mut std::io::stdout().lock()),
         Command::TcpProbe {
             target,
             send,
             timeout_ms,
             admin,
-        } => cli::admin_client::tcp_probe(admin, target, &send, timeout_ms),
-        Command::Ss { admin, state, port } => cli::admin_client::ss(admin, state.as_deref(), port),
+        } => cli::admin_client::tcp_probe(
+            admin,
+            target,
+            &send,
+            timeout_ms,
+            &mut std::io::stdout().lock(),
+        ),
+        Command::Ss { admin, state, port } => {
+            cli::admin_client::ss(admin, state.as_deref(), port, &mut std::io::stdout().lock())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of our stdout went away (`xskd ss | head`): not an error.
+        Err(e) if cli::admin_client::is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("xskd: error: {e:#}");
             ExitCode::FAILURE

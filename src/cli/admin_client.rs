@@ -59,20 +59,37 @@ fn by_label(text: &str, name: &str, label: &str) -> Vec<(String, f64)> {
         .collect()
 }
 
-pub fn stats(admin: SocketAddr) -> Result<()> {
+/// True when `e` is a write to a closed pipe (`xskd ss | head`): the reader
+/// has all it wanted, so the CLI exits quietly, as `ss` does.
+pub fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
+pub fn stats(admin: SocketAddr, out: &mut impl Write) -> Result<()> {
     let m = get(admin, "/metrics")?;
-    let line = |label: &str, name: &str| println!("{label:<28} {}", total(&m, name));
-    line("frames received", "xskd_rx_frames_total");
-    line("frames sent", "xskd_tx_frames_total");
-    line("bytes received", "xskd_rx_bytes_total");
-    line("bytes sent", "xskd_tx_bytes_total");
-    line("XDP redirected", "xskd_xdp_redirected_total");
-    line("XDP passed to kernel", "xskd_xdp_passed_total");
-    line("ARP cache entries", "xskd_arp_cache_entries");
-    line("ICMP echo replies", "xskd_icmp_echo_replies_total");
-    line("UDP datagrams received", "xskd_udp_rx_datagrams_total");
-    line("TCP connections", "xskd_tcp_connections");
-    let mut drops = by_label(&m, "xskd_drops_total", "reason");
+    render_stats(&m, out)
+}
+
+fn render_stats(m: &str, out: &mut impl Write) -> Result<()> {
+    const LINES: [(&str, &str); 10] = [
+        ("frames received", "xskd_rx_frames_total"),
+        ("frames sent", "xskd_tx_frames_total"),
+        ("bytes received", "xskd_rx_bytes_total"),
+        ("bytes sent", "xskd_tx_bytes_total"),
+        ("XDP redirected", "xskd_xdp_redirected_total"),
+        ("XDP passed to kernel", "xskd_xdp_passed_total"),
+        ("ARP cache entries", "xskd_arp_cache_entries"),
+        ("ICMP echo replies", "xskd_icmp_echo_replies_total"),
+        ("UDP datagrams received", "xskd_udp_rx_datagrams_total"),
+        ("TCP connections", "xskd_tcp_connections"),
+    ];
+    for (label, name) in LINES {
+        writeln!(out, "{label:<28} {}", total(m, name))?;
+    }
+    let mut drops = by_label(m, "xskd_drops_total", "reason");
     drops.sort_by(|a, b| b.1.total_cmp(&a.1));
     let mut merged: Vec<(String, f64)> = Vec::new();
     for (r, v) in drops {
@@ -81,9 +98,9 @@ pub fn stats(admin: SocketAddr) -> Result<()> {
             None => merged.push((r, v)),
         }
     }
-    println!("drops by reason:");
+    writeln!(out, "drops by reason:")?;
     for (r, v) in merged.iter().filter(|(_, v)| *v > 0.0) {
-        println!("  {r:<26} {v}");
+        writeln!(out, "  {r:<26} {v}")?;
     }
     Ok(())
 }
@@ -94,6 +111,7 @@ pub fn tcp_probe(
     target: std::net::SocketAddrV4,
     send: &str,
     timeout_ms: u64,
+    out: &mut impl Write,
 ) -> Result<()> {
     let body = request(
         admin,
@@ -101,11 +119,16 @@ pub fn tcp_probe(
         &format!("/actions/tcp-probe?target={target}&timeout_ms={timeout_ms}"),
         send.as_bytes(),
     )?;
-    println!("{body}");
+    writeln!(out, "{body}")?;
     Ok(())
 }
 
-pub fn ss(admin: SocketAddr, state: Option<&str>, port: Option<u16>) -> Result<()> {
+pub fn ss(
+    admin: SocketAddr,
+    state: Option<&str>,
+    port: Option<u16>,
+    out: &mut impl Write,
+) -> Result<()> {
     let mut q = Vec::new();
     if let Some(s) = state {
         q.push(format!("state={s}"));
@@ -115,17 +138,23 @@ pub fn ss(admin: SocketAddr, state: Option<&str>, port: Option<u16>) -> Result<(
     }
     let body = get(admin, &format!("/connections?{}", q.join("&")))?;
     let v: serde_json::Value = serde_json::from_str(&body).context("parsing /connections")?;
-    println!(
+    render_connections(&v, out)
+}
+
+fn render_connections(v: &serde_json::Value, out: &mut impl Write) -> Result<()> {
+    writeln!(
+        out,
         "{:<12} {:<6} {:>8} {:>8} {:<22} {:<22} Info",
         "State", "Worker", "Recv-Q", "Send-Q", "Local Address:Port", "Peer Address:Port"
-    );
+    )?;
     for c in v["connections"].as_array().into_iter().flatten() {
         let s = |k: &str| {
             c[k].as_str()
                 .map(str::to_string)
                 .unwrap_or_else(|| c[k].to_string())
         };
-        println!(
+        writeln!(
+            out,
             "{:<12} {:<6} {:>8} {:>8} {:<22} {:<22} cwnd:{} ssthresh:{} rtt:{}/{} rto:{} snd_una:{} snd_nxt:{} rcv_nxt:{} retrans:{} bytes_acked:{} bytes_received:{}",
             s("state"),
             s("worker"),
@@ -144,9 +173,9 @@ pub fn ss(admin: SocketAddr, state: Option<&str>, port: Option<u16>) -> Result<(
             s("retransmits"),
             s("bytes_out"),
             s("bytes_in"),
-        );
+        )?;
     }
-    println!("total {} (showing {})", v["total"], v["returned"]);
+    writeln!(out, "total {} (showing {})", v["total"], v["returned"])?;
     Ok(())
 }
 
@@ -163,5 +192,42 @@ mod tests {
             by_label(TEXT, "xskd_drops_total", "reason"),
             vec![("udp_no_listener".to_string(), 3.0)]
         );
+    }
+
+    /// A stdout whose reader left after `room` bytes, like `| head -c`.
+    struct ClosedAfter {
+        room: usize,
+    }
+
+    impl Write for ClosedAfter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.room == 0 {
+                return Err(std::io::ErrorKind::BrokenPipe.into());
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_closed_stdout_is_a_quiet_broken_pipe_not_a_panic() {
+        let rows: Vec<_> = (0..100)
+            .map(|i| serde_json::json!({"state": "ESTABLISHED", "worker": 0, "local_port": i}))
+            .collect();
+        let v = serde_json::json!({"connections": rows, "total": 100, "returned": 100});
+        let e = render_connections(&v, &mut ClosedAfter { room: 300 }).unwrap_err();
+        assert!(is_broken_pipe(&e), "{e:#}");
+        let e = render_stats(TEXT, &mut ClosedAfter { room: 10 }).unwrap_err();
+        assert!(is_broken_pipe(&e), "{e:#}");
+        // Other failures stay errors.
+        assert!(!is_broken_pipe(&anyhow::anyhow!("HTTP 500")));
+        let mut all = Vec::new();
+        render_connections(&v, &mut all).unwrap();
+        let text = String::from_utf8(all).unwrap();
+        assert_eq!(text.lines().count(), 102, "header, 100 rows, total");
     }
 }

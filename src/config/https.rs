@@ -3,7 +3,7 @@
 
 use xskd_services::https::{HttpsSection, MAX_SESSION_CACHE};
 
-use super::validate::{invalid, ConfigError};
+use super::error::{invalid, ConfigError};
 
 /// `other_ports`: the TCP ports other services already use, with their key.
 pub(super) fn validate(

@@ -1,6 +1,7 @@
 //! The TOML configuration: schema (serde), defaults, and validation whose
 //! errors name the key and the fix.
 
+mod error;
 mod https;
 mod tcp;
 mod validate;
@@ -10,8 +11,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+pub use error::ConfigError;
 pub use tcp::TcpSection;
-pub use validate::ConfigError;
 pub use xskd_datapath::config::{UmemConfig, XdpMode, ZeroCopy};
 pub use xskd_datapath::impair::ImpairConfig;
 pub use xskd_services::https::HttpsSection;

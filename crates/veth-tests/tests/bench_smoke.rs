@@ -41,6 +41,8 @@ fn bench_udp_one_round_reports_xskd_and_kernel_numbers() {
         ])
         .args(["--poll", "busy", "--out"])
         .arg(out_dir.path())
+        // Outside the source tree: the plots must still be drawn.
+        .current_dir(out_dir.path())
         .output()
         .expect("running xskd-bench");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -91,6 +93,10 @@ fn bench_udp_one_round_reports_xskd_and_kernel_numbers() {
         .filter_map(|s| s["scrape"]["scrapes"].as_u64())
         .sum();
     assert!(scrapes >= 2, "metrics were not scraped during xskd runs");
+    for png in ["latency_cdf.png", "udp_rate.png"] {
+        let len = std::fs::metadata(out_dir.path().join(png)).map_or(0, |m| m.len());
+        assert!(len > 0, "{png} was not drawn:\n{stderr}");
+    }
 }
 
 /// The tcp, http, bulk and ceiling (AF_XDP generator) parts once each at a

@@ -3,6 +3,7 @@
 
 use xskd_veth_tests as common;
 
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -113,6 +114,26 @@ fn connections_show_in_the_admin_endpoint_while_open() {
         seen.contains("ESTABLISHED") && seen.contains("198.18.0.1:9"),
         "{seen}"
     );
+    // `xskd ss | head`: a reader that is already gone is a quiet exit,
+    // not a panic about a broken pipe. The read end is closed before xskd
+    // writes, so its first write fails with EPIPE every time.
+    for args in [&["ss"][..], &["stats"][..]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let out = lab
+            .xskd_ns_cmd(xskd_bin())
+            .args(args)
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && stderr.trim().is_empty(),
+            "xskd {args:?} into a closed pipe: {} {stderr}",
+            out.status
+        );
+    }
     xskd.stop().unwrap();
 }
 

@@ -11,17 +11,25 @@ use super::plan::{BULK_OBJECT, LARGE_BYTES, LARGE_OBJECT, SMALL_BYTES, SMALL_OBJ
 use super::servers::Setup;
 use super::{BenchArgs, Part};
 
-/// Draw the PNGs with benches/plot.py (run from the source tree), if it
-/// and python3 are there; a missing plot is a warning, not a failure.
+/// The plotting script, built in, so plots are drawn wherever the bench is
+/// run from (not only from the source tree).
+const PLOT_PY: &str = include_str!("../../../../benches/plot.py");
+
+/// Draw the PNGs next to the JSON with the built-in benches/plot.py, if
+/// python3 is there; a missing plot is a warning, not a failure.
 pub fn plot(out: &std::path::Path) {
-    let script = std::path::Path::new("benches/plot.py");
     let python = std::path::Path::new("/usr/bin/python3");
-    if !script.exists() || !python.exists() {
-        eprintln!("xskd-bench: no benches/plot.py here (or no /usr/bin/python3): no plots");
+    if !python.exists() {
+        eprintln!("xskd-bench: no /usr/bin/python3: no plots");
+        return;
+    }
+    let script = out.join("plot.py");
+    if let Err(e) = std::fs::write(&script, PLOT_PY) {
+        eprintln!("xskd-bench: writing {}: {e}: no plots", script.display());
         return;
     }
     let mut cmd = Command::new(python);
-    cmd.arg(script).arg(out.join("latest.json"));
+    cmd.arg(&script).arg(out.join("latest.json"));
     match http::run_bounded(&mut cmd, std::time::Duration::from_secs(120)) {
         Ok(o) if o.status.success() => eprint!("{}", String::from_utf8_lossy(&o.stdout)),
         Ok(o) => eprintln!(

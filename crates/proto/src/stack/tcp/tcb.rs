@@ -402,7 +402,7 @@ impl Tcb {
         ack: SeqNumber,
     ) {
         let t = self;
-        //= https://www.rfc-editor.org/rfc/rfc9293#section-3.8.6.3
+        //= https://www.rfc-editor.org/rfc/rfc9293#section-3.10.7.4
         //# If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated.
         //# If (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK))
         if t.snd_wl1.diff(repr.seq) < 0 || (t.snd_wl1 == repr.seq && t.snd_wl2.diff(ack) <= 0) {
