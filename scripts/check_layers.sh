@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 
 python3 scripts/module_cycles.py crates/proto/src
 python3 scripts/module_cycles.py crates/services/src
+python3 scripts/module_cycles.py src
 
 for c in crates/proto crates/services; do
     grep -q '^#!\[forbid(unsafe_code)\]' "$c/src/lib.rs" ||
