@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install xskd where config/xskd.service expects it:
 #   /usr/local/bin/xskd                   the binary (built with --release if needed)
-#   /etc/systemd/system/xskd.service      the unit
+#   /etc/systemd/system/xskd.service      the unit (runs as the user `xskd`)
+#   /usr/local/lib/sysusers.d/xskd.conf   that user, created here by systemd-sysusers
 #   /etc/xskd/xskd.toml                   the config (kept if already there)
 #   /usr/share/doc/xskd/README.md         the unit's Documentation=
 # then check the installed unit with `systemd-analyze verify`.
@@ -42,6 +43,7 @@ fi
 
 install -D -m 0755 "$bin" "$destdir/usr/local/bin/xskd"
 install -D -m 0644 config/xskd.service "$destdir/etc/systemd/system/xskd.service"
+install -D -m 0644 config/xskd.sysusers "$destdir/usr/local/lib/sysusers.d/xskd.conf"
 install -D -m 0644 README.md "$destdir/usr/share/doc/xskd/README.md"
 if [ -e "$destdir/etc/xskd/xskd.toml" ]; then
     # Never overwrite an operator's config; leave the new reference beside it.
@@ -52,6 +54,16 @@ else
 fi
 
 "$destdir/usr/local/bin/xskd" check-config "$destdir/etc/xskd/xskd.toml" >/dev/null
+
+# The unit's User=xskd. Into / the user is created now; under a destdir
+# (a package, a test) only checked: the package's install step creates it.
+if [ -n "$destdir" ]; then
+    systemd-sysusers --dry-run --root="$destdir" "$destdir/usr/local/lib/sysusers.d/xskd.conf" >/dev/null
+elif command -v systemd-sysusers >/dev/null 2>&1; then
+    systemd-sysusers /usr/local/lib/sysusers.d/xskd.conf
+elif ! id xskd >/dev/null 2>&1; then
+    useradd --system --user-group --no-create-home --home-dir / --shell /usr/sbin/nologin xskd
+fi
 
 # Verify the unit as installed. Under a destdir, systemd-analyze needs the
 # system's own units (sysinit.target, ...) in that root too: borrow them.

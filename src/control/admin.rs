@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 
 /// What the endpoint serves; implemented by the control state.
 pub trait AdminSource: Send + Sync + 'static {
@@ -37,8 +37,16 @@ const MAX_REQUEST: usize = 72 * 1024;
 
 impl AdminServer {
     pub fn start(addr: SocketAddr, source: Arc<dyn AdminSource>) -> Result<AdminServer> {
-        let listener = TcpListener::bind(addr)
-            .with_context(|| format!("binding the admin endpoint on {addr} (config key admin.listen; is the port taken?)"))?;
+        let listener = TcpListener::bind(addr).map_err(|e| {
+            if crate::datapath::caps::is_denied(&e) {
+                let denied = crate::datapath::caps::Denied::now(&[
+                    crate::datapath::caps::Cap::NetBindService,
+                ]);
+                anyhow::anyhow!("binding the admin endpoint on {addr} failed: permission denied (config key admin.listen; ports below 1024 are privileged) — {denied}")
+            } else {
+                anyhow::Error::new(e).context(format!("binding the admin endpoint on {addr} (config key admin.listen; is the port taken?)"))
+            }
+        })?;
         let addr = listener.local_addr()?;
         listener.set_nonblocking(true)?;
         let stop = Arc::new(AtomicBool::new(false));

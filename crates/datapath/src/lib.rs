@@ -1,9 +1,11 @@
 //! Frames in and out: AF_XDP sockets and UMEM (`xsk`), the XDP program
-//! loader (`xdp_prog`), interface facts (`iface`), and an in-memory
-//! datapath for tests (`memory`), and link impairment (`impair`). The
-//! only crate with `unsafe` code: at the AF_XDP ring and UMEM boundary,
-//! each block with its SAFETY note.
+//! loader (`xdp_prog`), interface facts (`iface`), an in-memory datapath
+//! for tests (`memory`), link impairment (`impair`), and the capabilities
+//! startup needs with the fix for a missing one (`caps`). The only crate
+//! with `unsafe` code: at the AF_XDP ring, UMEM and BPF boundaries, each
+//! block with its SAFETY note.
 
+pub mod caps;
 pub mod config;
 pub mod iface;
 pub mod impair;

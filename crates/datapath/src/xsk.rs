@@ -18,6 +18,7 @@ use xsk_rs::config::{
 use xsk_rs::{CompQueue, FillQueue, FrameDesc, RxQueue, Socket, TxQueue, Umem};
 
 use super::TxSink;
+use crate::caps::{Cap, Denied};
 use crate::config::{UmemConfig, XdpMode, ZeroCopy};
 use xskd_proto::drop_reason::DropReason;
 
@@ -29,7 +30,11 @@ pub enum XskError {
         value: u32,
         reason: String,
     },
-    #[error("creating the UMEM for queue {queue} failed: {source} (is `ulimit -l` too low? run as root)")]
+    #[error("creating the AF_XDP socket on queue {queue} failed: permission denied — {denied}")]
+    SocketDenied { queue: u32, denied: Denied },
+    #[error("registering the {mib} MiB UMEM of queue {queue} failed: it is over the locked-memory limit ({limit}) — xskd needs CAP_IPC_LOCK, or a memlock limit covering every queue's UMEM (LimitMEMLOCK=infinity in xskd.service, as shipped; by hand: `ulimit -l unlimited` or `prlimit --memlock=unlimited`)")]
+    Memlock { queue: u32, mib: u64, limit: String },
+    #[error("creating the UMEM for queue {queue} failed: {source}")]
     Umem {
         queue: u32,
         #[source]
@@ -86,6 +91,27 @@ pub struct XskSocket {
     counters: XskCounters,
 }
 
+/// `Umem::new` creates the AF_XDP socket (EPERM without CAP_NET_RAW) and
+/// registers the UMEM on it, which the kernel charges to our user's locked
+/// memory unless we hold CAP_IPC_LOCK (ENOBUFS past RLIMIT_MEMLOCK).
+fn umem_error(queue: u32, cfg: &UmemConfig, source: xsk_rs::umem::UmemCreateError) -> XskError {
+    let errno = std::error::Error::source(&source)
+        .and_then(|e| e.downcast_ref::<std::io::Error>())
+        .and_then(std::io::Error::raw_os_error);
+    match errno {
+        Some(libc::EPERM) | Some(libc::EACCES) => XskError::SocketDenied {
+            queue,
+            denied: Denied::now(&[Cap::NetRaw]),
+        },
+        Some(libc::ENOBUFS) => XskError::Memlock {
+            queue,
+            mib: (u64::from(cfg.frame_count) * u64::from(cfg.frame_size)).div_ceil(1 << 20),
+            limit: crate::caps::memlock_limit(),
+        },
+        _ => XskError::Umem { queue, source },
+    }
+}
+
 fn queue_size(key: &'static str, v: u32) -> Result<QueueSize, XskError> {
     QueueSize::new(v).map_err(|e| XskError::BadSize {
         key,
@@ -126,7 +152,7 @@ impl XskSocket {
             reason: "must be positive".into(),
         })?;
         let (umem, frames) = Umem::new(umem_cfg, frame_count, false)
-            .map_err(|source| XskError::Umem { queue, source })?;
+            .map_err(|source| umem_error(queue, cfg, source))?;
         let frame_capacity =
             (cfg.frame_size - umem_cfg.xdp_headroom() - umem_cfg.frame_headroom()) as usize;
 

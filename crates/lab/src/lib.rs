@@ -206,8 +206,22 @@ impl Lab {
         config: &Path,
         env: &[(&str, &str)],
     ) -> Result<XskdProcess> {
+        self.spawn_xskd_via(&[], exe, config, env)
+    }
+
+    /// As `spawn_xskd_with_env`, started through `wrapper` (a command that
+    /// execs its arguments, e.g. `setpriv --reuid=... --`), so the process
+    /// handle is still xskd itself.
+    pub fn spawn_xskd_via(
+        &self,
+        wrapper: &[String],
+        exe: &Path,
+        config: &Path,
+        env: &[(&str, &str)],
+    ) -> Result<XskdProcess> {
         let mut child = Command::new("ip")
             .args(["netns", "exec", &self.ns_xskd])
+            .args(wrapper)
             .arg(exe)
             .arg("run")
             .arg("--config")

@@ -5,7 +5,6 @@
 use xskd_veth_tests as common;
 
 use std::path::Path;
-use std::time::Duration;
 
 use common::*;
 use xskd::lab::{Lab, XSKD_IP, XSKD_SIDE_KERNEL_IP};
@@ -177,8 +176,14 @@ fn umem_frames_are_never_leaked() {
     );
 }
 
+/// A program named like ours, attached through netlink: what an xskd from
+/// before BPF links left behind after a crash.
+const STALE_PROGRAM: &str = "#define SEC(n) __attribute__((section(n), used))\n\
+SEC(\"xdp\") int xskd_steer(void *ctx) { return 2; /* XDP_PASS */ }\n\
+char _license[] SEC(\"license\") = \"GPL\";\n";
+
 #[test]
-fn program_is_detached_on_exit_and_stale_one_replaced_after_a_crash() {
+fn program_is_detached_on_exit_and_on_a_crash_and_a_stale_one_replaced() {
     require_root();
     let lab = Lab::create("lifecycle", 1).unwrap();
     let cfg = test_config(&lab, &[(0, None)], "");
@@ -191,13 +196,36 @@ fn program_is_detached_on_exit_and_stale_one_replaced_after_a_crash() {
             .unwrap();
         String::from_utf8_lossy(&out.stdout).contains("prog/xdp")
     };
-    // A crash (SIGKILL) leaves the program behind...
+    // The program hangs on a BPF link: a crash (SIGKILL) detaches it with
+    // the process, and the kernel's own traffic flows again.
     let crashed = lab.spawn_xskd(Path::new(xskd_bin()), &path).unwrap();
     assert!(xdp_attached(&lab));
     drop(crashed);
-    std::thread::sleep(Duration::from_millis(200));
-    assert!(xdp_attached(&lab), "SIGKILL leaves the program attached");
-    // ...and the next start replaces it and serves.
+    assert!(!xdp_attached(&lab), "SIGKILL detaches the program");
+    // A stale netlink-attached one is replaced, and the next start serves.
+    let src = lab.dir().join("stale.c");
+    let obj = lab.dir().join("stale.o");
+    std::fs::write(&src, STALE_PROGRAM).unwrap();
+    let cc = std::process::Command::new("clang")
+        .args(["-O2", "-target", "bpf", "-c"])
+        .arg(&src)
+        .arg("-o")
+        .arg(&obj)
+        .output()
+        .unwrap();
+    assert!(cc.status.success(), "clang: {cc:?}");
+    let attach = lab
+        .xskd_ns_cmd("ip")
+        .args(["link", "set", "dev", &lab.if_xskd, "xdpgeneric", "obj"])
+        .arg(&obj)
+        .args(["sec", "xdp"])
+        .output()
+        .unwrap();
+    assert!(
+        attach.status.success(),
+        "ip link set xdpgeneric: {attach:?}"
+    );
+    assert!(xdp_attached(&lab));
     let again = lab.spawn_xskd(Path::new(xskd_bin()), &path).unwrap();
     probe_ok(
         &lab,

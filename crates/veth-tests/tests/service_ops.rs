@@ -40,6 +40,7 @@ fn installed_unit_passes_systemd_analyze_verify() {
     for installed in [
         "usr/local/bin/xskd",
         "etc/systemd/system/xskd.service",
+        "usr/local/lib/sysusers.d/xskd.conf",
         "etc/xskd/xskd.toml",
         "usr/share/doc/xskd/README.md",
     ] {
