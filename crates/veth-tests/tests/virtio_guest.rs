@@ -312,8 +312,8 @@ fn native_xdp_on_two_virtio_net_queues_serves_the_host_kernel() {
     );
     assert_eq!(ping_loss(&ping), 0.0, "{ping}");
 
-    // UDP: byte-exact echoes over a spread of sizes, then many flows (RSS
-    // spreads distinct source ports over both queues).
+    // UDP: byte-exact echoes over a spread of sizes, then many flows (the
+    // tap's flow hash spreads distinct source ports over both queues).
     let udp = net.ok(
         xskd_bin(),
         &[
@@ -377,16 +377,27 @@ fn native_xdp_on_two_virtio_net_queues_serves_the_host_kernel() {
         ],
     );
     assert_eq!(put, "201");
-    let got = net.run("curl", &["-sS", "--fail", "--max-time", "60", &url]);
-    assert!(
-        got.status.success(),
-        "GET {url}: {}",
-        String::from_utf8_lossy(&got.stderr)
+    let fetched = dir.path().join("fetched");
+    let get = net.ok(
+        "curl",
+        &[
+            "-sS",
+            "--max-time",
+            "60",
+            "-o",
+            &fetched.to_string_lossy(),
+            "-w",
+            "%{http_code}",
+            &url,
+        ],
     );
+    assert_eq!(get, "200");
+    let got = std::fs::read(&fetched).unwrap();
     assert!(
-        got.stdout == body,
-        "GET returned {} bytes, not the body PUT",
-        got.stdout.len()
+        got == body,
+        "GET returned {} bytes, not the {} PUT",
+        got.len(),
+        body.len()
     );
 
     // DNS.
