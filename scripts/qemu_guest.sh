@@ -38,9 +38,9 @@ MODULES=(virtio_pci virtio_net)
 
 die() { echo "qemu_guest: $*" >&2; exit 1; }
 
-# Debian 12's kernel: the package linux-image-amd64 points at, unpacked into
-# $CACHE/kernel/ (the kernel image plus the modules the guest loads). The host has no
-# /boot and no /lib/modules of its own to borrow.
+# Debian 12's kernel: the package linux-image-amd64 points at, unpacked
+# into $CACHE/kernel/ (the kernel image plus the modules the guest loads).
+# The host has no /boot and no /lib/modules of its own to borrow.
 fetch_kernel() {
     if [ -f "$CACHE/kernel/vmlinux" ] && [ -f "$CACHE/kernel/modules.load" ]; then
         return
@@ -137,7 +137,7 @@ prepare() {
     cp -a "$CACHE/kernel/lib" "$ROOTFS/"
     cp "$CACHE/kernel/modules.load" "$ROOTFS/etc/modules.load"
     # iproute2's ip (busybox's shows no XDP program) and ethtool (channels,
-    # per-queue driver counters) in /opt/bin, ahead of busybox's applets.
+    # per-queue driver counters).
     copy_with_libs "$xskd" /opt/bin/xskd
     copy_with_libs "$(command -v ip)" /opt/bin/ip
     copy_with_libs "$(command -v ethtool)" /opt/bin/ethtool
