@@ -72,6 +72,8 @@ pub fn stats(admin: SocketAddr) -> Result<()> {
     line("ICMP echo replies", "xskd_icmp_echo_replies_total");
     line("UDP datagrams received", "xskd_udp_rx_datagrams_total");
     line("TCP connections", "xskd_tcp_connections");
+    line("handed to sibling workers", "xskd_handoffs_sent_total");
+    line("taken from sibling workers", "xskd_handoffs_received_total");
     let mut drops = by_label(&m, "xskd_drops_total", "reason");
     drops.sort_by(|a, b| b.1.total_cmp(&a.1));
     let mut merged: Vec<(String, f64)> = Vec::new();
@@ -94,11 +96,12 @@ pub fn tcp_probe(
     target: std::net::SocketAddrV4,
     send: &str,
     timeout_ms: u64,
+    worker: usize,
 ) -> Result<()> {
     let body = request(
         admin,
         "POST",
-        &format!("/actions/tcp-probe?target={target}&timeout_ms={timeout_ms}"),
+        &format!("/actions/tcp-probe?target={target}&timeout_ms={timeout_ms}&worker={worker}"),
         send.as_bytes(),
     )?;
     println!("{body}");

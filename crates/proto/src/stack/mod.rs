@@ -24,6 +24,7 @@ pub mod ipv4_frag;
 mod ipv4_out;
 mod net;
 pub mod rate_limit;
+pub mod shard;
 pub mod tcp;
 mod udp;
 
@@ -35,6 +36,7 @@ pub use icmp::{IcmpErrorKind, MAX_QUOTE};
 pub use iface::Stack;
 pub use ipv4_out::{DEFAULT_TTL, MAX_IPV4_PAYLOAD};
 pub use net::{StackError, MAX_MTU, MIN_MTU};
+pub use shard::{Handoff, HandoffCounters, HandoffKind, NoSiblings, Shard, Siblings};
 pub use udp::{ServiceMetric, UdpReply, UdpService, MAX_UDP_PAYLOAD};
 
 #[cfg(test)]
