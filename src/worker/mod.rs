@@ -336,4 +336,6 @@ pub fn stop_flag() -> Arc<AtomicBool> {
 }
 
 #[cfg(test)]
+mod relay_tests;
+#[cfg(test)]
 mod tests;
