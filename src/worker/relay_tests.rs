@@ -18,6 +18,9 @@ use crate::wire::{EthernetFrame, IpProtocol, Ipv4Packet, UDP_HEADER_LEN};
 
 const DATAGRAMS: u16 = 12;
 
+/// Frames the workers sent, each with the worker that sent it.
+type Sent = Arc<Mutex<Vec<(usize, Vec<u8>)>>>;
+
 fn node(index: u16) -> Node {
     let mut cfg = frames::config();
     // Every datagram is in flight at once.
@@ -40,7 +43,7 @@ fn payload(id: u16) -> Vec<u8> {
 fn fragments_split_over_two_queues_are_echoed_whole_by_one_worker() {
     let stop = Arc::new(AtomicBool::new(false));
     // (worker, frame) for everything the workers sent, and their final stats.
-    let sent: Arc<Mutex<Vec<(usize, Vec<u8>)>>> = Arc::default();
+    let sent: Sent = Arc::default();
     let finals: Arc<Mutex<Vec<(usize, NodeStats)>>> = Arc::default();
     let mut ports: Vec<MemoryPort> = (0..2).map(|_| MemoryPort::new(128, 2048)).collect();
     for port in &mut ports {

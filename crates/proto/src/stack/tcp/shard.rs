@@ -77,7 +77,7 @@ impl PortShare {
             lo + u32::from(self.per) - 1
         };
         (lo <= hi && hi <= u32::from(self.range_lo) + u32::from(self.span))
-            .then(|| (lo as u16, hi as u16))
+            .then_some((lo as u16, hi as u16))
     }
 }
 

@@ -465,3 +465,35 @@ fn fragments_that_land_on_different_queues_are_reassembled_on_one_worker() {
         0
     );
 }
+
+#[test]
+fn a_retransmitted_syn_on_another_queue_leaves_the_peer_one_live_connection() {
+    // The peer's SYN reached worker 0, whose SYN-ACK was slow; the peer
+    // retransmitted after rehashing its flow, so worker 1 got that SYN and
+    // answered too. The peer completes one of the two handshakes and its
+    // ACK may land on either worker: the one with the other SYN-ACK passes
+    // it on instead of resetting the peer.
+    for (chosen, ack_lands_on) in [(0usize, 1usize), (1, 0), (0, 0), (1, 1)] {
+        let mut team = Team::new(2);
+        for s in &mut team.stacks {
+            s.tcp_mut().listen(80).unwrap();
+        }
+        let syn = segment(40000, 80, 1000, None, Control::Syn, &[]);
+        team.rx(0, &syn);
+        team.rx(1, &syn);
+        let isns: Vec<u32> = (0..2)
+            .map(|w| team.take_segments(w).pop().unwrap().seq)
+            .collect();
+        assert_ne!(isns[0], isns[1]);
+        let ack = segment(40000, 80, 1001, Some(isns[chosen] + 1), Control::None, &[]);
+        team.rx(ack_lands_on, &ack);
+        assert_eq!(team.rsts(), 0, "chose {chosen}, ACK on {ack_lands_on}");
+        assert_eq!(state_of(&team.stacks[chosen], 80), Some(State::Established));
+        assert_eq!(
+            state_of(&team.stacks[1 - chosen], 80),
+            Some(State::SynReceived)
+        );
+        let searched = team.handoffs(ack_lands_on).sent(HandoffKind::TcpSearch);
+        assert_eq!(searched, u64::from(chosen != ack_lands_on));
+    }
+}
