@@ -104,7 +104,8 @@ impl ControlCommand {
 }
 
 /// What workers of the same address tell each other. Workers share no
-/// state; they only pass these over bounded lock-free queues.
+/// state; they only pass these (and, through `relay`, the packets that
+/// belong to a sibling) over bounded lock-free queues.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SharedEvent {
     /// A neighbour learned from ARP that concerned us.

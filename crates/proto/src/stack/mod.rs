@@ -4,7 +4,8 @@
 //! timers) and `Net`, the part that sends; `arp` answers, learns and
 //! resolves on top of `arp_cache` (cache + frames held while resolving);
 //! `ipv4` validates, reassembles (`ipv4_frag`), dispatches and fragments
-//! on output; `icmp` does echo and the errors we send (rate-limited by
+//! on output, and hands what belongs to a sibling worker to [`Siblings`]
+//! (`shard`); `icmp` does echo and the errors we send (rate-limited by
 //! `rate_limit`); `udp` dispatches to bound [`UdpService`]s. Every pool is
 //! allocated in `Stack::new`; a frame that goes nowhere is counted under a
 //! [`DropReason`] in [`StackCounters::drops`].
