@@ -72,6 +72,43 @@ fn handoffs_sent(report: &Value, kind: &str) -> u64 {
     sum_queues(report, &format!("/stack/handoff/sent/{kind}"))
 }
 
+/// Sum over the queues of a `kind`-labelled handoff counter in metrics text.
+fn metric_sum(text: &str, name: &str, kind: &str) -> f64 {
+    let prefix = format!("{name}{{kind=\"{kind}\",");
+    text.lines()
+        .filter(|l| l.starts_with(&prefix))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+/// `/metrics` shows `kind` handed over and taken up, per queue (the
+/// workers' snapshots come every 250 ms: looked at for up to 5 s).
+fn assert_handoffs_in_metrics(lab: &Lab, kind: &str) {
+    let mut text = String::new();
+    for _ in 0..50 {
+        text = admin_get(lab, "/metrics").0;
+        if metric_sum(&text, "xskd_handoffs_received_total", kind) > 0.0 {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert!(
+        metric_sum(&text, "xskd_handoffs_sent_total", kind) > 0.0,
+        "{text}"
+    );
+    assert!(
+        metric_sum(&text, "xskd_handoffs_received_total", kind) > 0.0,
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "xskd_handoffs_sent_total{{kind=\"{kind}\",queue=\"1\",worker=\"1\"}}"
+        )),
+        "{text}"
+    );
+    assert_promtool_accepts(&text);
+}
+
 // ---- active opens: `xskd tcp-probe` to a kernel echo server ----
 
 const PROBES: usize = 50;
@@ -118,6 +155,9 @@ fn active_opens(tag: &str, nq: u32) {
     }
     let _ = server.kill();
     let _ = server.wait();
+    if nq > 1 {
+        assert_handoffs_in_metrics(&lab, "tcp_owner");
+    }
     let report = xskd.stop().unwrap();
     assert!(failures.is_empty(), "{failures:#?}\n{report:#}");
     for q in queues(&report) {
