@@ -14,7 +14,7 @@ use crate::config::{Config, ImpairConfig, QueueConfig};
 use crate::datapath::impair::{ImpairCounters, Impaired};
 use crate::datapath::xdp_prog::{XdpCounters, XdpProgram};
 use crate::datapath::xsk::{XskCounters, XskKernelStats, XskSocket};
-use crate::worker::{self, FrameProcessor, LoopStats, WorkerOptions};
+use crate::worker::{self, FrameProcessor, LoopStats, Place, WorkerOptions};
 
 /// What one worker reports: its processor's stats plus its socket's books.
 #[derive(Clone, Debug)]
@@ -96,7 +96,7 @@ impl<S: Clone + Send + 'static> DataPlane<S> {
     pub fn start<P, F>(config: &Config, make: F) -> Result<Self>
     where
         P: FrameProcessor<Stats = S> + 'static,
-        F: Fn(u32) -> Result<P> + Send + Sync + 'static,
+        F: Fn(Place) -> Result<P> + Send + Sync + 'static,
     {
         let iface = &config.interface.name;
         if !crate::datapath::iface::exists(iface) {
@@ -148,22 +148,29 @@ impl<S: Clone + Send + 'static> DataPlane<S> {
         let frame_size = config.umem.frame_size as usize;
         let mut workers = Vec::new();
         let mut commands = Vec::new();
-        let mut meshes = worker::Mesh::connect(sockets.len()).into_iter();
+        let worker_count = sockets.len();
+        let frame_len = crate::wire::ETHERNET_HEADER_LEN + config.address.mtu;
+        let mut meshes = worker::Mesh::connect(worker_count, frame_len).into_iter();
         let (ready_tx, ready_rx) = channel::bounded::<Result<(), String>>(sockets.len());
-        for (q, sock) in sockets {
+        for (index, (q, sock)) in sockets.into_iter().enumerate() {
+            let place = Place {
+                index,
+                count: worker_count,
+                queue: q.queue,
+            };
             let impair = impair.clone();
             let stop = stop.clone();
             let snap_tx = snap_tx.clone();
             let make = make.clone();
             let ready_tx = ready_tx.clone();
-            let mesh = if config.interface.queues.len() > 1 {
+            let mesh = if worker_count > 1 {
                 meshes.next().expect("one mesh end per worker")
             } else {
                 worker::Mesh::alone()
             };
             let (cmd_tx, cmd_rx) = channel::bounded(64);
             commands.push(cmd_tx);
-            let mesh = mesh.with_commands(cmd_rx);
+            let mut mesh = mesh.with_commands(cmd_rx);
             let opts = WorkerOptions {
                 queue: q.queue,
                 batch: config.umem.batch as usize,
@@ -193,7 +200,7 @@ impl<S: Clone + Send + 'static> DataPlane<S> {
                             return;
                         }
                     };
-                    let mut proc = match make(q.queue) {
+                    let mut proc = match make(place) {
                         Ok(p) => p,
                         Err(e) => {
                             let _ = ready_tx.send(Err(format!("queue {}: {e:#}", q.queue)));
@@ -231,12 +238,12 @@ impl<S: Clone + Send + 'static> DataPlane<S> {
                     };
                     match &mut port {
                         Port::Plain(sock) => {
-                            worker::run(sock, &mut proc, &opts, &stop, &mesh, |s, p, l, f| {
+                            worker::run(sock, &mut proc, &opts, &stop, &mut mesh, |s, p, l, f| {
                                 report(s, None, p, l, f)
                             })
                         }
                         Port::Impaired(dp) => {
-                            worker::run(dp, &mut proc, &opts, &stop, &mesh, |d, p, l, f| {
+                            worker::run(dp, &mut proc, &opts, &stop, &mut mesh, |d, p, l, f| {
                                 report(d.inner(), Some(d.counters()), p, l, f)
                             })
                         }

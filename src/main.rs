@@ -57,6 +57,9 @@ enum Command {
         send: String,
         #[arg(long, default_value_t = 5000)]
         timeout_ms: u64,
+        /// Which worker connects (its position in interface.queues).
+        #[arg(long, default_value_t = 0)]
+        worker: usize,
         #[arg(long, default_value = "127.0.0.1:9100")]
         admin: std::net::SocketAddr,
     },
@@ -99,12 +102,14 @@ fn main() -> ExitCode {
             target,
             send,
             timeout_ms,
+            worker,
             admin,
         } => cli::admin_client::tcp_probe(
             admin,
             target,
             &send,
             timeout_ms,
+            worker,
             &mut std::io::stdout().lock(),
         ),
         Command::Ss { admin, state, port } => {

@@ -97,7 +97,7 @@ fn run_reflector(cfg: &ImpairConfig) -> (Vec<Vec<u8>>, ReflectorStats, ImpairCou
         &mut proc,
         &opts,
         &stop,
-        &Mesh::alone(),
+        &mut Mesh::alone(),
         |dp, _, _, _| {
             clock += Duration::from_micros(10);
             dp.set_now(clock);

@@ -74,7 +74,7 @@ pub fn stats(admin: SocketAddr, out: &mut impl Write) -> Result<()> {
 }
 
 fn render_stats(m: &str, out: &mut impl Write) -> Result<()> {
-    const LINES: [(&str, &str); 10] = [
+    const LINES: [(&str, &str); 12] = [
         ("frames received", "xskd_rx_frames_total"),
         ("frames sent", "xskd_tx_frames_total"),
         ("bytes received", "xskd_rx_bytes_total"),
@@ -85,6 +85,8 @@ fn render_stats(m: &str, out: &mut impl Write) -> Result<()> {
         ("ICMP echo replies", "xskd_icmp_echo_replies_total"),
         ("UDP datagrams received", "xskd_udp_rx_datagrams_total"),
         ("TCP connections", "xskd_tcp_connections"),
+        ("handed to sibling workers", "xskd_handoffs_sent_total"),
+        ("taken from sibling workers", "xskd_handoffs_received_total"),
     ];
     for (label, name) in LINES {
         writeln!(out, "{label:<28} {}", total(m, name))?;
@@ -111,12 +113,13 @@ pub fn tcp_probe(
     target: std::net::SocketAddrV4,
     send: &str,
     timeout_ms: u64,
+    worker: usize,
     out: &mut impl Write,
 ) -> Result<()> {
     let body = request(
         admin,
         "POST",
-        &format!("/actions/tcp-probe?target={target}&timeout_ms={timeout_ms}"),
+        &format!("/actions/tcp-probe?target={target}&timeout_ms={timeout_ms}&worker={worker}"),
         send.as_bytes(),
     )?;
     writeln!(out, "{body}")?;

@@ -10,10 +10,11 @@ use xskd::service::http::{HttpConfig, HttpService, SharedStore, Store, StoreConf
 use xskd::service::https::{HttpsService, HttpsSetup};
 use xskd::service::tcp_echo::TcpEcho;
 use xskd::service::UdpEcho;
-use xskd::stack::{Stack, StackConfig};
+use xskd::stack::{Shard, Stack, StackConfig};
 use xskd::wire::EthernetAddress;
 use xskd::worker::node::{Node, TcpApp};
 use xskd::worker::reflector::Reflector;
+use xskd::worker::Place;
 
 pub struct StackSetup {
     base: StackConfig,
@@ -28,6 +29,8 @@ pub struct StackSetup {
     http: HttpConfig,
     /// Built once; its `Arc<rustls::ServerConfig>` is shared by the workers.
     https: Option<HttpsSetup>,
+    /// One key for the fragment owner hash, so all workers agree.
+    frag_key: u64,
 }
 
 impl StackSetup {
@@ -89,13 +92,20 @@ impl StackSetup {
             services: config.services.clone(),
             dns: config.dns.clone(),
             dns_cookie_secret: rand::random(),
+            frag_key: rand::random(),
             unix_at_zero: unix_now.saturating_sub(mono_secs),
         })
     }
 
     /// The processor of one queue. Secrets differ per worker and per run.
-    pub fn make(&self, queue: u32) -> Result<Node> {
+    pub fn make(&self, place: Place) -> Result<Node> {
+        let queue = place.queue;
         let mut cfg = self.base.clone();
+        cfg.shard = Shard {
+            index: place.index as u16,
+            count: place.count as u16,
+            frag_key: self.frag_key,
+        };
         cfg.arp.hash_key = rand::random();
         // Distinct IPv4 ident ranges per worker (RFC 6864: unique per
         // source/destination/protocol while a datagram may be in flight).
@@ -179,6 +189,6 @@ fn https_setup(sec: &xskd::config::HttpsSection, addr: std::net::Ipv4Addr) -> Re
     Ok(setup)
 }
 
-pub fn reflector(_queue: u32) -> Result<Reflector> {
+pub fn reflector(_place: Place) -> Result<Reflector> {
     Ok(Reflector::default())
 }

@@ -23,7 +23,7 @@ pub fn run(config_path: &Path) -> Result<()> {
     match config.worker.processor {
         ProcessorKind::Stack => {
             let setup = processor::StackSetup::from_config(&config)?;
-            serve(&config, move |queue| setup.make(queue))
+            serve(&config, move |place| setup.make(place))
         }
         ProcessorKind::Reflector => serve(&config, processor::reflector),
     }
@@ -33,7 +33,7 @@ fn serve<P, F>(config: &Config, make: F) -> Result<()>
 where
     P: FrameProcessor + 'static,
     P::Stats: StatsExport,
-    F: Fn(u32) -> Result<P> + Send + Sync + 'static,
+    F: Fn(xskd::worker::Place) -> Result<P> + Send + Sync + 'static,
 {
     let mut dp = DataPlane::start(config, make)?;
     let stop = dp.stop_flag();

@@ -53,6 +53,9 @@ pub struct TcpSection {
     /// Congestion control for every listener and connect: "newreno"
     /// (default) or "cubic".
     pub congestion: Option<CongestionName>,
+    /// Local ports for active opens, `[first, last]` ([49152, 65535]).
+    /// Each worker picks from its own equal slice (at least 256 ports).
+    pub ephemeral_ports: Option<[u16; 2]>,
 }
 
 /// `tcp.congestion` values.
@@ -112,6 +115,9 @@ impl TcpSection {
         if let Some(v) = self.delayed_ack_ms {
             c.delayed_ack = (v > 0).then(|| ms(v));
         }
+        if let Some([lo, hi]) = self.ephemeral_ports {
+            c.ephemeral_ports = (lo, hi);
+        }
         if let Some(v) = self.congestion {
             c.congestion = match v {
                 CongestionName::Newreno => CongestionAlgorithm::NewReno,
@@ -143,6 +149,7 @@ impl TcpSection {
             "keepalive" => "tcp.keepalive_interval_secs",
             "msl" => "tcp.msl_secs",
             "delayed_ack" => "tcp.delayed_ack_ms",
+            "ephemeral_ports" => "tcp.ephemeral_ports",
             _ => "tcp",
         }
     }

@@ -225,3 +225,26 @@ fn config_with_https_on_the_http_port_is_refused_naming_https_port() {
     let none = crate::config::Config::from_toml(base).unwrap();
     assert!(none.https.is_none(), "absent = off");
 }
+
+#[test]
+fn ephemeral_ports_must_leave_every_worker_a_usable_slice() {
+    let two = "queues = [{ queue = 0 }, { queue = 1 }]";
+    let narrow = "[tcp]\nephemeral_ports = [60000, 60400]";
+    let one = Config::from_toml(&with("", "", narrow)).expect("401 ports for one worker");
+    assert_eq!(one.tcp.to_tcp_config().ephemeral_ports, (60000, 60400));
+    let e = Config::from_toml(&with(two, "", narrow)).unwrap_err();
+    assert_eq!(e.key(), Some("tcp.ephemeral_ports"));
+    let msg = e.to_string();
+    assert!(
+        msg.contains("2 workers") && msg.contains("200 each") && msg.contains("widen the range"),
+        "{msg}"
+    );
+    assert!(
+        Config::from_toml(&with(two, "", "")).is_ok(),
+        "the default range fits two"
+    );
+    assert_eq!(
+        err_key(&with("", "", "[tcp]\nephemeral_ports = [0, 100]")),
+        "tcp.ephemeral_ports"
+    );
+}

@@ -159,6 +159,21 @@ impl Config {
                 fix: e.problem.to_string(),
             });
         }
+        let workers = self.interface.queues.len();
+        if tcp.validate_for_workers(workers).is_err() {
+            let (lo, hi) = tcp.ephemeral_ports;
+            return Err(invalid(
+                "tcp.ephemeral_ports",
+                [lo, hi],
+                format!(
+                    "{} ports shared by {workers} workers (one per interface.queues entry) leaves {} each; \
+                     every worker needs at least {}: widen the range or serve fewer queues",
+                    u32::from(hi - lo) + 1,
+                    tcp.ports_per_worker(workers),
+                    crate::stack::tcp::MIN_PORTS_PER_WORKER
+                ),
+            ));
+        }
         if let Some(dns) = &self.dns {
             // Building the responder validates every name and record.
             crate::service::dns::DnsResponder::with_cookie_secret(dns, [0; 16])

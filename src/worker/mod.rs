@@ -6,6 +6,7 @@ mod https_metrics;
 pub mod node;
 mod node_stats;
 pub mod reflector;
+pub mod relay;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use crossbeam::channel::{bounded, Receiver, Sender};
 use crate::config::PollMode;
 use crate::datapath::{Datapath, TxSink};
 use crate::service::connect_probe::{ProbeError, ProbeOutcome};
+use crate::stack::{Handoff, Siblings};
 use crate::time::Instant;
 use crate::wire::EthernetAddress;
 
@@ -27,7 +29,24 @@ pub trait FrameProcessor {
     type Stats: Clone + Send + 'static;
 
     fn start(&mut self, now: Instant, tx: &mut impl TxSink);
-    fn process_frame(&mut self, now: Instant, frame: &[u8], tx: &mut impl TxSink);
+    /// One received frame; what belongs to a sibling worker goes to `sib`.
+    fn process_frame(
+        &mut self,
+        now: Instant,
+        frame: &[u8],
+        tx: &mut impl TxSink,
+        sib: &mut impl Siblings,
+    );
+    /// A packet a sibling handed over (see `relay.rs`).
+    fn process_handoff(
+        &mut self,
+        _now: Instant,
+        _how: Handoff,
+        _bytes: &[u8],
+        _tx: &mut impl TxSink,
+        _sib: &mut impl Siblings,
+    ) {
+    }
     /// Timers and output not triggered by a received frame.
     fn poll(&mut self, now: Instant, tx: &mut impl TxSink);
     /// Next instant `poll` has work, if any.
@@ -85,24 +104,30 @@ impl ControlCommand {
 }
 
 /// What workers of the same address tell each other. Workers share no
-/// state; they only pass these over bounded lock-free queues.
+/// state; they only pass these (and, through `relay`, the packets that
+/// belong to a sibling) over bounded lock-free queues.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SharedEvent {
     /// A neighbour learned from ARP that concerned us.
     ArpLearned { ip: Ipv4Addr, mac: EthernetAddress },
 }
 
-/// One worker's queues: events from and to its siblings, commands from the
-/// control plane.
+/// One worker's queues: events and packets from and to its siblings,
+/// commands from the control plane.
 pub struct Mesh {
     inbox: Option<Receiver<SharedEvent>>,
     siblings: Vec<Sender<SharedEvent>>,
     commands: Option<Receiver<ControlCommand>>,
+    relay: relay::Relay,
 }
 
 /// Bound of each worker's inbox; a full inbox drops the event (the sibling
 /// then resolves by itself).
 const MESH_QUEUE: usize = 1024;
+
+/// Handed-over packets a worker takes up per loop turn, at most (its own
+/// rx batch is bounded the same way).
+const HANDOFFS_PER_TURN: usize = 256;
 
 impl Mesh {
     /// A worker with no siblings.
@@ -111,6 +136,7 @@ impl Mesh {
             inbox: None,
             siblings: Vec::new(),
             commands: None,
+            relay: relay::Relay::alone(),
         }
     }
 
@@ -120,11 +146,14 @@ impl Mesh {
         self
     }
 
-    /// Fully connected queues for `n` workers, in worker order.
-    pub fn connect(n: usize) -> Vec<Mesh> {
+    /// Fully connected queues for `n` workers, in worker order; handed-over
+    /// packets are copied into buffers of `frame_len` bytes.
+    pub fn connect(n: usize, frame_len: usize) -> Vec<Mesh> {
         let chans: Vec<_> = (0..n).map(|_| bounded(MESH_QUEUE)).collect();
-        (0..n)
-            .map(|i| Mesh {
+        relay::Relay::connect(n, frame_len)
+            .into_iter()
+            .enumerate()
+            .map(|(i, relay)| Mesh {
                 inbox: Some(chans[i].1.clone()),
                 siblings: chans
                     .iter()
@@ -133,6 +162,7 @@ impl Mesh {
                     .map(|(_, (tx, _))| tx.clone())
                     .collect(),
                 commands: None,
+                relay,
             })
             .collect()
     }
@@ -144,6 +174,15 @@ pub struct LoopStats {
     pub loops: u64,
     /// Loop turns that received or sent something (busy ratio = busy / loops).
     pub busy_loops: u64,
+}
+
+/// Where a worker stands: its position among the workers of the address
+/// (what `stack::Shard` is made of) and the NIC queue it serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Place {
+    pub index: usize,
+    pub count: usize,
+    pub queue: u32,
 }
 
 pub struct WorkerOptions {
@@ -168,7 +207,7 @@ pub fn run<D, P, R>(
     proc: &mut P,
     opts: &WorkerOptions,
     stop: &AtomicBool,
-    mesh: &Mesh,
+    mesh: &mut Mesh,
     mut report: R,
 ) where
     D: Datapath,
@@ -226,7 +265,7 @@ impl Loop {
         dp: &mut D,
         proc: &mut P,
         opts: &WorkerOptions,
-        mesh: &Mesh,
+        mesh: &mut Mesh,
         report: &mut R,
     ) -> Instant
     where
@@ -237,7 +276,17 @@ impl Loop {
         self.stats.loops += 1;
         let now = clock::monotonic();
         dp.set_now(now);
-        let rx = dp.poll_rx(opts.batch, |frame, tx| proc.process_frame(now, frame, tx));
+        let relay = &mut mesh.relay;
+        let rx = dp.poll_rx(opts.batch, |frame, tx| {
+            proc.process_frame(now, frame, tx, relay)
+        });
+        let mut handed = 0;
+        while handed < HANDOFFS_PER_TURN {
+            let Some(p) = relay.recv() else { break };
+            proc.process_handoff(now, p.how, &p.bytes, &mut dp.tx(), relay);
+            relay.give_back(p);
+            handed += 1;
+        }
         if let Some(inbox) = &mesh.inbox {
             while let Ok(ev) = inbox.try_recv() {
                 proc.apply_shared(now, ev, &mut dp.tx());
@@ -257,7 +306,7 @@ impl Loop {
             proc.poll(now, &mut dp.tx());
         }
         let sent = dp.flush();
-        if rx > 0 || sent > 0 {
+        if rx > 0 || handed > 0 || sent > 0 {
             self.stats.busy_loops += 1;
             self.idle_spins = 0;
         } else {
@@ -287,5 +336,7 @@ pub fn stop_flag() -> Arc<AtomicBool> {
     Arc::new(AtomicBool::new(false))
 }
 
+#[cfg(test)]
+mod relay_tests;
 #[cfg(test)]
 mod tests;

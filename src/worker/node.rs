@@ -15,7 +15,7 @@ use crate::service::http::HttpService;
 use crate::service::https::HttpsService;
 use crate::service::tcp_echo::TcpEcho;
 use crate::stack::tcp::Tcp;
-use crate::stack::{ServiceMetric, Stack};
+use crate::stack::{Handoff, ServiceMetric, Siblings, Stack};
 use crate::time::Instant;
 
 /// Operator probes one worker runs at once.
@@ -134,16 +134,34 @@ impl FrameProcessor for Node {
         self.stack.start(now, tx);
     }
 
-    fn process_frame(&mut self, now: Instant, frame: &[u8], tx: &mut impl TxSink) {
+    fn process_frame(
+        &mut self,
+        now: Instant,
+        frame: &[u8],
+        tx: &mut impl TxSink,
+        sib: &mut impl Siblings,
+    ) {
         let echo = self.udp_echo_port.is_some_and(|p| is_udp_to(frame, p));
         let sent_before = self.stack.counters().udp_tx_datagrams;
-        self.stack.process_frame(now, frame, tx);
+        self.stack.process_frame_with(now, frame, tx, sib);
         self.apps_due = true;
         if echo && self.stack.counters().udp_tx_datagrams > sent_before {
             // `now` is when this batch came off the rx ring.
             let ns = clock::monotonic().saturating_since(now).as_nanos() as u64;
             let _ = self.udp_echo_turnaround.record(ns.max(1));
         }
+    }
+
+    fn process_handoff(
+        &mut self,
+        now: Instant,
+        how: Handoff,
+        bytes: &[u8],
+        tx: &mut impl TxSink,
+        sib: &mut impl Siblings,
+    ) {
+        self.stack.process_handoff(now, how, bytes, tx, sib);
+        self.apps_due = true;
     }
 
     fn poll(&mut self, now: Instant, tx: &mut impl TxSink) {

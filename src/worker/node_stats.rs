@@ -9,7 +9,7 @@ use crate::control::state::StatsExport;
 use crate::service::http::{HttpStats, Method, TimeoutKind};
 use crate::service::https::HttpsStats;
 use crate::stack::tcp::{ConnInfo, State, TcpCounters};
-use crate::stack::{DropReason, ServiceMetric, StackCounters};
+use crate::stack::{DropReason, HandoffKind, ServiceMetric, StackCounters};
 use crate::worker::https_metrics::HttpsExport;
 
 #[derive(Clone, Debug)]
@@ -71,6 +71,20 @@ impl NodeStats {
             .find(|(p, _)| *p == port)
             .map_or("unknown", |(_, s)| s)
     }
+}
+
+/// Handoffs to and from sibling workers, by kind.
+fn handoff_json(c: &StackCounters) -> serde_json::Value {
+    let by_kind = |f: &dyn Fn(HandoffKind) -> u64| {
+        HandoffKind::ALL
+            .iter()
+            .map(|k| (k.as_str().to_string(), json!(f(*k))))
+            .collect::<serde_json::Map<_, _>>()
+    };
+    json!({
+        "sent": by_kind(&|k| c.handoff.sent(k)),
+        "received": by_kind(&|k| c.handoff.received(k)),
+    })
 }
 
 impl StatsExport for NodeStats {
@@ -152,6 +166,22 @@ impl StatsExport for NodeStats {
             l,
             self.reassembly_in_use as f64,
         );
+        for kind in HandoffKind::ALL {
+            let mut ll = l.to_vec();
+            ll.push(("kind", kind.as_str()));
+            m.counter(
+                "handoffs_sent_total",
+                "Packets handed to the sibling worker they belong to (several queues): TCP segments by port owner or search, fragments, ICMP errors for TCP.",
+                &ll,
+                c.handoff.sent(kind),
+            );
+            m.counter(
+                "handoffs_received_total",
+                "Packets taken up from sibling workers, by kind.",
+                &ll,
+                c.handoff.received(kind),
+            );
+        }
         m.counter(
             "icmp_echo_requests_total",
             "ICMP echo requests received.",
@@ -508,7 +538,7 @@ impl StatsExport for NodeStats {
             .nonzero()
             .map(|(r, n)| (r.as_str().to_string(), json!(n)))
             .collect();
-        json!({
+        let mut v = json!({
             "rx_frames": c.rx_frames,
             "tx_frames": c.tx_frames,
             "arp_requests_rx": c.arp_requests_rx,
@@ -577,7 +607,9 @@ impl StatsExport for NodeStats {
                     (format!("{port}/{key}"), json!(v))
                 })
                 .collect::<serde_json::Map<_, _>>(),
-        })
+        });
+        v["handoff"] = handoff_json(c);
+        v
     }
 
     fn histograms(&self) -> Vec<(&'static str, &'static str, &Histogram<u64>)> {

@@ -4,6 +4,7 @@
 
 use super::FrameProcessor;
 use crate::datapath::TxSink;
+use crate::stack::Siblings;
 use crate::time::Instant;
 
 #[derive(Clone, Copy, Debug, Default, serde::Serialize)]
@@ -25,7 +26,13 @@ impl FrameProcessor for Reflector {
 
     fn start(&mut self, _now: Instant, _tx: &mut impl TxSink) {}
 
-    fn process_frame(&mut self, _now: Instant, frame: &[u8], tx: &mut impl TxSink) {
+    fn process_frame(
+        &mut self,
+        _now: Instant,
+        frame: &[u8],
+        tx: &mut impl TxSink,
+        _sib: &mut impl Siblings,
+    ) {
         // Only IPv4/UDP with a plain 20-byte header is reflected; swapping
         // addresses keeps the IPv4 and UDP checksums valid.
         let udp = frame.len() >= ETH_LEN + 28

@@ -17,8 +17,14 @@ impl FrameProcessor for StopWhenDrained<'_> {
     fn start(&mut self, now: Instant, tx: &mut impl TxSink) {
         self.inner.start(now, tx)
     }
-    fn process_frame(&mut self, now: Instant, frame: &[u8], tx: &mut impl TxSink) {
-        self.inner.process_frame(now, frame, tx);
+    fn process_frame(
+        &mut self,
+        now: Instant,
+        frame: &[u8],
+        tx: &mut impl TxSink,
+        sib: &mut impl Siblings,
+    ) {
+        self.inner.process_frame(now, frame, tx, sib);
         let s = self.inner.stats();
         if s.reflected + s.ignored >= self.expect {
             self.stop.store(true, Ordering::Relaxed);
@@ -76,7 +82,7 @@ fn loop_reflects_every_frame_and_reports_once_at_exit() {
         &mut proc,
         &opts,
         &stop,
-        &Mesh::alone(),
+        &mut Mesh::alone(),
         |_, p, loops, last| reports.push((p.stats(), loops, last)),
     );
     let sent = port.take_sent();

@@ -91,6 +91,8 @@ drop_reasons! {
     TcpRecvBufferFull => "tcp_recv_buffer_full",
     TcpStateClosed => "tcp_state_closed",
     TcpUnsupported => "tcp_unsupported",
+    // Several workers: a sibling's queue or its buffer pool was full.
+    HandoffFull => "handoff_full",
     // Transmit side
     TxRingFull => "tx_ring_full",
     TxNoFrame => "tx_no_frame",

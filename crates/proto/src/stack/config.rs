@@ -68,6 +68,8 @@ pub struct StackConfig {
     pub tcp_secret: [u8; 32],
     /// Seeds the ephemeral port search (RFC 6056).
     pub tcp_seed: u64,
+    /// This worker's place among the workers of the address (`shard.rs`).
+    pub shard: super::shard::Shard,
 }
 
 impl StackConfig {
@@ -86,6 +88,7 @@ impl StackConfig {
             tcp: super::tcp::TcpConfig::default(),
             tcp_secret: [0; 32],
             tcp_seed: 0,
+            shard: super::shard::Shard::ALONE,
         }
     }
 

@@ -45,11 +45,67 @@ pub struct StackCounters {
     /// One entry per bound port, in bind order.
     pub udp_ports: Vec<UdpPortCounters>,
 
+    /// Packets handed to and taken from sibling workers (`shard.rs`).
+    pub handoff: HandoffCounters,
+
     pub drops: DropCounters,
 }
 
 impl StackCounters {
     pub fn udp_port(&self, port: u16) -> Option<&UdpPortCounters> {
         self.udp_ports.iter().find(|p| p.port == port)
+    }
+}
+
+/// The handoff kinds, for counters and metric labels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HandoffKind {
+    TcpOwner,
+    TcpSearch,
+    Fragment,
+    TcpIcmpError,
+}
+
+impl HandoffKind {
+    pub const ALL: [HandoffKind; 4] = [
+        HandoffKind::TcpOwner,
+        HandoffKind::TcpSearch,
+        HandoffKind::Fragment,
+        HandoffKind::TcpIcmpError,
+    ];
+
+    /// The Prometheus label value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            HandoffKind::TcpOwner => "tcp_owner",
+            HandoffKind::TcpSearch => "tcp_search",
+            HandoffKind::Fragment => "fragment",
+            HandoffKind::TcpIcmpError => "tcp_icmp_error",
+        }
+    }
+}
+
+/// Handoffs sent and taken, per kind.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HandoffCounters {
+    pub sent: [u64; 4],
+    pub received: [u64; 4],
+}
+
+impl HandoffCounters {
+    pub(crate) fn count_sent(&mut self, kind: HandoffKind) {
+        self.sent[kind as usize] += 1;
+    }
+
+    pub(crate) fn count_received(&mut self, kind: HandoffKind) {
+        self.received[kind as usize] += 1;
+    }
+
+    pub fn sent(&self, kind: HandoffKind) -> u64 {
+        self.sent[kind as usize]
+    }
+
+    pub fn received(&self, kind: HandoffKind) -> u64 {
+        self.received[kind as usize]
     }
 }

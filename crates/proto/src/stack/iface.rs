@@ -14,6 +14,7 @@ use super::ipv4_frag::Reassembler;
 use super::ipv4_out::NetSegments;
 use super::net::{Net, StackError, ARP_SHARE_QUEUE, CACHE_SWEEP, MAX_MTU, MIN_MTU};
 use super::rate_limit::TokenBucket;
+use super::shard::{Handoff, NoSiblings, Siblings};
 use super::tcp::Tcp;
 use super::udp::{UdpService, UdpTable};
 use super::DropReason;
@@ -43,10 +44,12 @@ impl Stack {
         let mss_limit = u16::try_from(config.mtu.saturating_sub(40)).unwrap_or(u16::MAX);
         let mut tcp_cfg = config.tcp.clone();
         tcp_cfg.mss = tcp_cfg.mss.min(mss_limit);
+        let mut tcp = Tcp::new(tcp_cfg, config.ipv4, config.tcp_secret, config.tcp_seed);
+        tcp.set_shard(config.shard.index, config.shard.count);
         Stack {
             reasm: Reassembler::new(&config.frag),
             udp: UdpTable::default(),
-            tcp: Tcp::new(tcp_cfg, config.ipv4, config.tcp_secret, config.tcp_seed),
+            tcp,
             net: Net {
                 cache: ArpCache::new(&config.arp),
                 pending: PendingTable::new(&config.arp, frame_size),
@@ -147,14 +150,40 @@ impl Stack {
         self.net.counters.arp_cache_size = self.net.cache.len() as u64;
     }
 
-    /// Handle one received Ethernet frame.
+    /// Handle one received Ethernet frame (a stack without siblings).
     pub fn process_frame(&mut self, now: Instant, frame: &[u8], tx: &mut impl TxSink) {
+        self.process_frame_with(now, frame, tx, &mut NoSiblings)
+    }
+
+    /// Handle one received Ethernet frame; what belongs to a sibling worker
+    /// goes to `sib` (`shard.rs`).
+    pub fn process_frame_with(
+        &mut self,
+        now: Instant,
+        frame: &[u8],
+        tx: &mut impl TxSink,
+        sib: &mut impl Siblings,
+    ) {
         self.net.counters.rx_frames += 1;
         self.net.counters.rx_bytes += frame.len() as u64;
-        if let Err(reason) = self.eth_input(now, frame, tx) {
+        if let Err(reason) = self.eth_input(now, frame, tx, sib) {
             self.net.counters.drops.count(reason);
         }
         self.net.counters.arp_cache_size = self.net.cache.len() as u64;
+    }
+
+    /// Take up a packet a sibling handed over with [`Siblings::hand_off`].
+    pub fn process_handoff(
+        &mut self,
+        now: Instant,
+        how: Handoff,
+        bytes: &[u8],
+        tx: &mut impl TxSink,
+        sib: &mut impl Siblings,
+    ) {
+        if let Err(reason) = self.handoff_input(now, how, bytes, tx, sib) {
+            self.net.counters.drops.count(reason);
+        }
     }
 
     fn eth_input(
@@ -162,6 +191,7 @@ impl Stack {
         now: Instant,
         frame: &[u8],
         tx: &mut dyn DynTx,
+        sib: &mut dyn Siblings,
     ) -> Result<(), DropReason> {
         let eth = EthernetFrame::new_checked(frame).map_err(|_| DropReason::EthTruncated)?;
         let (src, dst) = (eth.src_addr(), eth.dst_addr());
@@ -174,7 +204,7 @@ impl Stack {
         }
         match eth.ethertype() {
             EtherType::Arp => self.net.arp_input(now, eth.payload(), tx),
-            EtherType::Ipv4 => self.ipv4_input(now, link_broadcast, eth.payload(), tx),
+            EtherType::Ipv4 => self.ipv4_input(now, link_broadcast, eth.payload(), tx, sib),
             _ => Err(DropReason::EthUnknownType),
         }
     }

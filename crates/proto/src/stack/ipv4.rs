@@ -1,13 +1,17 @@
 //! IPv4 input: validation, reassembly, dispatch to ICMP, UDP and TCP. The
 //! top of the stack with `iface` (output is `ipv4_out`, below).
 
+use std::net::Ipv4Addr;
+
+use super::counters::StackCounters;
 use super::icmp::{IcmpError, TransportError};
 use super::iface::Stack;
 use super::ipv4_frag::{FragKey, Fragment};
 use super::ipv4_out::Datagram;
 use super::ipv4_out::NetSegments;
 use super::net::Net;
-use super::tcp::Tcp;
+use super::shard::{Handoff, Siblings};
+use super::tcp::{SegmentFate, Tcp};
 use super::udp::UdpTable;
 use super::DropReason;
 use crate::link::DynTx;
@@ -31,6 +35,7 @@ impl Stack {
         link_broadcast: bool,
         bytes: &[u8],
         tx: &mut dyn DynTx,
+        sib: &mut dyn Siblings,
     ) -> Result<(), DropReason> {
         // `new_checked` validates version, IHL and total length against the
         // frame; `payload()` then stops at the total length, which trims
@@ -92,19 +97,43 @@ impl Stack {
                 header,
                 payload: packet.payload(),
             };
-            return deliver(&mut self.net, &mut self.udp, &mut self.tcp, now, &d, tx);
+            return deliver(
+                &mut self.net,
+                &mut self.udp,
+                &mut self.tcp,
+                now,
+                &d,
+                tx,
+                sib,
+            );
         }
         self.net.counters.ipv4_fragments_rx += 1;
+        let shard = self.net.config.shard;
+        let owner = shard.frag_owner(&frag_key(&packet));
+        if owner != shard.index {
+            // All fragments of a datagram meet on one worker, whichever
+            // queues they came in on.
+            let whole = &bytes[..usize::from(packet.total_len())];
+            let how = Handoff::Fragment { broadcast };
+            return hand_off(&mut self.net.counters, sib, owner, how, whole);
+        }
+        self.reassemble(now, &packet, broadcast, tx, sib)
+    }
+
+    /// Add a validated fragment to reassembly; deliver the datagram it completes.
+    fn reassemble(
+        &mut self,
+        now: Instant,
+        packet: &Ipv4Packet<&[u8]>,
+        broadcast: bool,
+        tx: &mut dyn DynTx,
+        sib: &mut dyn Siblings,
+    ) -> Result<(), DropReason> {
         let frag = Fragment {
-            key: FragKey {
-                src,
-                dst: ip.dst_addr,
-                protocol: ip.protocol.into(),
-                ident: packet.ident(),
-            },
+            key: frag_key(packet),
             offset: usize::from(packet.frag_offset()),
             more_frags: packet.more_frags(),
-            header,
+            header: &packet.as_ref()[..packet.header_len()],
             payload: packet.payload(),
         };
         let Stack {
@@ -118,14 +147,59 @@ impl Stack {
         };
         net.counters.ipv4_reassembled += 1;
         let d = Datagram {
-            src,
-            dst: ip.dst_addr,
-            protocol: ip.protocol,
+            src: packet.src_addr(),
+            dst: packet.dst_addr(),
+            protocol: packet.protocol(),
             broadcast,
             header: done.header,
             payload: done.payload,
         };
-        deliver(net, udp, tcp, now, &d, tx)
+        deliver(net, udp, tcp, now, &d, tx, sib)
+    }
+
+    /// Take up a packet a sibling worker handed over (`shard.rs`). It was
+    /// validated and counted as received where it arrived.
+    pub(crate) fn handoff_input(
+        &mut self,
+        now: Instant,
+        how: Handoff,
+        bytes: &[u8],
+        tx: &mut dyn DynTx,
+        sib: &mut dyn Siblings,
+    ) -> Result<(), DropReason> {
+        self.net.counters.handoff.count_received(how.kind());
+        match how {
+            Handoff::TcpOwner { src, dst } => tcp_segment(
+                &mut self.net,
+                &mut self.tcp,
+                now,
+                (src, dst),
+                bytes,
+                None,
+                tx,
+                sib,
+            ),
+            Handoff::TcpSearch { src, dst, declined } => tcp_segment(
+                &mut self.net,
+                &mut self.tcp,
+                now,
+                (src, dst),
+                bytes,
+                Some(declined),
+                tx,
+                sib,
+            ),
+            Handoff::Fragment { broadcast } => {
+                let packet = Ipv4Packet::new_checked(bytes).map_err(header_error)?;
+                self.reassemble(now, &packet, broadcast, tx, sib)
+            }
+            Handoff::TcpIcmpError {
+                local,
+                remote,
+                seq,
+                error,
+            } => self.tcp.on_icmp_error(now, local, remote, seq, error),
+        }
     }
 
     /// Reassembly timeouts, each with a time exceeded when fragment zero came.
@@ -152,6 +226,32 @@ impl Stack {
     }
 }
 
+/// The reassembly key of a fragment.
+fn frag_key(packet: &Ipv4Packet<&[u8]>) -> FragKey {
+    FragKey {
+        src: packet.src_addr(),
+        dst: packet.dst_addr(),
+        protocol: packet.protocol().into(),
+        ident: packet.ident(),
+    }
+}
+
+/// Queue `bytes` for sibling `to`; a full queue drops the packet.
+fn hand_off(
+    counters: &mut StackCounters,
+    sib: &mut dyn Siblings,
+    to: u16,
+    how: Handoff,
+    bytes: &[u8],
+) -> Result<(), DropReason> {
+    if sib.hand_off(to, how, bytes) {
+        counters.handoff.count_sent(how.kind());
+        Ok(())
+    } else {
+        Err(DropReason::HandoffFull)
+    }
+}
+
 /// Hand a datagram to its transport protocol.
 fn deliver(
     net: &mut Net,
@@ -160,18 +260,19 @@ fn deliver(
     now: Instant,
     d: &Datagram<'_>,
     tx: &mut dyn DynTx,
+    sib: &mut dyn Siblings,
 ) -> Result<(), DropReason> {
     match d.protocol {
         IpProtocol::Icmp => match net.icmp_input(now, d, tx)? {
             None => Ok(()),
             Some(e) => match e.protocol {
                 IpProtocol::Udp => udp.icmp_error(now, &e),
-                IpProtocol::Tcp => tcp_icmp_error(tcp, now, &e),
+                IpProtocol::Tcp => tcp_icmp_error(net, tcp, now, &e, sib),
                 _ => Err(DropReason::IcmpIgnored),
             },
         },
         IpProtocol::Udp => udp.input(net, now, d, tx),
-        IpProtocol::Tcp => tcp_input(net, tcp, now, d, tx),
+        IpProtocol::Tcp => tcp_input(net, tcp, now, d, tx, sib),
         IpProtocol::Unknown(_) => {
             //= https://www.rfc-editor.org/rfc/rfc1122#section-3.2.2.1
             //# A host SHOULD generate Destination Unreachable messages with
@@ -191,6 +292,7 @@ fn tcp_input(
     now: Instant,
     d: &Datagram<'_>,
     tx: &mut dyn DynTx,
+    sib: &mut dyn Siblings,
 ) -> Result<(), DropReason> {
     //= https://www.rfc-editor.org/rfc/rfc1122#section-4.2.3.10
     //# A TCP implementation MUST silently discard an incoming SYN segment
@@ -199,18 +301,56 @@ fn tcp_input(
     if d.broadcast {
         return Err(DropReason::TcpBadSourceAddr);
     }
-    tcp.on_segment(
-        now,
-        d.src,
-        d.dst,
-        d.payload,
-        &mut NetSegments { net, now, tx },
-    )
+    // The one check every segment pays with several workers: is its local
+    // port in a sibling's ephemeral slice?
+    if let Some(owner) = tcp.segment_owner(d.payload) {
+        let how = Handoff::TcpOwner {
+            src: d.src,
+            dst: d.dst,
+        };
+        return hand_off(&mut net.counters, sib, owner, how, d.payload);
+    }
+    tcp_segment(net, tcp, now, (d.src, d.dst), d.payload, Some(0), tx, sib)
+}
+
+/// One segment into TCP. `declined`: how many workers already looked for
+/// its connection (`None`: this worker owns its port and answers).
+#[allow(clippy::too_many_arguments)]
+fn tcp_segment(
+    net: &mut Net,
+    tcp: &mut Tcp,
+    now: Instant,
+    (src, dst): (Ipv4Addr, Ipv4Addr),
+    segment: &[u8],
+    declined: Option<u8>,
+    tx: &mut dyn DynTx,
+    sib: &mut dyn Siblings,
+) -> Result<(), DropReason> {
+    let shard = net.config.shard;
+    let may_pass_on = declined.is_some_and(|n| u16::from(n) + 1 < shard.count);
+    let out = &mut NetSegments { net, now, tx };
+    match tcp.on_segment_searching(now, src, dst, segment, out, may_pass_on)? {
+        SegmentFate::Handled => Ok(()),
+        SegmentFate::PassOn => {
+            let how = Handoff::TcpSearch {
+                src,
+                dst,
+                declined: declined.unwrap_or(0) + 1,
+            };
+            hand_off(&mut net.counters, sib, shard.next(), how, segment)
+        }
+    }
 }
 
 /// The other half of the TCP seam: ICMP errors about segments we sent
-/// (RFC 1122 4.2.3.9, RFC 5927). Ignored until TCP plugs in.
-fn tcp_icmp_error(tcp: &mut Tcp, now: Instant, e: &TransportError) -> Result<(), DropReason> {
+/// (RFC 1122 4.2.3.9, RFC 5927), for the worker that owns the connection.
+fn tcp_icmp_error(
+    net: &mut Net,
+    tcp: &mut Tcp,
+    now: Instant,
+    e: &TransportError,
+    sib: &mut dyn Siblings,
+) -> Result<(), DropReason> {
     use super::icmp::IcmpErrorKind;
     use super::tcp::IcmpTcpError;
     use crate::wire::IcmpUnreachable as U;
@@ -231,5 +371,14 @@ fn tcp_icmp_error(tcp: &mut Tcp, now: Instant, e: &TransportError) -> Result<(),
         _ => IcmpTcpError::Soft,
     };
     let seq = e.quoted_seq.map(crate::wire::tcp::SeqNumber);
+    if let Some(owner) = tcp.port_owner(e.local.port()) {
+        let how = Handoff::TcpIcmpError {
+            local: e.local,
+            remote: e.remote,
+            seq,
+            error,
+        };
+        return hand_off(&mut net.counters, sib, owner, how, &[]);
+    }
     tcp.on_icmp_error(now, e.local, e.remote, seq, error)
 }

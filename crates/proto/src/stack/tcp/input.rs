@@ -288,7 +288,13 @@ impl Tcp {
         //# If the segment acknowledgment is not acceptable, form a reset
         //# segment <SEQ=SEG.ACK><CTL=RST> and send it.
         if !(ack.diff(t.snd_una) > 0 && ack.diff(t.snd_nxt) <= 0) {
-            let (l, r) = (t.local, t.remote);
+            let (l, r, passive) = (t.local, t.remote, t.passive);
+            if passive && self.pass_on(repr) {
+                // Our SYN-ACK crossed a sibling's for the same tuple (the
+                // peer's SYN was retransmitted onto another queue): the
+                // ACK may be for the sibling's, so let it look first.
+                return Ok(());
+            }
             send_reset(out, &mut self.counters, l, r, ack, None);
             return Err(DropReason::TcpAckOutOfWindow);
         }

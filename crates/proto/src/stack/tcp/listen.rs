@@ -78,6 +78,9 @@ impl Tcp {
         //# been sent in response to anything sent by this incarnation of the
         //# connection. An incoming RST should be ignored.
         if repr.control == Control::Rst {
+            if self.pass_on(repr) {
+                return Ok(());
+            }
             return Err(DropReason::TcpRstInvalid);
         }
         if let Some(ack) = repr.ack {
@@ -87,6 +90,10 @@ impl Tcp {
                     Err(DropReason::TcpBadCookie) => {}
                     Err(e) => return Err(e),
                 }
+            }
+            if self.pass_on(repr) {
+                // A sibling may hold the connection (`shard.rs`).
+                return Ok(());
             }
             //= https://www.rfc-editor.org/rfc/rfc9293#section-3.10.7.2
             //# Any acknowledgment is bad if it arrives on a connection still in

@@ -47,6 +47,7 @@ mod recovery;
 mod rtt;
 mod sack;
 pub mod seq;
+mod shard;
 mod shutdown;
 mod syncookies;
 mod table;
@@ -78,6 +79,7 @@ pub use congestion::cubic::Cubic;
 pub use congestion::{CongestionAlgorithm, CongestionControl, FixedWindow, NewReno, Unlimited};
 pub use icmp::IcmpTcpError;
 pub use seq::SeqNumber;
+pub use shard::{SegmentFate, MIN_PORTS_PER_WORKER};
 
 use crate::drop_reason::DropReason;
 use crate::time::Instant;
@@ -154,6 +156,12 @@ pub struct Tcp {
     time_wait_count: usize,
     /// RTT samples for the worker's histogram (`drain_rtt_samples`).
     rtt_sink: rtt::RttSink,
+    /// This worker's slice of the ephemeral ports (`shard.rs`).
+    share: shard::PortShare,
+    /// While a segment is handled: it may go to a sibling instead of being
+    /// answered, and whether it did (`Tcp::on_segment_searching`).
+    may_pass_on: bool,
+    passed_on: bool,
     /// Tests compare the header-prediction path with the general one.
     #[cfg(test)]
     fast_path_off: bool,
@@ -196,6 +204,9 @@ impl Tcp {
             spare: Vec::with_capacity(max),
             time_wait_count: 0,
             rtt_sink: rtt::RttSink::new(),
+            share: shard::PortShare::new(config.ephemeral_ports, 0, 1),
+            may_pass_on: false,
+            passed_on: false,
             cfg: config,
             #[cfg(test)]
             fast_path_off: false,

@@ -212,9 +212,10 @@ impl Tcp {
 
     /// RFC 6056 algorithm 3: a keyed hash of the destination picks where the
     /// search starts, a counter moves it on, so ports are unpredictable to an
-    /// off-path attacker yet spread per destination.
+    /// off-path attacker yet spread per destination. Only this worker's
+    /// slice of the range is searched (`shard.rs`).
     pub(crate) fn pick_ephemeral(&mut self, remote: SocketAddrV4) -> Option<u16> {
-        let (lo, hi) = self.cfg.ephemeral_ports;
+        let (lo, hi) = self.share.own()?;
         if lo == 0 || hi < lo {
             return None;
         }

@@ -6,6 +6,7 @@ mod arp;
 mod fuzz;
 mod icmp;
 mod ipv4;
+mod shard;
 mod tcp_mtu;
 mod udp;
 
