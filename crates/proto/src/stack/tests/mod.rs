@@ -6,6 +6,7 @@ mod arp;
 mod fuzz;
 mod icmp;
 mod ipv4;
+mod tcp_backpressure;
 mod tcp_mtu;
 mod udp;
 
