@@ -14,6 +14,11 @@ use super::{BenchArgs, Part};
 /// Draw the PNGs with benches/plot.py (run from the source tree), if it
 /// and python3 are there; a missing plot is a warning, not a failure.
 pub fn plot(out: &std::path::Path) {
+    plot_file(&out.join("latest.json"));
+}
+
+/// Draw the PNGs of the run in `json` (next to it).
+pub fn plot_file(json: &std::path::Path) {
     let script = std::path::Path::new("benches/plot.py");
     let python = std::path::Path::new("/usr/bin/python3");
     if !script.exists() || !python.exists() {
@@ -21,7 +26,7 @@ pub fn plot(out: &std::path::Path) {
         return;
     }
     let mut cmd = Command::new(python);
-    cmd.arg(script).arg(out.join("latest.json"));
+    cmd.arg(script).arg(json);
     match http::run_bounded(&mut cmd, std::time::Duration::from_secs(120)) {
         Ok(o) if o.status.success() => eprint!("{}", String::from_utf8_lossy(&o.stdout)),
         Ok(o) => eprintln!(
@@ -79,7 +84,7 @@ pub fn setup(lab: &Lab, args: &BenchArgs, parts: &[Part]) -> Result<Setup> {
 }
 
 /// Deterministic, not compressible by accident of being all zeros.
-fn object_bytes(n: usize) -> Vec<u8> {
+pub fn object_bytes(n: usize) -> Vec<u8> {
     (0..n).map(|i| b"xskd-bench-object\n"[i % 18]).collect()
 }
 
