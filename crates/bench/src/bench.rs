@@ -371,7 +371,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
 
 /// How busy the server and load cores are over one second with nothing
 /// of ours running: the noise floor of this run.
-fn background(args: &BenchArgs) -> Result<(f64, f64)> {
+pub(crate) fn background(args: &BenchArgs) -> Result<(f64, f64)> {
     let t0 = std::time::Instant::now();
     let s0 = cpu::core_busy_seconds(args.server_core)?;
     let l0 = cpu::core_busy_seconds(args.load_core)?;

@@ -174,8 +174,9 @@ pub fn run(args: &BenchArgs, exe: PathBuf, xskd: PathBuf, stop: Arc<AtomicBool>)
         samples: Vec::new(),
         failures: Vec::new(),
     };
-    let started = std::time::Instant::now();
     let loadavg_before = report::loadavg();
+    let (background_server_core, background_load_core) = super::background(args)?;
+    let started = std::time::Instant::now();
     eprintln!(
         "xskd-bench: loss: lab {} / {} (bridge {}), {} MB each way, levels {:?} per mille, {} rounds",
         b.lab.ns_xskd,
@@ -199,8 +200,8 @@ pub fn run(args: &BenchArgs, exe: PathBuf, xskd: PathBuf, stop: Arc<AtomicBool>)
         wall_s: started.elapsed().as_secs_f64(),
         loadavg_before,
         loadavg_after: report::loadavg(),
-        background_server_core: 0.0,
-        background_load_core: 0.0,
+        background_server_core,
+        background_load_core,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         kernel: report::kernel_release(),
     };

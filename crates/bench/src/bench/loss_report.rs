@@ -129,7 +129,9 @@ send_buffer` and `recv_buffer` 4 MB (what the kernel may autotune to). A transfe
 `rto_expirations` from its exit report, xskd started afresh per transfer; the kernel's \
 TcpRetransSegs and TcpExtTCPTimeouts in nginx's namespace), on an upload the kernel \
 client's in the peer namespace (for both servers: it is the same sender).\n\
-- Machine: Linux {}, {} cores; 1-minute load average {:.2} before, {:.2} after; {:.0} s.\n",
+- Machine: Linux {}, {} cores; 1-minute load average {:.2} before, {:.2} after; before the \
+run, with nothing of ours running, the server core was {:.0}% and the load core {:.0}% busy; \
+{:.0} s.\n",
         args.server_core,
         args.load_core,
         args.loss_timeout,
@@ -137,6 +139,8 @@ client's in the peer namespace (for both servers: it is the same sender).\n\
         info.cores,
         info.loadavg_before,
         info.loadavg_after,
+        info.background_server_core * 100.0,
+        info.background_load_core * 100.0,
         info.wall_s,
     ));
     if !failures.is_empty() {
