@@ -18,6 +18,10 @@ Usage:
 - tls_rate.png: full TLS handshakes/s per round (openssl s_time -new),
   xskd (busy and back-off) vs nginx.
 - https_rps.png: requests/s per round over HTTPS (wrk), close and keep-alive.
+- loss_goodput.png (from loss-latest.json, `--only loss`): goodput against
+  the random loss each way, download and upload, xskd vs Linux: the median
+  per level as a line, every transfer as a dot, incomplete ones as an x at
+  the bottom.
 """
 import json
 import math
@@ -36,6 +40,7 @@ COLORS = {
     "reflector": "tab:green",
     "nginx": "tab:orange",
     "nginx-offload": "tab:brown",
+    "linux": "tab:red",
 }
 LATENCY_LOADS = [("udp-latency", "UDP echo RTT"), ("tcp-rr", "TCP request/response RTT (64 B)")]
 UDP_RATE_LOADS = [
@@ -130,11 +135,72 @@ def plot_per_round(samples, out, loads, result, key, ylabel, title, name):
     return path
 
 
+def median(v):
+    v = sorted(v)
+    n = len(v)
+    if n == 0:
+        return None
+    return v[n // 2] if n % 2 else (v[n // 2 - 1] + v[n // 2]) / 2
+
+
+def plot_loss(run, out):
+    samples = run.get("loss_samples") or []
+    if not samples:
+        return None
+    dirs = [d for d in ("download", "upload") if any(s["direction"] == d for s in samples)]
+    fig, axes = plt.subplots(1, len(dirs), figsize=(6.5 * len(dirs), 4.5), squeeze=False)
+    mb = run.get("args", {}).get("loss_mb", "?")
+    for ax, d in zip(axes[0], dirs):
+        floor = None
+        for server in ("xskd", "linux"):
+            mine = [s for s in samples if s["direction"] == d and s["server"] == server]
+            if not mine:
+                continue
+            color = COLORS.get(server, "black")
+            done = [s for s in mine if s["completed"]]
+            ax.scatter(
+                [s["loss_permille"] / 10 for s in done],
+                [s["mbit_per_s"] for s in done],
+                color=color, alpha=0.35, s=14,
+            )
+            levels = sorted({s["loss_permille"] for s in mine})
+            meds = [(pm / 10, median([s["mbit_per_s"] for s in done if s["loss_permille"] == pm]))
+                    for pm in levels]
+            meds = [(x, y) for x, y in meds if y]
+            ax.plot([x for x, _ in meds], [y for _, y in meds], marker="o", color=color,
+                    label=f"{server} (median)")
+            lows = [y for _, y in meds]
+            if lows:
+                floor = min(lows) if floor is None else min(floor, min(lows))
+            failed = [s for s in mine if not s["completed"]]
+            if failed:
+                y = (floor or 1.0) / 2
+                ax.scatter([s["loss_permille"] / 10 for s in failed], [y] * len(failed),
+                           marker="x", color=color, label=f"{server} incomplete")
+        ax.set_yscale("log")
+        ax.set_xlabel("random loss each way (%)")
+        ax.set_ylabel("goodput (Mbit/s, log)")
+        ax.set_title(f"{d}, {mb} MB")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.suptitle("Goodput under the same random loss (nftables on a bridge)")
+    fig.tight_layout()
+    path = os.path.join(out, "loss_goodput.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def main():
     path = sys.argv[1] if len(sys.argv) > 1 else os.path.join("bench-out", "latest.json")
     with open(path) as f:
         run = json.load(f)
     out = os.path.dirname(os.path.abspath(path))
+    if "loss_samples" in run:
+        made = plot_loss(run, out)
+        if made:
+            print(f"plot: {made}")
+        return
     samples = run["samples"]
     made_all = (
         plot_cdfs(samples, out),

@@ -34,6 +34,10 @@ impl TxSink for Sink {
         self.frames += 1;
         Ok(())
     }
+
+    fn room(&self) -> usize {
+        usize::MAX
+    }
 }
 
 impl SegmentSink for Sink {
@@ -47,6 +51,10 @@ impl SegmentSink for Sink {
         fill(&mut self.buf[..len]);
         self.frames += 1;
         Ok(())
+    }
+
+    fn room(&self) -> usize {
+        usize::MAX
     }
 }
 

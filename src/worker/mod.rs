@@ -309,6 +309,10 @@ impl Loop {
         if rx > 0 || handed > 0 || sent > 0 {
             self.stats.busy_loops += 1;
             self.idle_spins = 0;
+        } else if proc.poll_at().is_some_and(|t| t <= now) {
+            // Output waits for the room this flush's completions freed: poll
+            // again at once rather than sleep in back-off.
+            std::hint::spin_loop();
         } else {
             self.idle_spins = self.idle_spins.saturating_add(1);
             match opts.poll {

@@ -315,6 +315,12 @@ impl StatsExport for NodeStats {
             t.tlp_probes,
         );
         m.counter(
+            "tcp_output_link_full_total",
+            "Times TCP output waited for transmit ring room or UMEM frames (resumed when reclaimed).",
+            l,
+            t.output_link_full,
+        );
+        m.counter(
             "tcp_rto_expirations_total",
             "TCP retransmission timeouts of data.",
             l,
@@ -558,28 +564,7 @@ impl StatsExport for NodeStats {
             "icmp_errors_sent": c.icmp_errors_tx,
             "udp_rx_datagrams": c.udp_rx_datagrams,
             "udp_tx_datagrams": c.udp_tx_datagrams,
-            "tcp": {
-                "active_opens": self.tcp.active_opens,
-                "passive_opens": self.tcp.passive_opens,
-                "estab_resets": self.tcp.estab_resets,
-                "in_segs": self.tcp.in_segs,
-                "out_segs": self.tcp.out_segs,
-                "retrans_segs": self.tcp.retrans_segs,
-                "out_rsts": self.tcp.out_rsts,
-                "in_rsts": self.tcp.in_rsts,
-                "syncookies_sent": self.tcp.syncookies_sent,
-                "syncookies_validated": self.tcp.syncookies_validated,
-                "challenge_acks": self.tcp.challenge_acks,
-                "window_probes": self.tcp.window_probes,
-                "fast_retransmits": self.tcp.fast_retransmits,
-                "partial_ack_retransmits": self.tcp.partial_ack_retransmits,
-                "sack_retransmits": self.tcp.sack_retransmits,
-                "lost_retransmits": self.tcp.lost_retransmits,
-                "tlp_probes": self.tcp.tlp_probes,
-                "rescue_retransmits": self.tcp.rescue_retransmits,
-                "rto_expirations": self.tcp.rto_expirations,
-                "states": self.tcp_states.iter().map(|(s, n)| (s.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
-            },
+            "tcp": tcp_json(self),
             "drops": drops,
             "http": self.http.as_ref().map(|h| json!({
                 "requests": h.counters.requests.iter().sum::<u64>(),
@@ -683,4 +668,32 @@ impl StatsExport for NodeStats {
             })
             .collect()
     }
+}
+
+/// The report's `tcp` object (its own `json!`: one macro call for
+/// the whole report passes the macro recursion limit).
+fn tcp_json(s: &NodeStats) -> serde_json::Value {
+    json!({
+        "active_opens": s.tcp.active_opens,
+        "passive_opens": s.tcp.passive_opens,
+        "estab_resets": s.tcp.estab_resets,
+        "in_segs": s.tcp.in_segs,
+        "out_segs": s.tcp.out_segs,
+        "retrans_segs": s.tcp.retrans_segs,
+        "out_rsts": s.tcp.out_rsts,
+        "in_rsts": s.tcp.in_rsts,
+        "syncookies_sent": s.tcp.syncookies_sent,
+        "syncookies_validated": s.tcp.syncookies_validated,
+        "challenge_acks": s.tcp.challenge_acks,
+        "window_probes": s.tcp.window_probes,
+        "fast_retransmits": s.tcp.fast_retransmits,
+        "partial_ack_retransmits": s.tcp.partial_ack_retransmits,
+        "sack_retransmits": s.tcp.sack_retransmits,
+        "lost_retransmits": s.tcp.lost_retransmits,
+        "tlp_probes": s.tcp.tlp_probes,
+        "rescue_retransmits": s.tcp.rescue_retransmits,
+        "output_link_full": s.tcp.output_link_full,
+        "rto_expirations": s.tcp.rto_expirations,
+        "states": s.tcp_states.iter().map(|(s, n)| (s.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
+    })
 }

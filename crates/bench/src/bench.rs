@@ -15,6 +15,9 @@
 pub mod client;
 mod cpu;
 mod http;
+mod loss;
+mod loss_net;
+mod loss_report;
 mod metrics;
 mod plan;
 mod prep;
@@ -25,6 +28,7 @@ mod tests;
 mod tls;
 #[cfg(test)]
 mod tls_tests;
+mod upload;
 mod xdpgen;
 
 use std::path::PathBuf;
@@ -95,6 +99,17 @@ pub struct BenchArgs {
     /// reuses the UDP part's kernel-socket load.
     #[arg(long, value_enum, default_value_t = Generator::Xdp)]
     pub generator: Generator,
+    /// The `loss` part's loss levels: percent of TCP frames dropped at
+    /// random each way (steps of 0.1).
+    #[arg(long, value_delimiter = ',', default_values_t = [0.0, 1.0, 2.0, 5.0])]
+    pub loss_levels: Vec<f64>,
+    /// Size of each download and upload of the `loss` part, in MB.
+    #[arg(long, default_value_t = 20)]
+    pub loss_mb: u64,
+    /// Seconds one transfer of the `loss` part may take; past that it is
+    /// reported as incomplete.
+    #[arg(long, default_value_t = 120.0)]
+    pub loss_timeout: f64,
     /// Do not draw the PNG plots (benches/plot.py) at the end.
     #[arg(long)]
     pub no_plot: bool,
@@ -120,6 +135,10 @@ pub enum Part {
     /// Full TLS 1.3 handshakes/s and HTTPS requests/s, xskd vs nginx with
     /// the same certificate, suite and group.
     Tls,
+    /// Download and upload goodput through the same random loss (nftables
+    /// on a bridge in the peer namespace), xskd vs nginx / a kernel discard
+    /// server. Not in the default set; run it alone (`--only loss`).
+    Loss,
 }
 
 /// Every part, in the order they are reported.
@@ -249,12 +268,18 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         bail!("--bulk-mb, --http-conns and --tls-clients must be positive");
     }
     let parts = parts_of(&args);
+    if parts.contains(&Part::Loss) && parts.len() > 1 {
+        bail!("--only loss runs alone (it rebuilds the peer's side of the lab)");
+    }
     let stop = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
         signal_hook::flag::register(sig, stop.clone())?;
     }
     let exe = std::env::current_exe().context("finding our own binary")?;
     let xskd = daemon_binary(&args, &exe)?;
+    if parts == [Part::Loss] {
+        return loss::run(&args, exe, xskd, stop);
+    }
     let lab = Lab::create("bench", 1)?;
     static_neighbour(&lab)?;
     offloads(&lab, false)?;
@@ -346,7 +371,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
 
 /// How busy the server and load cores are over one second with nothing
 /// of ours running: the noise floor of this run.
-fn background(args: &BenchArgs) -> Result<(f64, f64)> {
+pub(crate) fn background(args: &BenchArgs) -> Result<(f64, f64)> {
     let t0 = std::time::Instant::now();
     let s0 = cpu::core_busy_seconds(args.server_core)?;
     let l0 = cpu::core_busy_seconds(args.load_core)?;
@@ -686,7 +711,7 @@ enum Outcome {
     Handshakes(HandshakeResult),
 }
 
-fn result_line<T: serde::de::DeserializeOwned>(out: &Output) -> Result<T> {
+pub(crate) fn result_line<T: serde::de::DeserializeOwned>(out: &Output) -> Result<T> {
     let stdout = String::from_utf8_lossy(&out.stdout);
     if !out.status.success() {
         bail!(

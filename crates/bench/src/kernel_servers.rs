@@ -45,6 +45,14 @@ pub enum KernelServer {
         #[arg(long)]
         tcp: bool,
     },
+    /// TCP discard (RFC 863): read and throw away until the client's FIN,
+    /// then close; a blocking thread per connection. The baseline of the
+    /// `loss` part's upload.
+    TcpDiscard {
+        /// Address to bind, e.g. 198.18.0.3:9.
+        #[arg(long)]
+        bind: SocketAddr,
+    },
 }
 
 pub fn kernel_server(s: KernelServer) -> Result<()> {
@@ -83,6 +91,14 @@ pub fn kernel_server(s: KernelServer) -> Result<()> {
             println!("{REPORT}{report}");
             Ok(())
         }
+        KernelServer::TcpDiscard { bind } => {
+            let listener =
+                TcpListener::bind(bind).with_context(|| format!("binding TCP {bind}"))?;
+            println!("{READY} tcp-discard on {bind}");
+            let stats = tcp_serve(listener, &stop, discard_conn)?;
+            println!("{REPORT}{}", serde_json::to_value(stats)?);
+            Ok(())
+        }
     }
 }
 
@@ -100,6 +116,18 @@ struct TcpEchoStats {
 /// connection. For one connection with one message outstanding this is the
 /// kernel's shortest path (a read and a write per message, no poll).
 fn tcp_echo(listener: TcpListener, stop: &Arc<AtomicBool>) -> Result<TcpEchoStats> {
+    tcp_serve(listener, stop, echo_conn)
+}
+
+/// What a connection handler is: the stream, the stop flag, bytes served.
+type ConnHandler = fn(TcpStream, &AtomicBool, &AtomicU64) -> std::io::Result<()>;
+
+/// Accept until `stop`, one thread per connection running `handler`.
+fn tcp_serve(
+    listener: TcpListener,
+    stop: &Arc<AtomicBool>,
+    handler: ConnHandler,
+) -> Result<TcpEchoStats> {
     listener.set_nonblocking(true)?;
     let live = Arc::new(AtomicU64::new(0));
     let bytes = Arc::new(AtomicU64::new(0));
@@ -122,7 +150,7 @@ fn tcp_echo(listener: TcpListener, stop: &Arc<AtomicBool>) -> Result<TcpEchoStat
         live.fetch_add(1, Ordering::Relaxed);
         let (stop, live, bytes) = (stop.clone(), live.clone(), bytes.clone());
         conns.push(std::thread::spawn(move || {
-            let _ = echo_conn(stream, &stop, &bytes);
+            let _ = handler(stream, &stop, &bytes);
             live.fetch_sub(1, Ordering::Relaxed);
         }));
         conns.retain(|c| !c.is_finished());
@@ -145,6 +173,30 @@ fn echo_conn(mut s: TcpStream, stop: &AtomicBool, bytes: &AtomicU64) -> std::io:
             Ok(0) => return Ok(()),
             Ok(n) => {
                 s.write_all(&buf[..n])?;
+                bytes.fetch_add(n as u64, Ordering::Relaxed);
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock
+                        | std::io::ErrorKind::TimedOut
+                        | std::io::ErrorKind::Interrupted
+                ) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn discard_conn(mut s: TcpStream, stop: &AtomicBool, bytes: &AtomicU64) -> std::io::Result<()> {
+    s.set_nonblocking(false)?;
+    s.set_read_timeout(Some(Duration::from_millis(100)))?;
+    let mut buf = vec![0u8; 256 * 1024];
+    while !stop.load(Ordering::Relaxed) {
+        match s.read(&mut buf) {
+            // The client's FIN: everything arrived; dropping `s` closes.
+            Ok(0) => return Ok(()),
+            Ok(n) => {
                 bytes.fetch_add(n as u64, Ordering::Relaxed);
             }
             Err(e)
@@ -289,5 +341,25 @@ mod tests {
         let stats = server.join().expect("no panic").expect("no error");
         assert_eq!(stats.accepted, 2);
         assert_eq!(stats.bytes, total);
+    }
+    #[test]
+    fn tcp_discard_reads_to_the_fin_then_closes() {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let stop = Arc::new(AtomicBool::new(false));
+        let server = {
+            let stop = stop.clone();
+            std::thread::spawn(move || tcp_serve(listener, &stop, discard_conn))
+        };
+        let mut c = TcpStream::connect(addr).expect("connect");
+        c.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        c.write_all(&[9u8; 300_000]).expect("write");
+        c.shutdown(std::net::Shutdown::Write).expect("FIN");
+        let mut rest = Vec::new();
+        assert_eq!(c.read_to_end(&mut rest).expect("EOF, not a reset"), 0);
+        stop.store(true, Ordering::Relaxed);
+        let stats = server.join().expect("no panic").expect("no error");
+        assert_eq!((stats.accepted, stats.bytes), (1, 300_000));
     }
 }

@@ -121,6 +121,8 @@ trait SendFrame {
         fill: &mut dyn FnMut(&mut [u8]),
     ) -> Result<(), DropReason>;
 
+    fn room_dyn(&self) -> usize;
+
     fn send(&mut self, frame: &[u8]) -> Result<(), DropReason> {
         self.transmit_dyn(frame.len(), &mut |b| b.copy_from_slice(frame))
     }
@@ -134,6 +136,10 @@ impl<T: TxSink> SendFrame for T {
     ) -> Result<(), DropReason> {
         self.transmit(len, |b| fill(b))
     }
+
+    fn room_dyn(&self) -> usize {
+        self.room()
+    }
 }
 
 enum InnerTx<'a, D: Datapath + 'a> {
@@ -146,6 +152,13 @@ impl<D: Datapath> InnerTx<'_, D> {
         match self {
             InnerTx::Owned(t) => t,
             InnerTx::Borrowed(t) => *t,
+        }
+    }
+
+    fn room(&self) -> usize {
+        match self {
+            InnerTx::Owned(t) => t.room(),
+            InnerTx::Borrowed(t) => t.room_dyn(),
         }
     }
 }
@@ -181,6 +194,13 @@ impl<D: Datapath> TxSink for ImpairTx<'_, D> {
         let r = dir.ingress(&stage, &mut |f| sink.send(f));
         dir.stage = stage;
         r
+    }
+
+    /// The inner sink's room: what the impairment holds back (delay,
+    /// reordering) goes out later, and may meet a full ring then, as it
+    /// would on a real link's queue.
+    fn room(&self) -> usize {
+        self.inner.room()
     }
 }
 

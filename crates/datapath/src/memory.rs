@@ -69,6 +69,10 @@ impl TxSink for MemoryTx<'_> {
         self.pending.push(buf);
         Ok(())
     }
+
+    fn room(&self) -> usize {
+        self.room.saturating_sub(self.pending.len())
+    }
 }
 
 impl Datapath for MemoryPort {

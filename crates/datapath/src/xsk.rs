@@ -430,4 +430,10 @@ impl TxSink for XskTx<'_> {
         self.pending.push(desc);
         Ok(())
     }
+
+    fn room(&self) -> usize {
+        self.ring_room
+            .saturating_sub(self.pending.len())
+            .min(self.free.len())
+    }
 }

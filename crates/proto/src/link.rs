@@ -10,6 +10,13 @@ pub trait TxSink {
     /// queue it for transmit. `Err(TxRingFull / TxNoFrame / TxFrameTooBig)`
     /// when it can't; the stack counts it.
     fn transmit<F: FnOnce(&mut [u8])>(&mut self, len: usize, fill: F) -> Result<(), DropReason>;
+
+    /// How many more frames `transmit` takes right now (free tx ring slots
+    /// and free frames, whichever is fewer; `usize::MAX` when unbounded).
+    /// TCP asks before it builds a segment and waits when this is 0, so
+    /// its own segments are never lost at a full ring; datagrams (UDP,
+    /// ICMP, ARP) are sent regardless and may be dropped there, counted.
+    fn room(&self) -> usize;
 }
 
 /// Object-safe form of [`TxSink`], so UDP services (trait objects) can send.
@@ -19,6 +26,8 @@ pub(crate) trait DynTx {
         len: usize,
         fill: &mut dyn FnMut(&mut [u8]),
     ) -> Result<(), DropReason>;
+
+    fn room_dyn(&self) -> usize;
 }
 
 impl<T: TxSink> DynTx for T {
@@ -28,5 +37,9 @@ impl<T: TxSink> DynTx for T {
         fill: &mut dyn FnMut(&mut [u8]),
     ) -> Result<(), DropReason> {
         self.transmit(len, |b| fill(b))
+    }
+
+    fn room_dyn(&self) -> usize {
+        self.room()
     }
 }

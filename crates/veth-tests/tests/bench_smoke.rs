@@ -301,3 +301,70 @@ fn bench_tls_one_round_reports_xskd_and_nginx_numbers() {
         "HTTPS keep-alive goal missing from the JSON table"
     );
 }
+
+/// The loss part at a tiny size, one round, 0% and 5% each way: every
+/// transfer completes for both servers both ways, and the bridge's own
+/// counters show what it dropped: nothing at 0%, near 5% of the TCP frames
+/// each way at 5% (a binomial over a thousand-odd frames: 1% to 10% is
+/// far outside chance), which the senders had to repair.
+#[test]
+fn bench_loss_one_round_drops_on_the_bridge_for_both_servers() {
+    require_root();
+    let out_dir = tempfile::tempdir().expect("temp dir");
+    let out = Command::new(bench_bin())
+        .args(["--xskd", xskd_bin(), "--only", "loss", "--rounds", "1"])
+        .args([
+            "--loss-mb",
+            "1",
+            "--loss-levels",
+            "0,5",
+            "--loss-timeout",
+            "30",
+        ])
+        .args(["--no-plot", "--out"])
+        .arg(out_dir.path())
+        .output()
+        .expect("running xskd-bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "xskd-bench failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    assert!(stdout.contains("Goodput under random loss"), "{stdout}");
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out_dir.path().join("loss-latest.json")).expect("JSON"),
+    )
+    .expect("valid JSON");
+    let samples = json["loss_samples"].as_array().expect("loss_samples");
+    assert_eq!(samples.len(), 8, "2 servers x 2 directions x 2 levels");
+    for s in samples {
+        assert_eq!(s["completed"], true, "{s}");
+        assert_eq!(s["bytes"], 1 << 20, "{s}");
+        let n = |k: &str| s["nft"][k].as_u64().unwrap();
+        assert!(n("in_seen") > 0 && n("out_seen") > 0, "{s}");
+        let rate = |d: &str, seen: &str| n(d) as f64 / n(seen) as f64;
+        match s["loss_permille"].as_u64().unwrap() {
+            0 => assert_eq!(n("in_dropped") + n("out_dropped"), 0, "{s}"),
+            50 => {
+                let data = if s["direction"] == "download" {
+                    rate("in_dropped", "in_seen")
+                } else {
+                    rate("out_dropped", "out_seen")
+                };
+                assert!((0.01..0.10).contains(&data), "data dropped at {data}: {s}");
+                assert!(n("in_dropped") > 0 && n("out_dropped") > 0, "{s}");
+                let retrans = if s["direction"] == "upload" {
+                    s["client_tcp"]["TcpRetransSegs"].as_u64()
+                } else if s["server"] == "xskd" {
+                    s["server_tcp"]["retrans_segs"].as_u64()
+                } else {
+                    s["server_tcp"]["TcpRetransSegs"].as_u64()
+                };
+                assert!(retrans.unwrap() > 0, "the sender repaired nothing: {s}");
+            }
+            other => panic!("unexpected level {other}"),
+        }
+    }
+}

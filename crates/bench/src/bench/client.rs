@@ -107,6 +107,17 @@ pub enum BenchClient {
         #[arg(long, default_value_t = 0.2)]
         warmup: f64,
     },
+    /// Write BYTES to TARGET, half-close, wait for the server's close
+    /// (a discard server closes after reading everything): the `loss`
+    /// part's upload. A timeout is reported in the result.
+    TcpUpload {
+        target: SocketAddr,
+        #[arg(long)]
+        bytes: u64,
+        /// Give up after this many seconds.
+        #[arg(long, default_value_t = 120.0)]
+        timeout: f64,
+    },
     /// GET http://ADMIN/metrics once a second (as Prometheus would) for
     /// `seconds`; run it in xskd's namespace during a measurement.
     Scrape {
@@ -245,6 +256,15 @@ pub fn bench_client(c: BenchClient) -> Result<()> {
             batch,
             warmup: Duration::from_secs_f64(warmup),
         })?)?,
+        BenchClient::TcpUpload {
+            target,
+            bytes,
+            timeout,
+        } => serde_json::to_string(&super::upload::tcp_upload(
+            target,
+            bytes,
+            Duration::from_secs_f64(timeout),
+        )?)?,
         BenchClient::Scrape { admin, seconds } => serde_json::to_string(&scrape(admin, seconds))?,
     };
     println!("{RESULT}{json}");

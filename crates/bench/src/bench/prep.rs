@@ -18,6 +18,12 @@ const PLOT_PY: &str = include_str!("../../../../benches/plot.py");
 /// Draw the PNGs next to the JSON with the built-in benches/plot.py, if
 /// python3 is there; a missing plot is a warning, not a failure.
 pub fn plot(out: &std::path::Path) {
+    plot_file(&out.join("latest.json"));
+}
+
+/// Draw the PNGs of the run in `json` (next to it).
+pub fn plot_file(json: &std::path::Path) {
+    let out = json.parent().unwrap_or(std::path::Path::new("."));
     let python = std::path::Path::new("/usr/bin/python3");
     if !python.exists() {
         eprintln!("xskd-bench: no /usr/bin/python3: no plots");
@@ -29,7 +35,7 @@ pub fn plot(out: &std::path::Path) {
         return;
     }
     let mut cmd = Command::new(python);
-    cmd.arg(&script).arg(out.join("latest.json"));
+    cmd.arg(&script).arg(json);
     match http::run_bounded(&mut cmd, std::time::Duration::from_secs(120)) {
         Ok(o) if o.status.success() => eprint!("{}", String::from_utf8_lossy(&o.stdout)),
         Ok(o) => eprintln!(
@@ -87,7 +93,7 @@ pub fn setup(lab: &Lab, args: &BenchArgs, parts: &[Part]) -> Result<Setup> {
 }
 
 /// Deterministic, not compressible by accident of being all zeros.
-fn object_bytes(n: usize) -> Vec<u8> {
+pub fn object_bytes(n: usize) -> Vec<u8> {
     (0..n).map(|i| b"xskd-bench-object\n"[i % 18]).collect()
 }
 

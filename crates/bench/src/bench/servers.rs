@@ -104,8 +104,9 @@ pub struct Setup {
     pub preload_dir: Option<PathBuf>,
     /// nginx's web root (the same objects xskd serves).
     pub web_root: Option<PathBuf>,
-    /// xskd's `[tcp] send_buffer`, when not its default.
+    /// xskd's `[tcp] send_buffer` and `recv_buffer`, when not their defaults.
     pub tcp_send_buffer: Option<usize>,
+    pub tcp_recv_buffer: Option<usize>,
     /// The `tls` part's certificate, key and client configuration: xskd
     /// and nginx then serve HTTPS on port 443 with the same files.
     pub tls: Option<super::tls::TlsFiles>,
@@ -166,8 +167,14 @@ impl Running {
                 extra.push_str(&format!("preload_dir = {:?}\n", dir.display().to_string()));
             }
         }
+        if setup.tcp_send_buffer.is_some() || setup.tcp_recv_buffer.is_some() {
+            extra.push_str("\n[tcp]\n");
+        }
         if let Some(b) = setup.tcp_send_buffer {
-            extra.push_str(&format!("\n[tcp]\nsend_buffer = {b}\n"));
+            extra.push_str(&format!("send_buffer = {b}\n"));
+        }
+        if let Some(b) = setup.tcp_recv_buffer {
+            extra.push_str(&format!("recv_buffer = {b}\n"));
         }
         if let (Subject::Xskd | Subject::XskdBackoff, Some(t)) = (subject, &setup.tls) {
             extra.push_str(&super::tls::xskd_section(t));
@@ -219,17 +226,27 @@ impl KernelProcess {
         bind: SocketAddr,
         tcp: bool,
     ) -> Result<KernelProcess> {
+        let bind = bind.to_string();
+        let mut args = vec!["udp-echo", "--bind", &bind, "--batch", "32"];
+        if tcp {
+            args.push("--tcp");
+        }
+        KernelProcess::spawn(lab, exe, core, &args)
+    }
+
+    /// `xskd-bench kernel-server ARGS` in xskd's namespace on `core`,
+    /// once it says it is ready.
+    pub fn spawn(lab: &Lab, exe: &Path, core: usize, args: &[&str]) -> Result<KernelProcess> {
         let mut child = lab
             .xskd_ns_cmd("taskset")
             .args(["-c", &core.to_string()])
             .arg(exe)
-            .args(["kernel-server", "udp-echo", "--bind", &bind.to_string()])
-            .args(["--batch", "32"])
-            .args(tcp.then_some("--tcp"))
+            .arg("kernel-server")
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .context("starting the kernel UDP echo server")?;
+            .with_context(|| format!("starting kernel-server {args:?}"))?;
         let out = child.stdout.take().context("piped stdout")?;
         let (tx, rx) = channel::unbounded();
         std::thread::spawn(move || {
@@ -255,7 +272,7 @@ impl KernelProcess {
         }
     }
 
-    fn stop(mut self) -> Result<serde_json::Value> {
+    pub fn stop(mut self) -> Result<serde_json::Value> {
         let pid = self.child.id().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
         let deadline = Instant::now() + Duration::from_secs(5);

@@ -26,6 +26,9 @@ pub(super) fn args(poll: PollArg) -> BenchArgs {
         tls_clients: 4,
         generator: Generator::Socket,
         xskd_send_buffer: 0,
+        loss_levels: vec![0.0, 1.0],
+        loss_mb: 1,
+        loss_timeout: 10.0,
         no_plot: true,
         xskd: None,
     }

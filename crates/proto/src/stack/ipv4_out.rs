@@ -230,4 +230,8 @@ impl SegmentSink for NetSegments<'_> {
             self.tx,
         )
     }
+
+    fn room(&self) -> usize {
+        self.tx.room_dyn()
+    }
 }

@@ -35,6 +35,10 @@ impl SegmentSink for Segments {
         self.push((src, dst, buf));
         Ok(())
     }
+
+    fn room(&self) -> usize {
+        usize::MAX
+    }
 }
 
 /// Records each frame (allocates: tests only).
@@ -44,6 +48,68 @@ impl TxSink for Vec<Vec<u8>> {
         fill(&mut frame);
         self.push(frame);
         Ok(())
+    }
+
+    fn room(&self) -> usize {
+        usize::MAX
+    }
+}
+
+/// A link with room for `room` more frames (a transmit ring filling up):
+/// what it takes goes to `inner`; past the room it refuses with
+/// `TxRingFull` and counts the refusal in `refused`, which a stack that
+/// honours `room()` never causes. Tests set `room` again for each turn.
+#[derive(Debug, Default)]
+pub struct Limited<S> {
+    pub inner: S,
+    pub room: usize,
+    pub refused: u64,
+}
+
+impl<S> Limited<S> {
+    pub fn new(inner: S, room: usize) -> Self {
+        Limited {
+            inner,
+            room,
+            refused: 0,
+        }
+    }
+
+    fn take(&mut self) -> Result<(), DropReason> {
+        if self.room == 0 {
+            self.refused += 1;
+            return Err(DropReason::TxRingFull);
+        }
+        self.room -= 1;
+        Ok(())
+    }
+}
+
+impl<S: SegmentSink> SegmentSink for Limited<S> {
+    fn send_segment<F: FnOnce(&mut [u8])>(
+        &mut self,
+        src: SocketAddrV4,
+        dst: SocketAddrV4,
+        len: usize,
+        fill: F,
+    ) -> Result<(), DropReason> {
+        self.take()?;
+        self.inner.send_segment(src, dst, len, fill)
+    }
+
+    fn room(&self) -> usize {
+        self.room.min(self.inner.room())
+    }
+}
+
+impl<S: TxSink> TxSink for Limited<S> {
+    fn transmit<F: FnOnce(&mut [u8])>(&mut self, len: usize, fill: F) -> Result<(), DropReason> {
+        self.take()?;
+        self.inner.transmit(len, fill)
+    }
+
+    fn room(&self) -> usize {
+        self.room.min(self.inner.room())
     }
 }
 

@@ -79,6 +79,11 @@ pub struct TcpConfig {
     pub delayed_ack: Option<Duration>,
     /// Congestion control for connections (listeners may override it).
     pub congestion: super::congestion::CongestionAlgorithm,
+    /// Segments one connection sends per round of output before the next
+    /// connection with output has its turn (`Tcp::poll` goes round the
+    /// connections while the link has room), so one bulk flow cannot keep
+    /// the others off a full transmit ring.
+    pub output_budget: u32,
 }
 
 impl Default for TcpConfig {
@@ -112,6 +117,7 @@ impl Default for TcpConfig {
             ephemeral_ports: (49152, 65535),
             delayed_ack: Some(Duration::from_millis(40)),
             congestion: super::congestion::CongestionAlgorithm::NewReno,
+            output_budget: 64,
         }
     }
 }
@@ -321,6 +327,9 @@ pub struct TcpCounters {
     pub rescue_retransmits: u64,
     /// Tail loss probes sent (RFC 8985 7).
     pub tlp_probes: u64,
+    /// Times a connection's output stopped because the link had no room
+    /// (transmit ring or frame pool full); it resumed when there was.
+    pub output_link_full: u64,
     pub out_rsts: u64,
     pub in_rsts: u64,
     pub syncookies_sent: u64,
@@ -370,6 +379,9 @@ impl TcpConfig {
         }
         if self.max_conns == 0 {
             return bad("max_conns", "must be at least 1");
+        }
+        if self.output_budget == 0 {
+            return bad("output_budget", "must be at least 1");
         }
         if self.accept_queue == 0 {
             return bad("accept_queue", "must be at least 1");

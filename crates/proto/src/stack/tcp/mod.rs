@@ -58,6 +58,8 @@ mod timers;
 mod tlp;
 
 #[cfg(test)]
+mod backpressure_tests;
+#[cfg(test)]
 mod flow_tests;
 #[cfg(test)]
 mod ready_tests;
@@ -98,6 +100,12 @@ pub trait SegmentSink {
         len: usize,
         fill: F,
     ) -> Result<(), DropReason>;
+
+    /// Segments `send_segment` can take right now (the link's free
+    /// frames). A connection stops building segments at 0 and stays queued
+    /// until there is room again: what TCP sends is never dropped at our
+    /// own ring and repaired by retransmission.
+    fn room(&self) -> usize;
 }
 
 #[derive(Debug)]
@@ -144,8 +152,15 @@ pub struct Tcp {
     live: usize,
     /// The latest `now` seen, for ages in `connections()`.
     last_now: Instant,
-    /// Connections with output to send at the next `poll` (each at most once).
-    pending: Vec<u32>,
+    /// Connections with output to send at the next `poll` (each at most
+    /// once), in the order they are served: round-robin, see `poll`.
+    pending: VecDeque<u32>,
+    /// `poll` is serving the queue: each connection has its share of the
+    /// round (`TcpConfig::output_budget`).
+    serving: bool,
+    /// The last `poll` ran out of link room with connections still queued:
+    /// until the next one serves them, new data waits behind them.
+    starved: bool,
     /// Connections by their earliest deadline (kept by `touch`): `poll`
     /// visits only those whose timer is due.
     timers: timer_queue::TimerQueue,
@@ -198,7 +213,9 @@ impl Tcp {
             counters: TcpCounters::default(),
             live: 0,
             last_now: Instant::ZERO,
-            pending: Vec::with_capacity(max),
+            pending: VecDeque::with_capacity(max),
+            serving: false,
+            starved: false,
             timers: timer_queue::TimerQueue::new(max),
             due: Vec::new(),
             spare: Vec::with_capacity(max),
@@ -319,6 +336,8 @@ impl Tcp {
     /// Timers and pending output of every connection.
     pub fn poll(&mut self, now: Instant, out: &mut impl SegmentSink) {
         self.last_now = self.last_now.max(now);
+        // This poll serves the waiting connections (timers first).
+        self.starved = false;
         if self.timers.next().is_some_and(|t| t <= now) {
             let mut due = std::mem::take(&mut self.due);
             self.timers.pop_due(now, &mut due);
@@ -348,16 +367,43 @@ impl Tcp {
             due.clear();
             self.due = due;
         }
-        let mut i = 0;
-        while i < self.pending.len() {
-            let idx = self.pending[i];
-            i += 1;
-            let Some(t) = self.tcb_mut(idx) else { continue };
-            t.queued = false;
-            self.output(now, idx, out);
-            self.note_timer(idx);
+        self.serve_pending(now, out);
+    }
+
+    /// Output of the queued connections, round-robin: each sends at most
+    /// `output_budget` segments per round and, if it has more, goes to the
+    /// back of the queue; rounds go on while the link has room. Those not
+    /// reached keep their place at the front for the next turn, when the
+    /// completions the worker reclaims have freed room.
+    fn serve_pending(&mut self, now: Instant, out: &mut impl SegmentSink) {
+        self.serving = true;
+        loop {
+            // Each connection is in the queue at most once: one round
+            // serves each once.
+            let round = self.pending.len();
+            if round == 0 {
+                break;
+            }
+            let before = self.counters.out_segs;
+            for _ in 0..round {
+                if out.room() == 0 {
+                    break;
+                }
+                let Some(idx) = self.pending.pop_front() else {
+                    break;
+                };
+                let Some(t) = self.tcb_mut(idx) else { continue };
+                t.queued = false;
+                // Queues itself again (at the back) if it stalled.
+                self.output(now, idx, out);
+                self.note_timer(idx);
+            }
+            if out.room() == 0 || self.counters.out_segs == before {
+                break;
+            }
         }
-        self.pending.clear();
+        self.serving = false;
+        self.starved = !self.pending.is_empty();
     }
 
     /// When `poll` should next run; `Instant::ZERO` means now (output pending).
@@ -388,7 +434,7 @@ impl Tcp {
         };
         if t.needs_output && !t.queued {
             t.queued = true;
-            self.pending.push(idx);
+            self.pending.push_back(idx);
         }
     }
 

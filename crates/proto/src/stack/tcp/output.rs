@@ -28,6 +28,44 @@ pub(crate) fn bare_repr(local: SocketAddrV4, remote: SocketAddrV4) -> TcpRepr<'s
     }
 }
 
+/// What one call of `output` may still send: the link's room, and for
+/// data (new or resent) the connection's share: its budget for the round
+/// when `poll` serves the queue, none while others wait for room, else
+/// unbounded. A refusal
+/// leaves what was due in place (flags, SND.NXT) and marks the connection
+/// stalled, so it is queued and resumes on a later round or turn: no
+/// segment is built for a ring that cannot take it.
+struct Gate {
+    budget: u32,
+    stalled: bool,
+    link_full: bool,
+}
+
+impl Gate {
+    /// One data segment (new data or a retransmission).
+    fn data(&mut self, out: &impl SegmentSink) -> bool {
+        if !self.control(out) {
+            return false;
+        }
+        if self.budget == 0 {
+            self.stalled = true;
+            return false;
+        }
+        self.budget -= 1;
+        true
+    }
+
+    /// A segment without data (SYN, FIN, ACK, RST): the link's room only.
+    fn control(&mut self, out: &impl SegmentSink) -> bool {
+        if out.room() == 0 {
+            self.stalled = true;
+            self.link_full = true;
+            return false;
+        }
+        true
+    }
+}
+
 /// Emit `repr` plus `data_len` payload bytes taken from the send buffer at
 /// `data_off`.
 fn emit(
@@ -195,8 +233,42 @@ impl Tcb {
 }
 
 impl Tcp {
-    /// Send whatever this connection has pending.
+    /// Send whatever this connection has pending, as far as the link's
+    /// room allows; what is left waits in `pending` (see `poll`).
     pub(crate) fn output(&mut self, now: Instant, idx: u32, out: &mut impl SegmentSink) {
+        let budget = if self.serving {
+            self.cfg.output_budget
+        } else if self.starved {
+            // Connections wait for room: new data joins the back of the
+            // queue instead of taking what the ring just freed ahead of them.
+            0
+        } else {
+            u32::MAX
+        };
+        let mut gate = Gate {
+            budget,
+            stalled: false,
+            link_full: false,
+        };
+        self.output_gated(now, idx, out, &mut gate);
+        if gate.stalled {
+            if gate.link_full {
+                self.counters.output_link_full += 1;
+            }
+            if let Some(t) = self.tcb_mut(idx) {
+                t.needs_output = true;
+            }
+            self.queue_output(idx);
+        }
+    }
+
+    fn output_gated(
+        &mut self,
+        now: Instant,
+        idx: u32,
+        out: &mut impl SegmentSink,
+        gate: &mut Gate,
+    ) {
         let Tcp {
             slots,
             counters,
@@ -208,6 +280,9 @@ impl Tcp {
         };
         t.needs_output = false;
         if t.rst_pending {
+            if !gate.control(out) {
+                return;
+            }
             t.rst_pending = false;
             let r = t.repr(now, t.snd_max, Control::Rst);
             emit(out, counters, t, &r, 0, 0);
@@ -217,11 +292,17 @@ impl Tcp {
         match t.state {
             State::SynSent | State::SynReceived => {
                 if t.syn_pending {
+                    if !gate.control(out) {
+                        return;
+                    }
                     t.syn_pending = false;
                     let r = t.syn_repr(cfg, now);
                     emit(out, counters, t, &r, 0, 0);
                     t.arm_rtx(now);
                 } else if t.ack_pending && t.state == State::SynReceived {
+                    if !gate.control(out) {
+                        return;
+                    }
                     let r = t.repr(now, t.snd_nxt, Control::None);
                     emit(out, counters, t, &r, 0, 0);
                 }
@@ -231,7 +312,7 @@ impl Tcp {
             _ => {}
         }
         let mss = t.payload_mss();
-        if t.fast_rtx_pending {
+        if t.fast_rtx_pending && gate.data(out) {
             t.fast_rtx_pending = false;
             let una = t.snd_una;
             if retransmit_at(now, out, counters, t, una, mss) > 0 {
@@ -241,6 +322,12 @@ impl Tcp {
                 // does), or a deep queue turns every recovery into an RTO.
                 t.rtx_deadline = Some(now + t.rtt.backed_off(t.backoff));
             }
+        }
+        if t.tail_probe_pending && gate.data(out) {
+            t.tail_probe_pending = false;
+            let data_end = t.fin_seq.unwrap_or(t.snd_max);
+            let len = (data_end.diff(t.snd_una).max(0) as u32).min(t.data_room() as u32);
+            retransmit_at(now, out, counters, t, data_end - len, len as usize);
         }
         let sack_recovery = t.in_recovery && t.sack_ok;
         if sack_recovery {
@@ -253,6 +340,9 @@ impl Tcp {
                 let Some((seq, len)) = t.next_hole(true) else {
                     break;
                 };
+                if !gate.data(out) {
+                    break;
+                }
                 if retransmit_at(now, out, counters, t, seq, len as usize) == 0 {
                     break;
                 }
@@ -287,11 +377,12 @@ impl Tcp {
             let usable = t.snd_wnd.saturating_sub(in_flight).min(cc_room) as usize;
             // The persist timer fired with some window open: send what
             // fits even if it is small (the SWS override timeout).
-            let probing = std::mem::take(&mut t.probe_pending);
+            let probing = t.probe_pending;
             // A full segment is what fits with this segment's options.
             let room = t.data_room();
             let n = avail.min(usable).min(room);
             if n == 0 {
+                t.probe_pending = false;
                 break;
             }
             //= https://www.rfc-editor.org/rfc/rfc9293#section-3.8.6.2.1
@@ -318,8 +409,15 @@ impl Tcp {
                 || probing
                 || resending;
             if !send {
+                t.probe_pending = false;
                 break;
             }
+            if !gate.data(out) {
+                // The probe and the TLP's extra segment wait with the data.
+                t.tlp_new_data = tlp_room > 0;
+                break;
+            }
+            t.probe_pending = false;
             let fin = t.fin_queued && n == avail;
             let seq = t.snd_nxt;
             let mut r = t.repr(now, seq, if fin { Control::Fin } else { Control::None });
@@ -340,7 +438,7 @@ impl Tcp {
             }
             t.arm_rtx(now);
         }
-        if sack_recovery && t.cc.cwnd().saturating_sub(t.pipe()) >= t.smss() {
+        if sack_recovery && t.cc.cwnd().saturating_sub(t.pipe()) >= t.smss() && !gate.stalled {
             //= https://www.rfc-editor.org/rfc/rfc6675#section-4
             //# (3) If the conditions for rules (1) and (2)
             //# fail, but there exists an unSACKed sequence number 'S3' that
@@ -349,10 +447,10 @@ impl Tcp {
             //# segment of up to SMSS octets starting with S3 SHOULD be
             //# returned.
             if let Some((seq, len)) = t.next_hole(false) {
-                if retransmit_at(now, out, counters, t, seq, len as usize) > 0 {
+                if gate.data(out) && retransmit_at(now, out, counters, t, seq, len as usize) > 0 {
                     counters.sack_retransmits += 1;
                 }
-            } else if t.rescue_due() {
+            } else if t.rescue_due() && gate.data(out) {
                 // RFC 6675 4 NextSeg rule (4), paraphrased: when rules (1)
                 // to (3) fail, one rescue retransmission per recovery of a
                 // segment holding the highest unSACKed sequence number,
@@ -368,7 +466,7 @@ impl Tcp {
                 t.rescue_rxt = Some(t.recover);
             }
         }
-        if t.outstanding() == 0 && t.data_sent() < t.send_buf.len() {
+        if t.outstanding() == 0 && t.data_sent() < t.send_buf.len() && !gate.stalled {
             // Data waits behind a zero window: the persist timer (the RTO
             // timer with nothing outstanding) will probe it.
             t.arm_rtx(now);
@@ -378,7 +476,7 @@ impl Tcp {
             // Resend after an RTO rewound SND.NXT onto it.
             Some(f) => f == t.snd_nxt,
         };
-        if fin_due && t.data_sent() == t.send_buf.len() {
+        if fin_due && t.data_sent() == t.send_buf.len() && gate.control(out) {
             let seq = t.snd_nxt;
             let r = t.repr(now, seq, Control::Fin);
             emit(out, counters, t, &r, 0, 0);
@@ -387,7 +485,14 @@ impl Tcp {
             t.snd_max = t.snd_max.max(t.snd_nxt);
             t.arm_rtx(now);
         }
-        if t.ack_pending {
+        if t.old_ack_pending && gate.control(out) {
+            t.old_ack_pending = false;
+            // Outside the peer's window: it takes no data and draws an ACK
+            // with the current window.
+            let r = t.repr(now, t.snd_una - 1, Control::None);
+            emit(out, counters, t, &r, 0, 0);
+        }
+        if t.ack_pending && gate.control(out) {
             // SND.MAX, not a rewound SND.NXT: the peer's SND.WL1 must not see
             // our sequence go backwards or it ignores our window updates.
             let r = t.repr(now, t.snd_max, Control::None);
@@ -398,24 +503,15 @@ impl Tcp {
 
     /// Resend the highest-sequence segment sent (a tail loss probe).
     pub(crate) fn retransmit_tail(&mut self, now: Instant, idx: u32, out: &mut impl SegmentSink) {
-        let Tcp {
-            slots, counters, ..
-        } = self;
-        let Some(t) = slots.get_mut(idx as usize).and_then(|s| s.tcb.as_mut()) else {
-            return;
-        };
-        let data_end = t.fin_seq.unwrap_or(t.snd_max);
-        let len = (data_end.diff(t.snd_una).max(0) as u32).min(t.data_room() as u32);
-        retransmit_at(now, out, counters, t, data_end - len, len as usize);
+        let Some(t) = self.tcb_mut(idx) else { return };
+        t.tail_probe_pending = true;
+        self.output(now, idx, out);
     }
 
     /// Retransmit the oldest unacknowledged segment (SYN, data, or FIN).
     pub(crate) fn retransmit(&mut self, now: Instant, idx: u32, out: &mut impl SegmentSink) {
         let Tcp {
-            slots,
-            counters,
-            cfg,
-            ..
+            slots, counters, ..
         } = self;
         let Some(t) = slots.get_mut(idx as usize).and_then(|s| s.tcb.as_mut()) else {
             return;
@@ -425,8 +521,9 @@ impl Tcp {
         t.rtt_probe = None;
         match t.state {
             State::SynSent | State::SynReceived => {
-                let r = t.syn_repr(cfg, now);
-                emit(out, counters, t, &r, 0, 0);
+                t.syn_pending = true;
+                t.needs_output = true;
+                self.output(now, idx, out);
                 return;
             }
             _ => {}
@@ -446,14 +543,9 @@ impl Tcp {
     /// data and draws an ACK with the current window (keepalive, RFC 9293
     /// 3.8.4, and zero-window probes as Linux sends them).
     pub(crate) fn send_old_seq_ack(&mut self, now: Instant, idx: u32, out: &mut impl SegmentSink) {
-        let Tcp {
-            slots, counters, ..
-        } = self;
-        let Some(t) = slots.get_mut(idx as usize).and_then(|s| s.tcb.as_mut()) else {
-            return;
-        };
-        let r = t.repr(now, t.snd_una - 1, Control::None);
-        emit(out, counters, t, &r, 0, 0);
+        let Some(t) = self.tcb_mut(idx) else { return };
+        t.old_ack_pending = true;
+        self.output(now, idx, out);
     }
 
     /// An ACK for this connection right now (duplicate ACK, challenge ACK,

@@ -8,9 +8,9 @@ use std::time::Duration;
 use super::*;
 use crate::wire::tcp::{Control, TcpPacket, TcpRepr};
 
-const PEER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
-const US: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
-const SMSS: u32 = 1000;
+pub(super) const PEER: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 2);
+pub(super) const US: Ipv4Addr = Ipv4Addr::new(198, 18, 0, 1);
+pub(super) const SMSS: u32 = 1000;
 
 type Sink = Vec<(SocketAddrV4, SocketAddrV4, Vec<u8>)>;
 
@@ -26,7 +26,19 @@ pub(super) struct Harness {
 }
 
 pub(super) fn seg(seq: u32, ack: u32, wnd: u16, control: Control, payload: &[u8]) -> Vec<u8> {
-    let mut r = output::bare_repr(SocketAddrV4::new(PEER, 5000), SocketAddrV4::new(US, 80));
+    seg_from(5000, seq, ack, wnd, control, payload)
+}
+
+/// As `seg`, from the peer's port `port`.
+pub(super) fn seg_from(
+    port: u16,
+    seq: u32,
+    ack: u32,
+    wnd: u16,
+    control: Control,
+    payload: &[u8],
+) -> Vec<u8> {
+    let mut r = output::bare_repr(SocketAddrV4::new(PEER, port), SocketAddrV4::new(US, 80));
     r.seq = SeqNumber(seq);
     r.ack = (control != Control::Syn).then_some(SeqNumber(ack));
     r.control = control;

@@ -127,6 +127,10 @@ pub(crate) struct Tcb {
     pub probe_pending: bool,
     /// In `Tcp::pending`.
     pub queued: bool,
+    /// A tail loss probe resend of the last segment, and a bare ACK at
+    /// SND.UNA-1 (zero-window probe, keepalive), for the next output.
+    pub tail_probe_pending: bool,
+    pub old_ack_pending: bool,
     /// The listener port whose ready list reports this connection's events
     /// (set when the application accepts it), see `ready`.
     pub ready_port: Option<u16>,
@@ -227,6 +231,8 @@ impl Tcb {
             nodelay: false,
             rcv_adv: SeqNumber(0),
             queued: false,
+            tail_probe_pending: false,
+            old_ack_pending: false,
             ready_port: None,
             ready: false,
             challenge: (now, 0),

@@ -7,6 +7,7 @@ mod fuzz;
 mod icmp;
 mod ipv4;
 mod shard;
+mod tcp_backpressure;
 mod tcp_mtu;
 mod udp;
 

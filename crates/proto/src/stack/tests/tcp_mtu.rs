@@ -5,7 +5,7 @@
 use super::*;
 use crate::wire::tcp::{Control, SeqNumber, TcpPacket, TcpRepr};
 
-fn segment(seq: u32, ack: Option<u32>, control: Control, payload: &[u8]) -> Vec<u8> {
+pub(super) fn segment(seq: u32, ack: Option<u32>, control: Control, payload: &[u8]) -> Vec<u8> {
     let repr = TcpRepr {
         src_port: 40000,
         dst_port: 80,
@@ -26,7 +26,7 @@ fn segment(seq: u32, ack: Option<u32>, control: Control, payload: &[u8]) -> Vec<
     Ip::new(IpProtocol::Tcp).frame(&b)
 }
 
-fn ip_of(frame: &[u8]) -> Ipv4Packet<&[u8]> {
+pub(super) fn ip_of(frame: &[u8]) -> Ipv4Packet<&[u8]> {
     Ipv4Packet::new_checked(&frame[ETHERNET_HEADER_LEN..]).unwrap()
 }
 

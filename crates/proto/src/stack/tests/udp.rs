@@ -182,6 +182,10 @@ impl TxSink for FullRing {
     ) -> std::result::Result<(), DropReason> {
         Err(DropReason::TxRingFull)
     }
+
+    fn room(&self) -> usize {
+        0
+    }
 }
 
 #[test]
