@@ -177,6 +177,7 @@ impl Tcp {
         isn_key.copy_from_slice(&secret[..16]);
         cookie_key.copy_from_slice(&secret[16..]);
         let max = config.max_conns;
+        let timers = timer_queue::TimerQueue::new(max);
         Tcp {
             local_ip: local,
             isn_key,
@@ -191,8 +192,10 @@ impl Tcp {
             live: 0,
             last_now: Instant::ZERO,
             pending: Vec::with_capacity(max),
-            timers: timer_queue::TimerQueue::new(max),
-            due: Vec::new(),
+            // Sized for everything the heap can hold, so no burst of due
+            // timers grows it.
+            due: Vec::with_capacity(timers.max_len()),
+            timers,
             spare: Vec::with_capacity(max),
             time_wait_count: 0,
             rtt_sink: rtt::RttSink::new(),
