@@ -1,5 +1,11 @@
 //! An in-memory datapath: frames go in and come out of bounded queues, so
 //! the worker loop and the stack can be driven by tests without root.
+//!
+//! Frame buffers are recycled like UMEM frames: a buffer goes back to a
+//! spare list when the worker has handled the frame in it or the test has
+//! read it with [`MemoryPort::recv_sent`], so once enough buffers exist a
+//! steady exchange allocates nothing (the allocation-counting tests run the
+//! worker loop over this port).
 
 use std::collections::VecDeque;
 
@@ -12,9 +18,27 @@ pub struct MemoryPort {
     rx: VecDeque<Vec<u8>>,
     tx: VecDeque<Vec<u8>>,
     pending: Vec<Vec<u8>>,
+    /// Buffers free for reuse (each of `frame_capacity` capacity).
+    spare: Vec<Vec<u8>>,
     capacity: usize,
     frame_capacity: usize,
     pub rx_overflow: u64,
+}
+
+/// A recycled buffer holding `len` bytes written by `fill`.
+fn take_buf(
+    spare: &mut Vec<Vec<u8>>,
+    frame_capacity: usize,
+    len: usize,
+    fill: impl FnOnce(&mut [u8]),
+) -> Vec<u8> {
+    let mut buf = spare
+        .pop()
+        .unwrap_or_else(|| Vec::with_capacity(frame_capacity));
+    buf.clear();
+    buf.resize(len, 0);
+    fill(&mut buf);
+    buf
 }
 
 impl MemoryPort {
@@ -24,6 +48,9 @@ impl MemoryPort {
             rx: VecDeque::with_capacity(capacity),
             tx: VecDeque::with_capacity(capacity),
             pending: Vec::with_capacity(capacity),
+            // Every buffer is in rx, tx or pending (each at most
+            // `capacity`) or here: this never grows.
+            spare: Vec::with_capacity(3 * capacity),
             capacity,
             frame_capacity,
             rx_overflow: 0,
@@ -32,17 +59,33 @@ impl MemoryPort {
 
     /// Deliver a frame to the worker side. Returns false (and counts) when full.
     pub fn inject(&mut self, frame: &[u8]) -> bool {
+        self.inject_with(frame.len(), |b| b.copy_from_slice(frame))
+    }
+
+    /// Deliver a `len`-byte frame written in place by `fill`. Returns false
+    /// (and counts) when full.
+    pub fn inject_with(&mut self, len: usize, fill: impl FnOnce(&mut [u8])) -> bool {
         if self.rx.len() >= self.capacity {
             self.rx_overflow += 1;
             return false;
         }
-        self.rx.push_back(frame.to_vec());
+        let buf = take_buf(&mut self.spare, self.frame_capacity, len, fill);
+        self.rx.push_back(buf);
         true
     }
 
     /// Frames the worker side has sent, oldest first.
     pub fn take_sent(&mut self) -> Vec<Vec<u8>> {
         self.tx.drain(..).collect()
+    }
+
+    /// Read the oldest frame the worker side has sent, if any; its buffer
+    /// is reused afterwards.
+    pub fn recv_sent<R>(&mut self, read: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        let frame = self.tx.pop_front()?;
+        let r = read(&frame);
+        self.spare.push(frame);
+        Some(r)
     }
 
     pub fn pending_rx(&self) -> usize {
@@ -52,6 +95,7 @@ impl MemoryPort {
 
 pub struct MemoryTx<'a> {
     pending: &'a mut Vec<Vec<u8>>,
+    spare: &'a mut Vec<Vec<u8>>,
     room: usize,
     frame_capacity: usize,
 }
@@ -64,8 +108,7 @@ impl TxSink for MemoryTx<'_> {
         if self.pending.len() >= self.room {
             return Err(DropReason::TxRingFull);
         }
-        let mut buf = vec![0u8; len];
-        fill(&mut buf);
+        let buf = take_buf(self.spare, self.frame_capacity, len, fill);
         self.pending.push(buf);
         Ok(())
     }
@@ -91,10 +134,12 @@ impl Datapath for MemoryPort {
             let room = self.capacity - self.tx.len();
             let mut tx = MemoryTx {
                 pending: &mut self.pending,
+                spare: &mut self.spare,
                 room,
                 frame_capacity: self.frame_capacity,
             };
             handle(&frame, &mut tx);
+            self.spare.push(frame);
             n += 1;
         }
         n
@@ -104,6 +149,7 @@ impl Datapath for MemoryPort {
         MemoryTx {
             room: self.capacity - self.tx.len(),
             pending: &mut self.pending,
+            spare: &mut self.spare,
             frame_capacity: self.frame_capacity,
         }
     }
@@ -138,5 +184,36 @@ mod tests {
         assert_eq!(port.take_sent(), vec![vec![1, 2, 3], vec![4]]);
         let mut tx = port.tx();
         assert_eq!(tx.transmit(101, |_| {}), Err(DropReason::TxFrameTooBig));
+    }
+
+    #[test]
+    fn recycled_buffers_carry_only_their_own_frame() {
+        let mut port = MemoryPort::new(4, 100);
+        let echo = |port: &mut MemoryPort| {
+            port.poll_rx(8, |frame, tx| {
+                let f = frame.to_vec();
+                tx.transmit(f.len(), |b| b.copy_from_slice(&f)).unwrap();
+            })
+        };
+        assert!(port.inject(&[7; 50]));
+        assert_eq!(echo(&mut port), 1);
+        port.flush();
+        assert_eq!(port.recv_sent(|f| f.to_vec()), Some(vec![7; 50]));
+        assert_eq!(port.recv_sent(|f| f.len()), None);
+        // The next frames land in the buffers the long one used.
+        assert!(port.inject_with(3, |b| b.copy_from_slice(&[1, 2, 3])));
+        assert!(port.inject(&[4]));
+        let mut seen = Vec::new();
+        port.poll_rx(8, |frame, tx| {
+            seen.push(frame.to_vec());
+            tx.transmit(2, |b| b[0] = frame[0]).unwrap();
+        });
+        assert_eq!(seen, vec![vec![1, 2, 3], vec![4]]);
+        port.flush();
+        assert_eq!(
+            port.take_sent(),
+            vec![vec![1, 0], vec![4, 0]],
+            "zeroed, not stale"
+        );
     }
 }

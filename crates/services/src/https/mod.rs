@@ -25,6 +25,8 @@ pub mod tls;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
+mod tests_records;
+#[cfg(test)]
 mod tests_service;
 
 use hdrhistogram::Histogram;
@@ -80,6 +82,8 @@ pub struct HttpsService {
     schedule: Schedule,
     max_conns: usize,
     scratch: Box<[u8]>,
+    /// Where a connection's HTTP output is gathered into records (`TlsCtx`).
+    gather: Box<[u8]>,
     store: SharedStore,
     cfg: HttpConfig,
     tls_cfg: HttpsConfig,
@@ -110,6 +114,7 @@ impl HttpsService {
             schedule: Schedule::with_capacity(max_conns),
             max_conns,
             scratch: vec![0; tls::CIPHER_CHUNK].into_boxed_slice(),
+            gather: vec![0; tls::GATHER].into_boxed_slice(),
             store,
             cfg,
             tls_cfg: tls_cfg.for_worker(),
@@ -246,6 +251,7 @@ impl HttpsService {
         let HttpsService {
             conns,
             scratch,
+            gather,
             store,
             cfg,
             counters,
@@ -271,6 +277,7 @@ impl HttpsService {
         let mut t = TlsCtx {
             counters: tls_counters,
             handshake_time,
+            gather,
         };
         let conn = &mut slot.conn;
         if slot.linger_until.is_some() {

@@ -32,6 +32,7 @@ pub(super) struct Side {
     date: DateCache,
     tls: TlsCounters,
     hs_time: Histogram<u64>,
+    gather: Vec<u8>,
 }
 
 impl Side {
@@ -52,6 +53,7 @@ impl Side {
             date: DateCache::default(),
             tls: TlsCounters::default(),
             hs_time: Histogram::new_with_bounds(1, HIST_MAX_NS, 3).unwrap(),
+            gather: vec![0; tls::GATHER],
         };
         (side, leaf)
     }
@@ -69,6 +71,7 @@ impl Side {
         let mut t = TlsCtx {
             counters: &mut self.tls,
             handshake_time: &mut self.hs_time,
+            gather: &mut self.gather,
         };
         f(&mut ctx, &mut t)
     }
@@ -96,22 +99,22 @@ pub(super) fn client(cfg: &Arc<ClientConfig>) -> ClientConnection {
 }
 
 /// One server connection and an in-memory client, carried byte by byte.
-struct Pair {
-    side: Side,
+pub(super) struct Pair {
+    pub(super) side: Side,
     server: TlsHttp,
     /// Client to server bytes not yet taken (the server's input room).
     c2s: Vec<u8>,
     /// Everything the server sent, raw (for alerts).
-    s2c: Vec<u8>,
+    pub(super) s2c: Vec<u8>,
     /// Plaintext the client got.
-    got: Vec<u8>,
+    pub(super) got: Vec<u8>,
     /// Most bytes "TCP" takes per send call (backpressure).
     send_cap: usize,
     now: Instant,
 }
 
 impl Pair {
-    fn new(side: Side) -> Pair {
+    pub(super) fn new(side: Side) -> Pair {
         let now = Instant::from_secs(1);
         let server = TlsHttp::new(now, &side.https, &side.http_cfg).unwrap();
         Pair {
@@ -126,7 +129,7 @@ impl Pair {
     }
 
     /// Run until quiet. `client` may be absent (raw bytes in `c2s`).
-    fn pump(&mut self, mut client: Option<&mut ClientConnection>) {
+    pub(super) fn pump(&mut self, mut client: Option<&mut ClientConnection>) {
         for _ in 0..100_000 {
             let mut moved = false;
             if let Some(c) = client.as_deref_mut() {

@@ -20,12 +20,20 @@ pub const CIPHER_CHUNK: usize = 16 * 1024;
 /// Plaintext and records rustls may hold for sending: the per-connection
 /// output bound on top of the TCP send buffer.
 const TLS_OUT_LIMIT: usize = 32 * 1024;
+/// Largest TLS record payload (RFC 8446 section 5.1: 2^14 bytes), and the
+/// size of the buffer small HTTP output is gathered in (`write_plaintext`).
+pub const GATHER: usize = 16 * 1024;
 
-/// Where what the service does with one connection is counted.
+/// Where what the service does with one connection is counted, and the
+/// service's scratch it borrows.
 pub struct TlsCtx<'a> {
     pub counters: &'a mut TlsCounters,
     /// Accept to handshake complete, in ns.
     pub handshake_time: &'a mut Histogram<u64>,
+    /// [`GATHER`] bytes, shared by the service's connections: HTTP output
+    /// pieces (a head, a short body) are copied together here and go to
+    /// rustls as one write, so one record.
+    pub gather: &'a mut [u8],
 }
 
 pub struct TlsHttp {
@@ -240,8 +248,7 @@ impl TlsHttp {
             if self.tls.wants_write() || !self.established || self.close_notify_sent {
                 break;
             }
-            let TlsHttp { tls, http, .. } = self;
-            let n = http.write_out(now, ctx, |b| tls.writer().write(b).unwrap_or(0));
+            let n = self.write_plaintext(now, ctx, t);
             if n == 0 {
                 break;
             }
@@ -266,6 +273,52 @@ impl TlsHttp {
         if !self.tls.wants_write() {
             // Every record is in TCP: the responses inside them are done.
             self.http.flushed(now, ctx);
+        }
+        taken
+    }
+
+    /// Hand HTTP output to rustls, which must hold nothing yet. Pieces
+    /// that fit the room left in `t.gather` are copied together there and
+    /// written at once: rustls makes one record per write (and allocates
+    /// one buffer per record), so a head and a short body become one
+    /// record instead of two. A piece that does not fit waits for the next
+    /// call, and one that alone is over a record's worth goes to rustls
+    /// uncopied (copying 16 KiB costs more than the record it would save).
+    /// Returns the plaintext bytes taken from `http`.
+    fn write_plaintext(&mut self, now: Instant, ctx: &mut Ctx<'_>, t: &mut TlsCtx<'_>) -> usize {
+        let TlsHttp { tls, http, .. } = self;
+        let gather = &mut *t.gather;
+        let mut filled = 0;
+        let mut direct = false;
+        let taken = http.write_out(now, ctx, |b| {
+            if direct {
+                0
+            } else if let Some(dst) = gather.get_mut(filled..filled + b.len()) {
+                dst.copy_from_slice(b);
+                filled += b.len();
+                b.len()
+            } else if filled == 0 {
+                direct = true;
+                tls.writer().write(b).unwrap_or(0)
+            } else {
+                0
+            }
+        });
+        // With nothing queued in rustls, a record's worth is under its
+        // buffer limit and is taken whole; a TLS 1.3 key update due at
+        // this record makes one write take nothing, and the next sends
+        // the update first, then the data.
+        let mut written = 0;
+        for _ in 0..3 {
+            if written == filled {
+                break;
+            }
+            written += tls.writer().write(&gather[written..filled]).unwrap_or(0);
+        }
+        if written < filled {
+            // Bytes taken from HTTP that rustls refused: the response
+            // would be cut, so the connection fails instead.
+            self.fail(FailReason::Other, ctx, t);
         }
         taken
     }

@@ -200,6 +200,7 @@ impl Tcp {
         isn_key.copy_from_slice(&secret[..16]);
         cookie_key.copy_from_slice(&secret[16..]);
         let max = config.max_conns;
+        let timers = timer_queue::TimerQueue::new(max);
         Tcp {
             local_ip: local,
             isn_key,
@@ -216,8 +217,10 @@ impl Tcp {
             pending: VecDeque::with_capacity(max),
             serving: false,
             starved: false,
-            timers: timer_queue::TimerQueue::new(max),
-            due: Vec::new(),
+            // Sized for everything the heap can hold, so no burst of due
+            // timers grows it.
+            due: Vec::with_capacity(timers.max_len()),
+            timers,
             spare: Vec::with_capacity(max),
             time_wait_count: 0,
             rtt_sink: rtt::RttSink::new(),

@@ -21,14 +21,23 @@ pub(crate) struct TimerQueue {
 
 impl TimerQueue {
     pub(crate) fn new(max_conns: usize) -> Self {
-        Self::with_limit(max_conns, max_conns.saturating_mul(4).max(64))
+        Self::with_limit(max_conns.saturating_mul(4).max(64))
     }
 
-    pub(crate) fn with_limit(capacity: usize, limit: usize) -> Self {
+    /// `limit` stale entries at most; the heap never holds more than
+    /// [`TimerQueue::max_len`] entries, and is allocated for that many now
+    /// (`push` never grows it).
+    pub(crate) fn with_limit(limit: usize) -> Self {
         TimerQueue {
-            heap: BinaryHeap::with_capacity(capacity),
+            heap: BinaryHeap::with_capacity(limit + 1),
             limit,
         }
+    }
+
+    /// Most entries the heap ever holds (one push past `limit`, then the
+    /// table rebuilds it): what `pop_due` may hand out at once.
+    pub(crate) fn max_len(&self) -> usize {
+        self.limit + 1
     }
 
     pub(crate) fn push(&mut self, at: Instant, idx: u32) {

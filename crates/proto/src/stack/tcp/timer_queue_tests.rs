@@ -19,7 +19,7 @@ fn timer_queue_stays_bounded_while_deadlines_move_and_timers_still_fire() {
     let mut h = harness();
     // A small bound so the rebuild is exercised (the real one is
     // 4 x max_conns).
-    h.tcp.timers = timer_queue::TimerQueue::with_limit(4, 8);
+    h.tcp.timers = timer_queue::TimerQueue::with_limit(8);
     let mut next = 1u32;
     let mut high = 0;
     // Each round arms the RTO, lowers the deadline for a delayed ACK, lets
