@@ -28,6 +28,8 @@ mod tls;
 #[cfg(test)]
 mod tls_tests;
 mod txceiling;
+#[cfg(test)]
+mod txceiling_tests;
 mod txgen;
 mod worker;
 mod xdpgen;
