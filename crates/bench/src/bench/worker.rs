@@ -166,6 +166,16 @@ impl WorkerProbe {
     }
 }
 
+impl Drop for WorkerProbe {
+    /// A probe dropped on an error path must not leave perf running.
+    fn drop(&mut self) {
+        if let Some(mut child) = self.perf.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// SIGINT makes `perf stat` print its counts and exit.
 fn stop_perf(mut child: Child) -> Result<(Option<u64>, Option<u64>)> {
     // By its pid, which is ours: `taskset` execs perf.
