@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(clang llvm libelf-dev zlib1g-dev libpcap-dev pkg-config m4 make gcc
       iproute2 iputils-ping arping ethtool curl socat netcat-openbsd prometheus
       python3-scapy python3-matplotlib hping3 nmap tshark wrk systemd bind9-dnsutils apache2-utils
-      openssl python3 nginx-light nftables util-linux
+      openssl python3 nginx-light nftables util-linux linux-perf
       qemu-system-x86 busybox-static cpio xz-utils)
 
 if [ "$(id -u)" -ne 0 ]; then

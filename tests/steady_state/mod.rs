@@ -120,7 +120,7 @@ pub fn run_worker(
         node,
         &opts,
         &stop,
-        &Mesh::alone(),
+        &mut Mesh::alone(),
         |dp, _, _, last| {
             meter.pause();
             if last || stop.load(Ordering::Relaxed) {
@@ -175,6 +175,10 @@ impl TxSink for Inject<'_> {
         } else {
             Err(DropReason::TxRingFull)
         }
+    }
+
+    fn room(&self) -> usize {
+        self.0.rx_room()
     }
 }
 

@@ -8,7 +8,9 @@
 //! xskd's stack echo), `tcp` (TCP request/response vs the kernel), `http`
 //! (wrk against xskd's object store vs nginx), `bulk` (one large GET vs
 //! nginx with the kernel's offloads off and on) and `tls` (full TLS 1.3
-//! handshakes and HTTPS requests vs nginx, the same certificate and suite). More pairs slot in as
+//! handshakes and HTTPS requests vs nginx, the same certificate and suite),
+//! `txceiling` (the AF_XDP transmit ceiling for MTU frames, the bulk GET's
+//! physical reference). More pairs slot in as
 //! more [`Load`]s, [`Subject`]s and [`Part`]s: a client, a subject, and
 //! rows in `report`.
 
@@ -28,7 +30,12 @@ mod tests;
 mod tls;
 #[cfg(test)]
 mod tls_tests;
+mod txceiling;
+#[cfg(test)]
+mod txceiling_tests;
+mod txgen;
 mod upload;
+mod worker;
 mod xdpgen;
 
 use std::path::PathBuf;
@@ -139,15 +146,19 @@ pub enum Part {
     /// on a bridge in the peer namespace), xskd vs nginx / a kernel discard
     /// server. Not in the default set; run it alone (`--only loss`).
     Loss,
+    /// The AF_XDP transmit ceiling for 1514-byte frames on xskd's veth
+    /// end, and the bulk GET as a fraction of it.
+    Txceiling,
 }
 
 /// Every part, in the order they are reported.
-pub const ALL_PARTS: [Part; 6] = [
+pub const ALL_PARTS: [Part; 7] = [
     Part::Udp,
     Part::Ceiling,
     Part::Tcp,
     Part::Http,
     Part::Bulk,
+    Part::Txceiling,
     Part::Tls,
 ];
 
@@ -191,6 +202,11 @@ pub struct Sample {
     pub bulk: Option<BulkResult>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub handshakes: Option<HandshakeResult>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tx: Option<txceiling::TxResult>,
+    /// xskd's worker thread during the measurement (xskd subjects only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker: Option<worker::WorkerCounters>,
     /// Operations the server did while its CPU was measured (warm-up and
     /// drain included, as they are in the CPU time).
     pub ops: u64,
@@ -231,6 +247,9 @@ struct Bench<'a> {
     samples: Vec<Sample>,
     reports: Vec<serde_json::Value>,
     failures: Vec<String>,
+    /// Whether `perf stat` counts cycles here (else the worker rows have
+    /// the thread's utime only).
+    perf: bool,
 }
 
 /// `--xskd`, else the `xskd` beside this binary, else `xskd` on PATH.
@@ -284,6 +303,16 @@ pub fn bench(args: BenchArgs) -> Result<()> {
     static_neighbour(&lab)?;
     offloads(&lab, false)?;
     let setup = setup(&lab, &args, &parts)?;
+    if parts.contains(&Part::Txceiling) {
+        txceiling::install_counter(&lab)?;
+    }
+    let perf_unavailable = worker::perf_usable().err();
+    if let Some(why) = &perf_unavailable {
+        eprintln!(
+            "xskd-bench: warning: {why}: worker cycles are n/a, falling back to the worker \
+thread's utime (/proc/PID/task/TID/stat)"
+        );
+    }
     let mut b = Bench {
         args: &args,
         lab,
@@ -294,6 +323,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         samples: Vec::new(),
         reports: Vec::new(),
         failures: Vec::new(),
+        perf: perf_unavailable.is_none(),
     };
     let loadavg_before = report::loadavg();
     let (background_server_core, background_load_core) = background(&args)?;
@@ -325,6 +355,12 @@ pub fn bench(args: BenchArgs) -> Result<()> {
                 b.failed(format!("round {round}: {}: {e:#}", s.name()));
             }
         }
+        if parts.contains(&Part::Txceiling) {
+            if b.stop.load(Ordering::Relaxed) {
+                bail!("interrupted");
+            }
+            b.tx_ceiling(round);
+        }
     }
     let info = report::RunInfo {
         wall_s: started.elapsed().as_secs_f64(),
@@ -334,6 +370,7 @@ pub fn bench(args: BenchArgs) -> Result<()> {
         background_load_core,
         cores,
         kernel: report::kernel_release(),
+        perf_unavailable,
     };
     let mut table = report::table(&b.samples, &args, &parts, &info);
     if !b.failures.is_empty() {
@@ -487,11 +524,17 @@ impl Bench<'_> {
         } else {
             None
         };
+        let probe = if subject.is_xskd() {
+            Some(worker::WorkerProbe::start(pid, self.perf, a.load_core)?)
+        } else {
+            None
+        };
         let cpu0 = cpu::tree_seconds(pid)?;
         let core0 = cpu::core_busy_seconds(a.server_core)?;
         let t0 = std::time::Instant::now();
         let outcome = self.run_load(subject, load);
         let wall_s = t0.elapsed().as_secs_f64();
+        let worker = probe.map(worker::WorkerProbe::finish).transpose()?;
         let server_cpu_s = cpu::tree_seconds(pid)? - cpu0;
         let server_core_busy_s = cpu::core_busy_seconds(a.server_core)? - core0;
         let scrape = match scraper {
@@ -507,6 +550,8 @@ impl Bench<'_> {
             http: None,
             bulk: None,
             handshakes: None,
+            tx: None,
+            worker,
             ops: 0,
             server_cpu_s,
             server_core_busy_s,

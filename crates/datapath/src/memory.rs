@@ -91,6 +91,11 @@ impl MemoryPort {
     pub fn pending_rx(&self) -> usize {
         self.rx.len()
     }
+
+    /// Frames `inject` takes before the worker's rx queue is full.
+    pub fn rx_room(&self) -> usize {
+        self.capacity.saturating_sub(self.rx.len())
+    }
 }
 
 pub struct MemoryTx<'a> {

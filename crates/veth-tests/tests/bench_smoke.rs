@@ -368,3 +368,98 @@ fn bench_loss_one_round_drops_on_the_bridge_for_both_servers() {
         }
     }
 }
+
+/// The txceiling part once, with the bulk GET it is the reference for and
+/// the tcp part (a second of busy polling, so the worker's utime is
+/// ticks, not zero): the ceiling's Gbit/s and frames/s, the bulk GETs as
+/// fractions of it, and the worker rows next to the TCP rows. perf may
+/// not count here (no PMU in a VM): then its rows must say n/a, with a
+/// warning, not a number.
+#[test]
+fn bench_txceiling_and_worker_rows_one_round() {
+    require_root();
+    let out_dir = tempfile::tempdir().expect("temp dir");
+    let out = Command::new(bench_bin())
+        .args([
+            "--xskd",
+            xskd_bin(),
+            "--rounds",
+            "1",
+            "--seconds",
+            "1",
+            "--bulk-mb",
+            "8",
+        ])
+        .args(["--only", "tcp,bulk,txceiling", "--poll", "busy"])
+        .args(["--no-plot", "--out"])
+        .arg(out_dir.path())
+        .output()
+        .expect("running xskd-bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "xskd-bench failed ({}):\n{stdout}\n{stderr}",
+        out.status
+    );
+    // metric | xskd | nginx | af-xdp-tx | xskd/af-xdp-tx | nginx/af-xdp-tx | ...
+    for metric in [
+        "AF_XDP TX ceiling, MTU frames (Gbit/s)",
+        "AF_XDP TX ceiling, MTU frames (frames/s)",
+    ] {
+        let cells = row(&stdout, metric);
+        assert!(positive(cells[3]), "{metric}: {}\n{stdout}", cells[3]);
+    }
+    let ratio = row(&stdout, "bulk GET / TX ceiling");
+    for (i, cell) in ratio[1..6].iter().enumerate() {
+        let v = cell.trim_end_matches('x');
+        assert!(
+            positive(v),
+            "bulk GET / TX ceiling cell {i}: {cell}\n{stdout}"
+        );
+    }
+    let utime = row(
+        &stdout,
+        "xskd worker user time per TCP round trip (ns, thread utime)",
+    );
+    assert!(positive(utime[1]), "worker utime: {}\n{stdout}", utime[1]);
+    let cycles = row(
+        &stdout,
+        "xskd worker user cycles per TCP round trip (perf cycles:u)",
+    );
+    if cycles[1] == "n/a" {
+        assert!(
+            stderr.contains("warning: perf") || stderr.contains("warning: running perf"),
+            "n/a cycles without a warning:\n{stderr}"
+        );
+    } else {
+        assert!(
+            positive(cycles[1]),
+            "worker cycles: {}\n{stdout}",
+            cycles[1]
+        );
+    }
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out_dir.path().join("latest.json")).expect("latest.json"),
+    )
+    .expect("valid JSON");
+    let samples = json["samples"].as_array().expect("samples");
+    let tx = samples
+        .iter()
+        .find(|s| s["load"] == "af-xdp-tx-1514")
+        .expect("a txceiling sample");
+    assert!(tx["tx"]["delivered"].as_u64().unwrap_or(0) > 0, "{tx}");
+    assert_eq!(tx["tx"]["sent"]["frame_bytes"], 1514, "{tx}");
+    let rr = samples
+        .iter()
+        .find(|s| s["load"] == "tcp-rr" && s["subject"] == "xskd")
+        .expect("an xskd tcp-rr sample");
+    assert!(rr["worker"]["tid"].as_u64().unwrap_or(0) > 0, "{rr}");
+    let rows = json["table"].as_array().expect("table rows");
+    let r = rows
+        .iter()
+        .find(|r| r["metric"] == "bulk GET / TX ceiling")
+        .expect("the ratio row in the JSON");
+    let xskd_ratio = r["ratios"][0][1].as_f64().unwrap_or(0.0);
+    assert!(xskd_ratio > 0.0, "{r}");
+}

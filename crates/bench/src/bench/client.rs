@@ -118,6 +118,26 @@ pub enum BenchClient {
         #[arg(long, default_value_t = 120.0)]
         timeout: f64,
     },
+    /// The AF_XDP transmit ceiling: send DST frames of `size` payload
+    /// bytes from an AF_XDP socket on IFACE as fast as the ring takes
+    /// them, for `seconds`; nothing is received (the peer counts).
+    XdpTx {
+        dst: std::net::SocketAddrV4,
+        #[arg(long)]
+        iface: String,
+        #[arg(long)]
+        src: std::net::Ipv4Addr,
+        /// The peer's MAC (no ARP is sent).
+        #[arg(long)]
+        dst_mac: String,
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// 1472 makes 1514-byte frames.
+        #[arg(long, default_value_t = 1472)]
+        size: usize,
+        #[arg(long, default_value_t = 64)]
+        batch: usize,
+    },
     /// GET http://ADMIN/metrics once a second (as Prometheus would) for
     /// `seconds`; run it in xskd's namespace during a measurement.
     Scrape {
@@ -265,6 +285,23 @@ pub fn bench_client(c: BenchClient) -> Result<()> {
             bytes,
             Duration::from_secs_f64(timeout),
         )?)?,
+        BenchClient::XdpTx {
+            dst,
+            iface,
+            src,
+            dst_mac,
+            seconds,
+            size,
+            batch,
+        } => serde_json::to_string(&super::txgen::xdp_tx(&super::txgen::TxLoad {
+            iface,
+            src,
+            dst,
+            dst_mac,
+            duration: Duration::from_secs_f64(seconds),
+            size,
+            batch,
+        })?)?,
         BenchClient::Scrape { admin, seconds } => serde_json::to_string(&scrape(admin, seconds))?,
     };
     println!("{RESULT}{json}");

@@ -5,7 +5,7 @@ use anyhow::{bail, Context, Result};
 use nix::unistd::{sysconf, SysconfVar};
 
 /// Clock ticks per second, the unit of /proc/PID/stat and /proc/stat.
-fn ticks_per_sec() -> f64 {
+pub(super) fn ticks_per_sec() -> f64 {
     match sysconf(SysconfVar::CLK_TCK) {
         Ok(Some(t)) if t > 0 => t as f64,
         _ => 100.0,

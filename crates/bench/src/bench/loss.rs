@@ -204,6 +204,8 @@ pub fn run(args: &BenchArgs, exe: PathBuf, xskd: PathBuf, stop: Arc<AtomicBool>)
         background_load_core,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         kernel: report::kernel_release(),
+        // The loss part measures goodput, not the worker's cycles.
+        perf_unavailable: None,
     };
     let table = loss_report::table(&b.samples, args, &b.levels, &info, &b.failures);
     println!("{table}");

@@ -31,6 +31,10 @@ pub enum Load {
     /// server resumes in the `tls` part).
     #[serde(rename = "https-close-64")]
     HttpsCloseSmall,
+    /// The AF_XDP transmit ceiling: 1514-byte frames from xskd's veth end
+    /// into the kernel peer, nothing received.
+    #[serde(rename = "af-xdp-tx-1514")]
+    TxMtu,
 }
 
 /// The HTTP objects both servers hold (paths under the web root).

@@ -11,6 +11,7 @@ use super::metrics::{
     Goal, Metric,
 };
 use super::servers::Subject;
+use super::worker::{worker_metrics, PERF_TAG};
 use super::{BenchArgs, Generator, Load, Part, PollArg, Sample};
 
 /// A table row in the JSON: medians per subject, ratios against the peer.
@@ -27,7 +28,7 @@ pub struct Row {
     pub goal: Option<String>,
     pub met: Vec<(Subject, Option<bool>)>,
     #[serde(skip)]
-    digits: usize,
+    pub(super) digits: usize,
 }
 
 pub(super) fn median(mut v: Vec<f64>) -> Option<f64> {
@@ -56,6 +57,24 @@ fn spread_of(samples: &[Sample], subject: Subject, m: &Metric) -> Option<(f64, f
     let min = v.iter().copied().reduce(f64::min)?;
     let max = v.iter().copied().reduce(f64::max)?;
     Some((min, max))
+}
+
+/// `metrics` with the xskd worker's rows (`worker_metrics`) after the
+/// last row of each of `loads`, so they sit next to the end-to-end rows.
+fn with_worker(metrics: Vec<Metric>, loads: &[(Load, &str)]) -> Vec<Metric> {
+    let mut out = Vec::new();
+    let mut it = metrics.into_iter().peekable();
+    while let Some(m) = it.next() {
+        let load = m.load;
+        out.push(m);
+        if it.peek().is_some_and(|next| next.load == load) {
+            continue;
+        }
+        if let Some((_, op)) = loads.iter().find(|(l, _)| *l == load) {
+            out.extend(worker_metrics(load, op));
+        }
+    }
+    out
 }
 
 fn median_of(samples: &[Sample], subject: Subject, m: &Metric) -> Option<f64> {
@@ -127,6 +146,13 @@ pub fn rows(samples: &[Sample], args: &BenchArgs, parts: &[Part]) -> Vec<Row> {
     if parts.contains(&Part::Udp) {
         let mut metrics = latency_metrics();
         metrics.extend(throughput_metrics(Load::UdpThroughput, None));
+        let metrics = with_worker(
+            metrics,
+            &[
+                (Load::UdpLatency, "round trip"),
+                (Load::UdpThroughput, "datagram"),
+            ],
+        );
         rows.extend(rows_for(
             UDP_SECTION,
             samples,
@@ -136,6 +162,10 @@ pub fn rows(samples: &[Sample], args: &BenchArgs, parts: &[Part]) -> Vec<Row> {
         ));
     }
     if parts.contains(&Part::Ceiling) {
+        let load = match args.generator {
+            Generator::Xdp => Load::UdpThroughputXdp,
+            Generator::Socket => Load::UdpThroughput,
+        };
         rows.extend(rows_for(
             match args.generator {
                 Generator::Xdp => CEILING_SECTION_XDP,
@@ -144,12 +174,9 @@ pub fn rows(samples: &[Sample], args: &BenchArgs, parts: &[Part]) -> Vec<Row> {
             samples,
             &[Subject::Xskd],
             Subject::Reflector,
-            &throughput_metrics(
-                match args.generator {
-                    Generator::Xdp => Load::UdpThroughputXdp,
-                    Generator::Socket => Load::UdpThroughput,
-                },
-                Some(Goal::AtLeast(0.9)),
+            &with_worker(
+                throughput_metrics(load, Some(Goal::AtLeast(0.9))),
+                &[(load, "datagram")],
             ),
         ));
     }
@@ -159,7 +186,7 @@ pub fn rows(samples: &[Sample], args: &BenchArgs, parts: &[Part]) -> Vec<Row> {
             samples,
             &xs,
             Subject::Kernel,
-            &tcp_metrics(),
+            &with_worker(tcp_metrics(), &[(Load::TcpRr, "TCP round trip")]),
         ));
     }
     if parts.contains(&Part::Http) {
@@ -168,7 +195,15 @@ pub fn rows(samples: &[Sample], args: &BenchArgs, parts: &[Part]) -> Vec<Row> {
             samples,
             &[Subject::Xskd],
             Subject::Nginx,
-            &http_metrics(),
+            &with_worker(
+                http_metrics(),
+                &[
+                    (Load::HttpKeepAliveSmall, "request, keep-alive 64 B"),
+                    (Load::HttpKeepAliveLarge, "request, keep-alive 16 KB"),
+                    (Load::HttpCloseSmall, "request, close 64 B"),
+                    (Load::HttpCloseLarge, "request, close 16 KB"),
+                ],
+            ),
         ));
     }
     if parts.contains(&Part::Bulk) {
@@ -181,14 +216,24 @@ pub fn rows(samples: &[Sample], args: &BenchArgs, parts: &[Part]) -> Vec<Row> {
                 args.bulk_mb,
                 if on { "ON" } else { "OFF" }
             );
+            // xskd's column is the same run in both tables: its worker
+            // rows go in the first.
+            let worker: &[(Load, &str)] = if on {
+                &[]
+            } else {
+                &[(Load::Bulk, "1448-byte segment")]
+            };
             rows.extend(rows_for(
                 &section,
                 samples,
                 &[Subject::Xskd],
                 peer,
-                &bulk_metrics(on, goal),
+                &with_worker(bulk_metrics(on, goal), worker),
             ));
         }
+    }
+    if parts.contains(&Part::Txceiling) {
+        rows.extend(super::txceiling::rows(samples));
     }
     if parts.contains(&Part::Tls) {
         rows.extend(rows_for(
@@ -196,7 +241,14 @@ pub fn rows(samples: &[Sample], args: &BenchArgs, parts: &[Part]) -> Vec<Row> {
             samples,
             &xs,
             Subject::Nginx,
-            &tls_metrics(args.tls_clients, args.http_conns),
+            &with_worker(
+                tls_metrics(args.tls_clients, args.http_conns),
+                &[
+                    (Load::TlsFullHandshake, "full handshake"),
+                    (Load::HttpsCloseSmall, "HTTPS close request"),
+                    (Load::HttpsKeepAliveSmall, "HTTPS keep-alive request"),
+                ],
+            ),
         ));
     }
     rows
@@ -220,6 +272,8 @@ pub struct RunInfo {
     pub background_load_core: f64,
     pub cores: usize,
     pub kernel: String,
+    /// Why `perf stat` could not count the worker's cycles, if it could not.
+    pub perf_unavailable: Option<String>,
 }
 
 pub fn loadavg() -> f64 {
@@ -268,8 +322,13 @@ machine.\n",
             ));
         }
         let d = r.digits;
-        let vals: Vec<String> = r.values.iter().map(|(_, v)| fmt(*v, d)).collect();
-        let peer = fmt(r.peer_value, d);
+        // Cycles perf could not count are not zero, they are unknown.
+        let cell = |v: Option<f64>| match v {
+            None if r.metric.ends_with(PERF_TAG) => "n/a".to_string(),
+            v => fmt(v, d),
+        };
+        let vals: Vec<String> = r.values.iter().map(|(_, v)| cell(*v)).collect();
+        let peer = cell(r.peer_value);
         let ratios: Vec<String> = r
             .ratios
             .iter()
@@ -298,7 +357,11 @@ machine.\n",
         ));
     }
     out.push_str(&notes(samples, args, info));
+    out.push_str(&super::worker::note(info.perf_unavailable.as_deref()));
     out.push_str(&part_notes(args, parts));
+    if parts.contains(&Part::Txceiling) {
+        out.push_str(super::txceiling::NOTE);
+    }
     out
 }
 

@@ -34,6 +34,9 @@ pub enum Subject {
     Nginx,
     /// The same nginx with TSO/GSO/GRO (and tx checksumming) on.
     NginxOffload,
+    /// No server: the `txceiling` part's AF_XDP sender on xskd's veth end
+    /// (`bench-client xdp-tx`), the reference its rows divide by.
+    AfXdpTx,
 }
 
 impl Subject {
@@ -45,6 +48,7 @@ impl Subject {
             Subject::Reflector => "reflector",
             Subject::Nginx => "nginx",
             Subject::NginxOffload => "nginx-offload",
+            Subject::AfXdpTx => "af-xdp-tx",
         }
     }
 
@@ -141,6 +145,7 @@ impl Running {
                     setup.kernel_tcp,
                 )?))
             }
+            Subject::AfXdpTx => bail!("af-xdp-tx is a load generator, not a server"),
             Subject::Nginx | Subject::NginxOffload => {
                 let root = setup
                     .web_root

@@ -43,6 +43,7 @@ pub(super) fn info() -> RunInfo {
         background_load_core: 0.0,
         cores: 2,
         kernel: "test".into(),
+        perf_unavailable: None,
     }
 }
 
@@ -62,6 +63,8 @@ fn latency(round: u32, subject: Subject, p50: f64, p99: f64) -> Sample {
         http: None,
         bulk: None,
         handshakes: None,
+        tx: None,
+        worker: None,
         ops: 1000,
         server_cpu_s: 0.01,
         server_core_busy_s: 0.02,
@@ -84,6 +87,8 @@ fn throughput(round: u32, subject: Subject, rate: f64) -> Sample {
         http: None,
         bulk: None,
         handshakes: None,
+        tx: None,
+        worker: None,
         ops: rate as u64,
         server_cpu_s: 1.0,
         server_core_busy_s: 1.0,
@@ -251,6 +256,8 @@ pub(super) fn http_sample(subject: Subject, load: Load, rps: f64, p99: f64) -> S
         }),
         bulk: None,
         handshakes: None,
+        tx: None,
+        worker: None,
         ops: rps as u64,
         server_cpu_s: 1.0,
         server_core_busy_s: 1.0,
@@ -274,6 +281,8 @@ fn bulk_sample(subject: Subject, gbit: f64) -> Sample {
             offloads: subject.offloads(),
         }),
         handshakes: None,
+        tx: None,
+        worker: None,
         ops: 1 << 30,
         server_cpu_s: 0.5,
         server_core_busy_s: 0.5,

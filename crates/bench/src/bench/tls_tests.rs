@@ -172,6 +172,8 @@ fn handshake_sample(subject: Subject, per_sec: f64, cpu_s: f64) -> Sample {
             suite: tls::SUITE.into(),
             group: tls::GROUP.into(),
         }),
+        tx: None,
+        worker: None,
         ops: per_sec as u64,
         server_cpu_s: cpu_s,
         server_core_busy_s: cpu_s,
