@@ -309,6 +309,24 @@ impl StatsExport for NodeStats {
             t.rescue_retransmits,
         );
         m.counter(
+            "tcp_rack_timer_recoveries_total",
+            "TCP fast recoveries started by the reordering timer (a hole below SACKed data, RFC 8985).",
+            l,
+            t.rack_timer_recoveries,
+        );
+        m.counter(
+            "tcp_rto_in_recovery_total",
+            "TCP retransmission timeouts that hit a fast recovery (its retransmissions lost).",
+            l,
+            t.rto_in_recovery,
+        );
+        m.counter(
+            "tcp_rto_after_tail_loss_probe_total",
+            "TCP retransmission timeouts after a tail loss probe that drew no ACK.",
+            l,
+            t.rto_after_tlp,
+        );
+        m.counter(
             "tcp_tail_loss_probes_total",
             "TCP tail loss probes sent (RFC 8985).",
             l,
@@ -694,6 +712,9 @@ fn tcp_json(s: &NodeStats) -> serde_json::Value {
         "rescue_retransmits": s.tcp.rescue_retransmits,
         "output_link_full": s.tcp.output_link_full,
         "rto_expirations": s.tcp.rto_expirations,
+        "rto_in_recovery": s.tcp.rto_in_recovery,
+        "rack_timer_recoveries": s.tcp.rack_timer_recoveries,
+        "rto_after_tlp": s.tcp.rto_after_tlp,
         "states": s.tcp_states.iter().map(|(s, n)| (s.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
     })
 }

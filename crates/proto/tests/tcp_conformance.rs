@@ -110,6 +110,8 @@ scripts! {
     syn_received_segment_matrix,
     syn_sent_segment_matrix,
     tail_loss_probe,
+    tail_loss_probe_lost_then_rto,
+    rack_reordering_window,
     synack_backoff_gives_up,
     time_wait_fin_retransmit_restarts_timer,
     time_wait_ignores_rst,

@@ -105,10 +105,12 @@ pub struct LossSample {
 
 /// xskd's counters kept per transfer (queues summed): its TCP's
 /// retransmission and timeout counters and its transmit drops.
-const XSKD_KEYS: [(&str, &str); 11] = [
+const XSKD_KEYS: [(&str, &str); 13] = [
     ("out_segs", "/stack/tcp/out_segs"),
     ("retrans_segs", "/stack/tcp/retrans_segs"),
     ("rto_expirations", "/stack/tcp/rto_expirations"),
+    ("rto_in_recovery", "/stack/tcp/rto_in_recovery"),
+    ("rto_after_tlp", "/stack/tcp/rto_after_tlp"),
     ("fast_retransmits", "/stack/tcp/fast_retransmits"),
     ("sack_retransmits", "/stack/tcp/sack_retransmits"),
     ("lost_retransmits", "/stack/tcp/lost_retransmits"),

@@ -313,6 +313,11 @@ pub struct TcpCounters {
     pub partial_ack_retransmits: u64,
     /// Retransmission timeouts of data (not SYN, not persist probes).
     pub rto_expirations: u64,
+    /// Of those, the ones that hit a fast recovery (its retransmissions
+    /// were lost and not detected) and the ones that came after a tail
+    /// loss probe that did not draw an ACK: where the ACK clock failed.
+    pub rto_in_recovery: u64,
+    pub rto_after_tlp: u64,
     /// Received SACK blocks: ignored as invalid (reversed, outside
     /// SND.UNA..SND.MAX), D-SACK (RFC 2883), or not kept (scoreboard full).
     pub sack_blocks_bogus: u64,
@@ -325,6 +330,9 @@ pub struct TcpCounters {
     pub lost_retransmits: u64,
     /// RFC 6675 rescue retransmissions (the tail of a recovery).
     pub rescue_retransmits: u64,
+    /// Fast recoveries started by the reordering timer (RFC 8985 6.3):
+    /// a hole below SACKed data that no further ACK would have marked.
+    pub rack_timer_recoveries: u64,
     /// Tail loss probes sent (RFC 8985 7).
     pub tlp_probes: u64,
     /// Times a connection's output stopped because the link had no room

@@ -357,6 +357,8 @@ impl Tcp {
         let mut event = AckEvent::None;
         let mut verdicts = [0u64; 3];
         let mut rtt_sample = None;
+        let (fack_before, una_before) = (t.scoreboard.highest(), t.snd_una);
+        let was_in_recovery = t.in_recovery;
         if t.sack_ok && repr.sack_ranges[0].is_some() {
             let una = if ack.diff(t.snd_una) > 0 {
                 ack
@@ -417,9 +419,11 @@ impl Tcp {
             //# advertised window in the last incoming acknowledgment.
             event = t.on_dup_ack(now);
         }
+        t.rack_on_ack(now, fack_before, una_before, was_in_recovery);
         if event == AckEvent::None {
             event = t.check_sack_loss(now);
         }
+        t.rack_mark();
         if t.detect_lost_retransmission() {
             self.counters.lost_retransmits += 1;
         }

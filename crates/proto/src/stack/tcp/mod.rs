@@ -41,6 +41,7 @@ mod input;
 mod listen;
 mod options;
 mod output;
+mod rack;
 mod ready;
 mod reassembly;
 mod recovery;

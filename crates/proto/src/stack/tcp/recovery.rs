@@ -103,10 +103,12 @@ impl Tcb {
     /// RFC 6675 5 (b): enough SACKed above SND.UNA means it is lost, even
     /// before three duplicate ACKs (some may have been lost).
     pub(crate) fn check_sack_loss(&mut self, now: Instant) -> AckEvent {
-        if self.in_recovery
-            || !self.sack_ok
-            || self.outstanding() == 0
-            || !(self.scoreboard.is_lost(self.snd_una, self.smss()) || self.early_retransmit_due())
+        if self.in_recovery || !self.sack_ok || self.outstanding() == 0 {
+            return AckEvent::None;
+        }
+        if !(self.scoreboard.is_lost(self.snd_una, self.smss())
+            || self.early_retransmit_due()
+            || self.rack_head_lost(now))
         {
             return AckEvent::None;
         }
@@ -122,10 +124,12 @@ impl Tcb {
         //# CumulativeACK is at most 4*SMSS bytes.  If true, duplicate ACKs
         //# indicate a lost segment (enter fast retransmit).  Otherwise, exit
         //# the procedure.
-        // `recover` is stored one past RFC 6582's value, so "covers more
-        // than recover" is SND.UNA > our `recover`. We take the simple exit
-        // (no highest_ack heuristic).
-        if self.snd_una.diff(self.recover) <= 0 {
+        // `recover` is stored one past RFC 6582's value (SND.MAX, not the
+        // highest sequence number sent), so "covers more than recover" is
+        // SND.UNA >= our `recover`: a loss just after a full ACK that
+        // landed on `recover` is a new episode, not one for the RTO. We
+        // take the simple exit (no highest_ack heuristic).
+        if self.snd_una.diff(self.recover) < 0 {
             return AckEvent::None;
         }
         //= https://www.rfc-editor.org/rfc/rfc6582#section-3.2
@@ -145,6 +149,7 @@ impl Tcb {
         let c = self.cc.ssthresh().saturating_add(inflate);
         self.cc.set_cwnd(c);
         self.high_rxt = self.snd_una;
+        self.rack_deadline = None;
         self.in_recovery = true;
         self.fast_rtx_pending = true;
         self.needs_output = true;
@@ -285,6 +290,7 @@ impl Tcb {
         // RFC 5681 retransmission; the receiver may also have reneged on
         // what it SACKed (RFC 2018 8), so the scoreboard starts afresh.
         self.scoreboard.clear();
+        self.rack_reset();
         self.high_rxt = self.snd_una;
     }
 
@@ -302,7 +308,7 @@ impl Tcb {
             || !self.sack_ok
             || self.high_rxt.diff(self.snd_una) <= 0
             || self.rxt_mark.diff(self.snd_una) <= 0
-            || !self.scoreboard.is_lost(self.rxt_mark, self.smss())
+            || !self.retransmissions_overtaken()
         {
             return false;
         }

@@ -223,6 +223,33 @@ fn newreno_one_loss_fast_retransmit_then_full_ack_deflates() {
 }
 
 #[test]
+fn newreno_loss_right_after_a_full_ack_at_recover_is_fast_retransmitted() {
+    let mut h = ten_segments();
+    for _ in 0..9 {
+        h.ack(1);
+    }
+    assert_eq!(h.info().ca_state, "recovery");
+    // The full ACK lands exactly on `recover` (12 segments were out when
+    // recovery began); three sent during recovery are still in flight.
+    h.ack(12 * SMSS + 1);
+    assert_eq!(h.info().ca_state, "slow_start");
+    let (_, ssthresh) = h.cw();
+    // The first of them is lost. The duplicate ACKs sit at SND.UNA ==
+    // recover + 1 in RFC 6582 terms: they cover more than recover, so a
+    // new loss episode starts (section 3.2 step 1) rather than waiting a
+    // whole RTO.
+    let mut sent = Vec::new();
+    for _ in 0..3 {
+        sent.extend(h.ack(12 * SMSS + 1));
+    }
+    assert!(sent.contains(&(12 * SMSS + 1, SMSS as usize)), "{sent:?}");
+    assert_eq!(h.tcp.counters().fast_retransmits, 2);
+    assert_eq!(h.info().ca_state, "recovery");
+    assert!(h.cw().1 < ssthresh, "{:?}", h.cw());
+    assert_eq!(h.tcp.counters().rto_expirations, 0);
+}
+
+#[test]
 fn newreno_two_losses_in_a_window_partial_ack_retransmits_next_hole() {
     let mut h = ten_segments();
     // Segments 1 and 4 lost: 8 duplicate ACKs, and 2 more for the two
@@ -271,10 +298,14 @@ fn newreno_lost_retransmission_rto_collapses_to_loss_window() {
     assert_eq!(h.cw(), (SMSS, 6 * SMSS));
     assert_eq!(h.info().ca_state, "loss");
     assert_eq!(h.tcp.counters().rto_expirations, 1);
-    // It is lost again: second RTO, ssthresh held (RFC 5681 3.1).
+    assert_eq!(h.tcp.counters().rto_in_recovery, 1);
+    // It is lost again: second RTO, ssthresh held (RFC 5681 3.1). That
+    // one no longer hit a recovery.
     let sent = h.advance(Duration::from_millis(2100));
     assert_eq!(sent, vec![(1, SMSS as usize)]);
     assert_eq!(h.cw(), (SMSS, 6 * SMSS));
+    assert_eq!(h.tcp.counters().rto_in_recovery, 1);
+    assert_eq!(h.tcp.counters().rto_after_tlp, 0);
     // Now it arrives: slow start from 1 SMSS, resending what was lost.
     let sent = h.ack(SMSS + 1);
     assert_eq!(h.cw(), (2 * SMSS, 6 * SMSS));

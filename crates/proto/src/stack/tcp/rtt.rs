@@ -8,6 +8,8 @@ pub(crate) struct RttEstimator {
     srtt: Option<Duration>,
     rttvar: Duration,
     rto: Duration,
+    /// The smallest sample seen (RACK's reordering window is a quarter of it).
+    min_rtt: Option<Duration>,
     min: Duration,
     max: Duration,
 }
@@ -26,6 +28,7 @@ impl RttEstimator {
             srtt: None,
             rttvar: Duration::ZERO,
             rto: initial.clamp(min, max),
+            min_rtt: None,
             min,
             max,
         }
@@ -33,6 +36,10 @@ impl RttEstimator {
 
     pub fn srtt(&self) -> Option<Duration> {
         self.srtt
+    }
+
+    pub fn min_rtt(&self) -> Option<Duration> {
+        self.min_rtt
     }
 
     pub fn rttvar(&self) -> Duration {
@@ -44,6 +51,7 @@ impl RttEstimator {
     }
 
     pub fn sample(&mut self, r: Duration) {
+        self.min_rtt = Some(self.min_rtt.map_or(r, |m| m.min(r)));
         match self.srtt {
             None => {
                 //= https://www.rfc-editor.org/rfc/rfc6298#section-2

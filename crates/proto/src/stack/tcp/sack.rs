@@ -28,6 +28,9 @@ pub(crate) struct Scoreboard {
     /// Sorted, disjoint, non-adjacent [start, end) ranges.
     blocks: [(SeqNumber, SeqNumber); MAX_BLOCKS],
     len: usize,
+    /// Holes starting below this are lost whatever IsLost says: marked by
+    /// time (see `rack`).
+    lost_below: Option<SeqNumber>,
 }
 
 impl Default for Scoreboard {
@@ -35,12 +38,12 @@ impl Default for Scoreboard {
         Scoreboard {
             blocks: [(SeqNumber(0), SeqNumber(0)); MAX_BLOCKS],
             len: 0,
+            lost_below: None,
         }
     }
 }
 
 impl Scoreboard {
-    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }
@@ -52,6 +55,14 @@ impl Scoreboard {
 
     pub fn clear(&mut self) {
         self.len = 0;
+        self.lost_below = None;
+    }
+
+    /// Every hole below `seq` is lost (time-based marking).
+    pub fn mark_lost_below(&mut self, seq: SeqNumber) {
+        if self.lost_below.is_none_or(|l| seq.diff(l) > 0) {
+            self.lost_below = Some(seq);
+        }
     }
 
     pub fn blocks(&self) -> &[(SeqNumber, SeqNumber)] {
@@ -128,6 +139,9 @@ impl Scoreboard {
             k += 1;
         }
         self.len = k;
+        if self.lost_below.is_some_and(|l| l.diff(snd_una) <= 0) {
+            self.lost_below = None;
+        }
     }
 
     pub fn sacked_bytes(&self) -> u32 {
@@ -161,6 +175,9 @@ impl Scoreboard {
     //# 'SeqNum' or more than (DupThresh - 1) * SMSS bytes with sequence
     //# numbers greater than 'SeqNum' have been SACKed.
     pub fn is_lost(&self, seq: SeqNumber, smss: u32) -> bool {
+        if self.lost_below.is_some_and(|l| seq.diff(l) < 0) {
+            return true;
+        }
         let (ranges, bytes) = self.sacked_above(seq);
         ranges >= DUP_THRESH || bytes > (DUP_THRESH - 1) * smss
     }

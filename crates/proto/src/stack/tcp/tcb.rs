@@ -105,6 +105,13 @@ pub(crate) struct Tcb {
     pub tlp_key: (SeqNumber, SeqNumber),
     pub tlp_out: bool,
     pub tlp_new_data: bool,
+    /// Time-based loss marking (see `rack`): reordering seen, when the
+    /// SACK above the current holes arrived and its top edge, and the
+    /// reordering timer.
+    pub rack_reord: bool,
+    pub rack_sack_at: Option<Instant>,
+    pub rack_fack: SeqNumber,
+    pub rack_deadline: Option<Instant>,
     /// A FIN that arrived beyond a hole: where it sits (end of its data).
     pub fin_pending_at: Option<SeqNumber>,
 
@@ -220,6 +227,10 @@ impl Tcb {
             tlp_key: (iss, iss),
             tlp_out: false,
             tlp_new_data: false,
+            rack_reord: false,
+            rack_sack_at: None,
+            rack_fack: iss,
+            rack_deadline: None,
             fin_pending_at: None,
             syn_pending: true,
             ack_pending: false,
@@ -392,7 +403,7 @@ impl Tcb {
         earlier(
             earlier(
                 earlier(self.rtx_deadline, self.tlp_deadline),
-                self.state_deadline,
+                earlier(self.state_deadline, self.rack_deadline),
             ),
             earlier(keepalive, self.ack_deadline),
         )

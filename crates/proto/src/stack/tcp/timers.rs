@@ -64,6 +64,10 @@ impl Tcp {
             self.on_rto(now, idx, out);
             return;
         }
+        if t.rack_deadline.is_some_and(|d| d <= now) {
+            self.on_rack_timer(now, idx, out);
+            return;
+        }
         if t.tlp_deadline.is_some_and(|d| d <= now) {
             self.on_tlp(now, idx, out);
             return;
@@ -109,8 +113,11 @@ impl Tcp {
         t.retries += 1;
         t.backoff += 1;
         if !probing && t.state.is_synchronized() {
+            let (in_recovery, after_tlp) = (t.in_recovery, t.tlp_out);
             t.cc_on_rto(now);
             self.counters.rto_expirations += 1;
+            self.counters.rto_in_recovery += u64::from(in_recovery);
+            self.counters.rto_after_tlp += u64::from(!in_recovery && after_tlp);
         }
         let Some(t) = self.tcb_mut(idx) else { return };
         //= https://www.rfc-editor.org/rfc/rfc6298#section-5
@@ -122,6 +129,18 @@ impl Tcp {
         }
         self.retransmit(now, idx, out);
         if self.tcb(idx).is_some_and(|t| t.needs_output) {
+            self.output(now, idx, out);
+        }
+    }
+
+    /// RFC 8985 6.3 reordering timer: the window a SACK opened above the
+    /// hole at SND.UNA has passed with no ACK for it.
+    fn on_rack_timer(&mut self, now: Instant, idx: u32, out: &mut impl SegmentSink) {
+        let Some(t) = self.tcb_mut(idx) else { return };
+        t.rack_deadline = None;
+        if t.check_sack_loss(now) == super::recovery::AckEvent::FastRetransmit {
+            self.counters.fast_retransmits += 1;
+            self.counters.rack_timer_recoveries += 1;
             self.output(now, idx, out);
         }
     }
