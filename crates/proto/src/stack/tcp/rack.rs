@@ -62,7 +62,13 @@ impl Tcb {
         //# considers the segment to be delivered out of order
         // Outside recovery we resent nothing below the SACKed data, so a
         // cumulative ACK into the hole is an original arriving late.
-        if !was_in_recovery && fack_before.is_some() && self.snd_una.diff(una_before) > 0 {
+        // (HighRxt at or below the old SND.UNA: nothing there was resent,
+        // not even by a recovery that ended with SACKed data left over.)
+        if !was_in_recovery
+            && fack_before.is_some()
+            && self.snd_una.diff(una_before) > 0
+            && self.high_rxt.diff(una_before) <= 0
+        {
             self.rack_reord = true;
         }
         match self.scoreboard.highest() {
