@@ -333,6 +333,12 @@ impl StatsExport for NodeStats {
             t.tlp_probes,
         );
         m.counter(
+            "tcp_recovery_loss_probes_total",
+            "TCP loss probes sent in fast recovery after every ACK of the flight was lost.",
+            l,
+            t.recovery_probes,
+        );
+        m.counter(
             "tcp_output_link_full_total",
             "Times TCP output waited for transmit ring room or UMEM frames (resumed when reclaimed).",
             l,
@@ -715,6 +721,7 @@ fn tcp_json(s: &NodeStats) -> serde_json::Value {
         "rto_in_recovery": s.tcp.rto_in_recovery,
         "rack_timer_recoveries": s.tcp.rack_timer_recoveries,
         "rto_after_tlp": s.tcp.rto_after_tlp,
+        "recovery_probes": s.tcp.recovery_probes,
         "states": s.tcp_states.iter().map(|(s, n)| (s.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
     })
 }

@@ -111,6 +111,8 @@ scripts! {
     syn_sent_segment_matrix,
     tail_loss_probe,
     tail_loss_probe_lost_then_rto,
+    recovery_probe_after_lost_acks,
+    loss_probe_backs_off,
     rack_reordering_window,
     synack_backoff_gives_up,
     time_wait_fin_retransmit_restarts_timer,

@@ -530,3 +530,53 @@ fn cwnd_trace_shows_slow_start_sawtooth_and_recovery() {
         }
     }
 }
+
+/// A bulk upload under 5% seeded random loss each way (data and ACKs):
+/// the transfer completes, and the flights whose ACKs were all lost are
+/// repaired by loss probes, not by the RTO. Before probes ran in fast
+/// recovery and backed off, every such flight cost a 200 ms timeout.
+#[test]
+fn bulk_under_random_loss_is_repaired_by_probes_not_timeouts() {
+    let bytes = 2usize << 20;
+    let mut p = Pair::with_config(
+        |_| false,
+        TcpConfig {
+            send_buffer: 1 << 20,
+            recv_buffer: 1 << 20,
+            ..TcpConfig::default()
+        },
+    );
+    p.chaos = Some((0x10e5, 5, 0, 0));
+    let mut d = discard::Discard::new(&mut p.server, 9).unwrap();
+    let mut out = Sink::new();
+    let c = p
+        .client
+        .connect(p.now, SocketAddrV4::new(LOCAL, 9), &mut out)
+        .unwrap();
+    for (_, _, seg) in out {
+        let _ = p
+            .server
+            .on_segment(p.now, REMOTE, LOCAL, &seg, &mut p.to_client);
+    }
+    let chunk = vec![0xa5u8; 64 * 1024];
+    let mut sent = 0usize;
+    for _ in 0..2_000_000u64 {
+        while sent < bytes {
+            let n = (bytes - sent).min(chunk.len());
+            match p.client.send(c, &chunk[..n]) {
+                Ok(k) => sent += k,
+                Err(_) => break,
+            }
+        }
+        p.step(&mut |now, tcp| d.poll(now, tcp));
+        if d.bytes_discarded() == bytes as u64 {
+            break;
+        }
+    }
+    assert_eq!(d.bytes_discarded(), bytes as u64, "transfer incomplete");
+    let k = p.client.counters();
+    assert!(k.fast_retransmits > 20, "{k:?}");
+    assert!(k.tlp_probes > 0, "{k:?}");
+    assert!(k.recovery_probes > 0, "{k:?}");
+    assert_eq!(k.rto_expirations, 0, "{k:?}");
+}

@@ -105,7 +105,7 @@ pub struct LossSample {
 
 /// xskd's counters kept per transfer (queues summed): its TCP's
 /// retransmission and timeout counters and its transmit drops.
-const XSKD_KEYS: [(&str, &str); 13] = [
+const XSKD_KEYS: [(&str, &str); 14] = [
     ("out_segs", "/stack/tcp/out_segs"),
     ("retrans_segs", "/stack/tcp/retrans_segs"),
     ("rto_expirations", "/stack/tcp/rto_expirations"),
@@ -116,6 +116,7 @@ const XSKD_KEYS: [(&str, &str); 13] = [
     ("lost_retransmits", "/stack/tcp/lost_retransmits"),
     ("rescue_retransmits", "/stack/tcp/rescue_retransmits"),
     ("tlp_probes", "/stack/tcp/tlp_probes"),
+    ("recovery_probes", "/stack/tcp/recovery_probes"),
     ("output_link_full", "/stack/tcp/output_link_full"),
     ("drops_tx_ring_full", "/stack/drops/tx_ring_full"),
     ("drops_tx_no_frame", "/stack/drops/tx_no_frame"),

@@ -333,8 +333,10 @@ pub struct TcpCounters {
     /// Fast recoveries started by the reordering timer (RFC 8985 6.3):
     /// a hole below SACKed data that no further ACK would have marked.
     pub rack_timer_recoveries: u64,
-    /// Tail loss probes sent (RFC 8985 7).
+    /// Loss probes sent (RFC 8985 7), and of those the ones sent in fast
+    /// recovery (every ACK of the flight lost; see `tlp`).
     pub tlp_probes: u64,
+    pub recovery_probes: u64,
     /// Times a connection's output stopped because the link had no room
     /// (transmit ring or frame pool full); it resumed when there was.
     pub output_link_full: u64,

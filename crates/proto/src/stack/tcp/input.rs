@@ -368,7 +368,8 @@ impl Tcp {
             let max = t.snd_max;
             for (l, r) in repr.sack_ranges.iter().flatten().copied() {
                 match t.scoreboard.offer(l, r, una, max) {
-                    BlockVerdict::Added => {}
+                    // Something was delivered: the probes were answered.
+                    BlockVerdict::Added => t.tlp_count = 0,
                     BlockVerdict::Dsack => verdicts[0] += 1,
                     BlockVerdict::Bogus => verdicts[1] += 1,
                     BlockVerdict::Full => verdicts[2] += 1,
@@ -387,7 +388,7 @@ impl Tcp {
             rtt_sample = t.take_rtt_sample(now, ack, repr.timestamp, rto_max);
             t.scoreboard.on_cumulative_ack(ack);
             event = t.on_new_ack(now, ack, acked, flight);
-            t.tlp_out = false;
+            t.tlp_count = 0;
             t.backoff = 0;
             t.retries = 0;
             //= https://www.rfc-editor.org/rfc/rfc6298#section-5

@@ -327,7 +327,11 @@ impl Tcp {
             t.tail_probe_pending = false;
             let data_end = t.fin_seq.unwrap_or(t.snd_max);
             let len = (data_end.diff(t.snd_una).max(0) as u32).min(t.data_room() as u32);
+            // A probe is not the recovery's retransmission: HighRxt stays,
+            // or NextSeg would skip every hole below the tail.
+            let high_rxt = t.high_rxt;
             retransmit_at(now, out, counters, t, data_end - len, len as usize);
+            t.high_rxt = high_rxt;
         }
         let sack_recovery = t.in_recovery && t.sack_ok;
         if sack_recovery {

@@ -98,12 +98,13 @@ pub(crate) struct Tcb {
     /// RFC 6675 RescueRxt: the `recover` of the recovery that sent its
     /// rescue retransmission.
     pub rescue_rxt: Option<SeqNumber>,
-    /// Tail loss probe timer (see `tlp`), the flight (SND.UNA, SND.MAX) it
-    /// was armed for, a probe sent and not yet answered by new ACKs, and
-    /// one segment of new data allowed beyond cwnd for the probe.
+    /// Loss probe timer (see `tlp`), the flight (SND.UNA, SND.MAX, bytes
+    /// SACKed) it was armed for, probes sent since the last ACK that
+    /// delivered something, and one segment of new data allowed beyond
+    /// cwnd for the probe.
     pub tlp_deadline: Option<Instant>,
-    pub tlp_key: (SeqNumber, SeqNumber),
-    pub tlp_out: bool,
+    pub tlp_key: (SeqNumber, SeqNumber, u32),
+    pub tlp_count: u8,
     pub tlp_new_data: bool,
     /// Time-based loss marking (see `rack`): reordering seen, when the
     /// SACK above the current holes arrived and its top edge, and the
@@ -224,8 +225,8 @@ impl Tcb {
             rxt_mark: iss,
             rescue_rxt: None,
             tlp_deadline: None,
-            tlp_key: (iss, iss),
-            tlp_out: false,
+            tlp_key: (iss, iss, 0),
+            tlp_count: 0,
             tlp_new_data: false,
             rack_reord: false,
             rack_sack_at: None,

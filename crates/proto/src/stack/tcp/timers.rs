@@ -113,7 +113,7 @@ impl Tcp {
         t.retries += 1;
         t.backoff += 1;
         if !probing && t.state.is_synchronized() {
-            let (in_recovery, after_tlp) = (t.in_recovery, t.tlp_out);
+            let (in_recovery, after_tlp) = (t.in_recovery, t.tlp_count > 0);
             t.cc_on_rto(now);
             self.counters.rto_expirations += 1;
             self.counters.rto_in_recovery += u64::from(in_recovery);
