@@ -34,9 +34,15 @@ pub struct TcpSection {
     pub rto_initial_ms: Option<u64>,
     /// Unacknowledged data this long aborts the connection (300 s).
     pub user_timeout_secs: Option<u64>,
-    /// Per-connection buffers in bytes (64 KiB each).
+    /// Per-connection buffers in bytes: where they start (64 KiB each),
+    /// how far autotuning may grow them (4 MiB send, 6 MiB receive, as
+    /// Linux's tcp_wmem / tcp_rmem), and the bytes all of one worker's
+    /// connections may hold together (256 MiB), past which growth stops.
     pub send_buffer: Option<usize>,
     pub recv_buffer: Option<usize>,
+    pub send_buffer_max: Option<usize>,
+    pub recv_buffer_max: Option<usize>,
+    pub buffer_budget: Option<usize>,
     /// Challenge ACKs per connection per second (RFC 5961; 10).
     pub challenge_ack_per_sec: Option<u32>,
     pub syn_cookies: Option<bool>,
@@ -88,12 +94,23 @@ impl TcpSection {
             max_retries,
             send_buffer,
             recv_buffer,
+            send_buffer_max,
+            recv_buffer_max,
+            buffer_budget,
             challenge_ack_per_sec,
             syn_cookies,
             window_scaling,
             timestamps,
             sack
         );
+        // A start above the default maximum raises the maximum with it
+        // (no autotuning) unless a maximum is given.
+        if self.send_buffer_max.is_none() {
+            c.send_buffer_max = c.send_buffer_max.max(c.send_buffer);
+        }
+        if self.recv_buffer_max.is_none() {
+            c.recv_buffer_max = c.recv_buffer_max.max(c.recv_buffer);
+        }
         if let Some(v) = self.fin_wait2_timeout_secs {
             c.fin_wait2_timeout = secs(v);
         }
@@ -141,6 +158,9 @@ impl TcpSection {
             "mss" | "min_peer_mss" => "address.mtu",
             "send_buffer" => "tcp.send_buffer",
             "recv_buffer" => "tcp.recv_buffer",
+            "send_buffer_max" => "tcp.send_buffer_max",
+            "recv_buffer_max" => "tcp.recv_buffer_max",
+            "buffer_budget" => "tcp.buffer_budget",
             "max_conns" => "tcp.max_conns",
             "accept_queue" => "tcp.accept_queue",
             "rto_min" => "tcp.rto_min_ms",

@@ -180,6 +180,28 @@ fn tcp_section_overrides_defaults_and_is_validated() {
 }
 
 #[test]
+fn autotuning_limits_are_checked_and_a_large_start_raises_its_maximum() {
+    let c = Config::from_toml(&with("", "", "[tcp]\nsend_buffer = 8388608")).unwrap();
+    let t = c.tcp.to_tcp_config();
+    assert_eq!(t.send_buffer_max, 8 << 20, "no autotuning past the start");
+    assert_eq!(t.recv_buffer_max, 6 << 20, "the default maximum");
+    let c = Config::from_toml(&with("", "", "[tcp]\nrecv_buffer_max = 1048576")).unwrap();
+    assert_eq!(c.tcp.to_tcp_config().recv_buffer_max, 1 << 20);
+    assert_eq!(
+        err_key(&with(
+            "",
+            "",
+            "[tcp]\nsend_buffer = 65536\nsend_buffer_max = 4096"
+        )),
+        "tcp.send_buffer_max"
+    );
+    assert_eq!(
+        err_key(&with("", "", "[tcp]\nbuffer_budget = 1000")),
+        "tcp.buffer_budget"
+    );
+}
+
+#[test]
 fn dns_section_is_optional_and_validated() {
     assert!(Config::from_toml(MINIMAL).unwrap().dns.is_none());
     let ok = with(

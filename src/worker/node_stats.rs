@@ -332,6 +332,21 @@ impl StatsExport for NodeStats {
             l,
             t.tlp_probes,
         );
+        for (ring, n) in [("recv", t.recv_buffer_grows), ("send", t.send_buffer_grows)] {
+            let labels: Vec<_> = l.iter().copied().chain([("ring", ring)]).collect();
+            m.counter(
+                "tcp_buffer_grows_total",
+                "TCP connection rings grown by buffer autotuning.",
+                &labels,
+                n,
+            );
+        }
+        m.counter(
+            "tcp_buffer_growth_refused_total",
+            "TCP ring growth refused because the worker's tcp.buffer_budget was reached.",
+            l,
+            t.buffer_growth_refused,
+        );
         m.counter(
             "tcp_recovery_loss_probes_total",
             "TCP loss probes sent in fast recovery after every ACK of the flight was lost.",
@@ -722,6 +737,9 @@ fn tcp_json(s: &NodeStats) -> serde_json::Value {
         "rack_timer_recoveries": s.tcp.rack_timer_recoveries,
         "rto_after_tlp": s.tcp.rto_after_tlp,
         "recovery_probes": s.tcp.recovery_probes,
+        "recv_buffer_grows": s.tcp.recv_buffer_grows,
+        "send_buffer_grows": s.tcp.send_buffer_grows,
+        "buffer_growth_refused": s.tcp.buffer_growth_refused,
         "states": s.tcp_states.iter().map(|(s, n)| (s.to_string(), json!(n))).collect::<serde_json::Map<_, _>>(),
     })
 }

@@ -172,8 +172,12 @@ impl Runner {
             // Scripts see every ACK at once unless they opt into delayed
             // ACKs with `%config delayed_ack=0.04`: most scripts are about
             // the state machine, not ACK pacing.
+            // No autotuning unless a script asks for it (`*_buffer_max`):
+            // windows and the window scale then follow `*_buffer` alone.
             cfg: TcpConfig {
                 delayed_ack: None,
+                send_buffer_max: TcpConfig::default().send_buffer,
+                recv_buffer_max: TcpConfig::default().recv_buffer,
                 ..TcpConfig::default()
             },
             tcp: None,
@@ -217,8 +221,18 @@ impl Runner {
             "rto_min" => c.rto_min = parse_secs(v)?,
             "rto_initial" => c.rto_initial = parse_secs(v)?,
             "user_timeout" => c.user_timeout = parse_secs(v)?,
-            "send_buffer" => c.send_buffer = num(v)?,
-            "recv_buffer" => c.recv_buffer = num(v)?,
+            "send_buffer" => {
+                // Autotuning stays off; a later `send_buffer_max` turns it on.
+                c.send_buffer = num(v)?;
+                c.send_buffer_max = c.send_buffer;
+            }
+            "recv_buffer" => {
+                c.recv_buffer = num(v)?;
+                c.recv_buffer_max = c.recv_buffer;
+            }
+            "send_buffer_max" => c.send_buffer_max = num(v)?,
+            "recv_buffer_max" => c.recv_buffer_max = num(v)?,
+            "buffer_budget" => c.buffer_budget = num(v)?,
             "challenge_ack_per_sec" => c.challenge_ack_per_sec = num(v)?,
             "syn_cookies" => c.syn_cookies = v == "1",
             "timestamps" => c.timestamps = v == "1",

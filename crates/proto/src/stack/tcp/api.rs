@@ -148,7 +148,7 @@ impl Tcp {
 
     /// Queue data; returns how much fit in the send buffer.
     fn send_inner(&mut self, c: ConnId, data: &[u8]) -> Result<usize, TcpApiError> {
-        let (_, t) = self.app_tcb(c)?;
+        let (idx, t) = self.app_tcb(c)?;
         if let Some(r) = t.close_reason {
             return Err(r.as_error());
         }
@@ -162,7 +162,12 @@ impl Tcp {
         if data.is_empty() {
             return Ok(0);
         }
-        let n = t.send_buf.push(data);
+        let mut n = t.send_buf.push(data);
+        if n < data.len() && self.autotune_send_full(idx) {
+            let (_, t) = self.app_tcb(c)?;
+            n += t.send_buf.push(&data[n..]);
+        }
+        let (_, t) = self.app_tcb(c)?;
         if n == 0 {
             return Err(TcpApiError::WouldBlock);
         }
@@ -345,7 +350,8 @@ impl Tcp {
         let r = self.recv_inner(c, buf);
         // Reading moves no timer, it may only owe the peer a window
         // update: queue that without the timer bookkeeping of `touch`.
-        if matches!(r, Ok(n) if n > 0) {
+        if let Ok(n @ 1..) = r {
+            self.autotune_after_read(c.index, n);
             self.queue_output(c.index);
         }
         r

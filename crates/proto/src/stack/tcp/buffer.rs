@@ -1,4 +1,5 @@
-//! A fixed-capacity byte ring, allocated once per connection.
+//! A byte ring, allocated once per connection and grown only by
+//! autotuning (`autotune`).
 
 #[derive(Debug)]
 pub(crate) struct RingBuffer {
@@ -101,6 +102,23 @@ impl RingBuffer {
         n
     }
 
+    /// Reallocate with `capacity` bytes (never smaller), keeping the
+    /// readable bytes and whatever `write_at` left in the free space after
+    /// them (out-of-order data) at the same offsets.
+    pub fn grow(&mut self, capacity: usize) {
+        let cap = self.capacity();
+        if capacity <= cap {
+            return;
+        }
+        let mut buf = vec![0; capacity].into_boxed_slice();
+        // The whole old ring from `head` on, wrapped part last: offsets
+        // past the readable end stay where `write_at` put them.
+        buf[..cap - self.head].copy_from_slice(&self.buf[self.head..]);
+        buf[cap - self.head..cap].copy_from_slice(&self.buf[..self.head]);
+        self.buf = buf;
+        self.head = 0;
+    }
+
     pub fn pop(&mut self, out: &mut [u8]) -> usize {
         let n = self.peek(0, out);
         self.consume(n)
@@ -124,6 +142,28 @@ mod tests {
         assert_eq!(r.peek(1, &mut all), 7);
         assert_eq!(&all[..7], b"fghijkl");
         assert_eq!(r.free(), 0);
+    }
+
+    #[test]
+    fn grow_keeps_readable_and_out_of_order_bytes_in_place() {
+        let mut r = RingBuffer::new(8);
+        assert_eq!(r.push(b"abcdef"), 6);
+        let mut o = [0u8; 5];
+        assert_eq!(r.pop(&mut o), 5);
+        // Readable "f" then "gh" wrapping, and out-of-order "XY" after a gap.
+        assert_eq!(r.push(b"gh"), 2);
+        assert_eq!(r.write_at(1, b"XY"), 2);
+        r.grow(32);
+        assert_eq!(r.capacity(), 32);
+        assert_eq!(r.len(), 3);
+        assert_eq!(r.free(), 29);
+        assert_eq!(r.write_at(0, b"i"), 1);
+        r.commit(3);
+        let mut all = [0u8; 6];
+        assert_eq!(r.pop(&mut all), 6);
+        assert_eq!(&all, b"fghiXY");
+        r.grow(16);
+        assert_eq!(r.capacity(), 32, "never shrinks");
     }
 
     proptest! {

@@ -62,8 +62,15 @@ pub struct TcpConfig {
     pub keepalive: Option<KeepaliveConfig>,
     /// RFC 5482-style user timeout: data unacknowledged this long aborts.
     pub user_timeout: Duration,
+    /// Each connection's send and receive rings start at `send_buffer` /
+    /// `recv_buffer` and autotuning grows them up to the `_max` values
+    /// (see `autotune`); `buffer_budget` bounds the sum over the
+    /// connections of this `Tcp` (one worker): past it, growth stops.
     pub send_buffer: usize,
     pub recv_buffer: usize,
+    pub send_buffer_max: usize,
+    pub recv_buffer_max: usize,
+    pub buffer_budget: usize,
     /// Challenge ACKs per connection per second (RFC 5961 10; per connection
     /// rather than global, CVE-2016-5696).
     pub challenge_ack_per_sec: u32,
@@ -109,6 +116,10 @@ impl Default for TcpConfig {
             user_timeout: Duration::from_secs(300),
             send_buffer: 64 * 1024,
             recv_buffer: 64 * 1024,
+            // Linux's tcp_wmem / tcp_rmem maxima (4 MB, 6 MB).
+            send_buffer_max: 4 << 20,
+            recv_buffer_max: 6 << 20,
+            buffer_budget: 256 << 20,
             challenge_ack_per_sec: 10,
             syn_cookies: true,
             window_scaling: true,
@@ -333,6 +344,11 @@ pub struct TcpCounters {
     /// Fast recoveries started by the reordering timer (RFC 8985 6.3):
     /// a hole below SACKed data that no further ACK would have marked.
     pub rack_timer_recoveries: u64,
+    /// Autotuning (see `autotune`): receive and send rings grown, and
+    /// growth refused because the worker's `buffer_budget` was reached.
+    pub recv_buffer_grows: u64,
+    pub send_buffer_grows: u64,
+    pub buffer_growth_refused: u64,
     /// Loss probes sent (RFC 8985 7), and of those the ones sent in fast
     /// recovery (every ACK of the flight lost; see `tlp`).
     pub tlp_probes: u64,
@@ -368,6 +384,18 @@ pub struct TcpConfigError {
 }
 
 impl TcpConfig {
+    /// Our window scale: enough for the largest the receive ring may grow
+    /// to, since the shift is fixed at the handshake (RFC 7323 2.2; at
+    /// most 14, 2.3).
+    pub fn rcv_wscale(&self) -> u8 {
+        let window = self.recv_buffer.max(self.recv_buffer_max);
+        let mut s = 0u8;
+        while (window >> s) > 0xffff && s < 14 {
+            s += 1;
+        }
+        s
+    }
+
     /// Check the values against what the stack needs; the error names the
     /// key and what is wrong with it.
     pub fn validate(&self) -> Result<(), TcpConfigError> {
@@ -385,6 +413,24 @@ impl TcpConfig {
             return bad(
                 "recv_buffer",
                 "must be between 1 byte and 65535 << 14 (the largest scaled window)",
+            );
+        }
+        if self.send_buffer_max < self.send_buffer || self.send_buffer_max > 1 << 30 {
+            return bad(
+                "send_buffer_max",
+                "must be at least send_buffer and at most 1 GiB",
+            );
+        }
+        if self.recv_buffer_max < self.recv_buffer || self.recv_buffer_max > (0xffff << 14) {
+            return bad(
+                "recv_buffer_max",
+                "must be at least recv_buffer and at most 65535 << 14 (the largest scaled window)",
+            );
+        }
+        if self.buffer_budget < self.send_buffer + self.recv_buffer {
+            return bad(
+                "buffer_budget",
+                "must hold at least one connection's send_buffer + recv_buffer",
             );
         }
         if self.max_conns == 0 {

@@ -200,7 +200,7 @@ impl Tcp {
                 remote,
             ));
             r.timestamp = Some((syncookies::encode_ts(clock, opts), tsval));
-            r.window_scale = opts.wscale.map(|_| Tcb::wscale_for(self.cfg.recv_buffer));
+            r.window_scale = opts.wscale.map(|_| self.cfg.rcv_wscale());
             r.sack_permitted = opts.sack;
         }
         let len = r.buffer_len();
@@ -266,7 +266,7 @@ impl Tcp {
             t.sack_ok = o.sack;
             if let Some(ws) = o.wscale {
                 t.snd_wscale = ws;
-                t.rcv_wscale = Tcb::wscale_for(self.cfg.recv_buffer);
+                t.rcv_wscale = self.cfg.rcv_wscale();
                 t.wscale_negotiated = true;
             }
         }

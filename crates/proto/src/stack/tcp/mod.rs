@@ -31,6 +31,7 @@
 //! - ICMP errors quoting our segments: [`Tcp::on_icmp_error`].
 
 mod api;
+mod autotune;
 mod buffer;
 pub mod config;
 pub mod congestion;
@@ -169,6 +170,8 @@ pub struct Tcp {
     due: Vec<(u32, Instant)>,
     /// Buffers of freed connections, reused so steady state allocates nothing.
     spare: Vec<(buffer::RingBuffer, buffer::RingBuffer)>,
+    /// Bytes the live connections' rings grew by (`autotune`).
+    buffers_grown: usize,
     time_wait_count: usize,
     /// RTT samples for the worker's histogram (`drain_rtt_samples`).
     rtt_sink: rtt::RttSink,
@@ -223,6 +226,7 @@ impl Tcp {
             due: Vec::with_capacity(timers.max_len()),
             timers,
             spare: Vec::with_capacity(max),
+            buffers_grown: 0,
             time_wait_count: 0,
             rtt_sink: rtt::RttSink::new(),
             share: shard::PortShare::new(config.ephemeral_ports, 0, 1),

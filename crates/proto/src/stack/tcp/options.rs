@@ -19,7 +19,7 @@ impl Tcb {
                 //# value larger than 14, the TCP SHOULD log the error but MUST
                 //# use 14 instead of the specified value.
                 self.snd_wscale = ws.min(MAX_WSCALE);
-                self.rcv_wscale = Tcb::wscale_for(cfg.recv_buffer);
+                self.rcv_wscale = cfg.rcv_wscale();
                 self.wscale_negotiated = true;
             }
             _ => {

@@ -209,7 +209,7 @@ impl Tcb {
         r.mss = Some(cfg.mss);
         if self.state == State::SynSent {
             // Active open: offer everything the config enables.
-            r.window_scale = cfg.window_scaling.then(|| Tcb::wscale_for(cfg.recv_buffer));
+            r.window_scale = cfg.window_scaling.then(|| cfg.rcv_wscale());
             r.sack_permitted = cfg.sack;
             r.timestamp = cfg.timestamps.then(|| (self.ts_val(now), 0));
         } else {

@@ -93,6 +93,7 @@ impl Tcp {
     fn recycle(&mut self, t: &mut Tcb) {
         let s = std::mem::replace(&mut t.send_buf, RingBuffer::empty());
         let r = std::mem::replace(&mut t.recv_buf, RingBuffer::empty());
+        self.autotune_release(s.capacity(), r.capacity());
         if s.capacity() == self.cfg.send_buffer
             && r.capacity() == self.cfg.recv_buffer
             && self.spare.len() < self.cfg.max_conns

@@ -59,6 +59,11 @@ pub(crate) struct Tcb {
 
     pub send_buf: RingBuffer,
     pub recv_buf: RingBuffer,
+    /// Receive autotuning (`autotune`): bytes the application read in
+    /// the current round, when the round began, and the most read in one.
+    pub rcv_copied: usize,
+    pub rcv_round_start: Option<Instant>,
+    pub rcv_space: usize,
     /// The application asked for FIN after the queued data.
     pub fin_queued: bool,
     /// Sequence number of our FIN once sent.
@@ -198,6 +203,9 @@ impl Tcb {
             ts_offset: 0,
             send_buf,
             recv_buf,
+            rcv_copied: 0,
+            rcv_round_start: None,
+            rcv_space: 0,
             fin_queued: false,
             fin_seq: None,
             fin_received: false,
@@ -258,15 +266,6 @@ impl Tcb {
             segs_out: 0,
             retransmits: 0,
         }
-    }
-
-    /// Our window scale shift for a receive buffer (RFC 7323 2.3, max 14).
-    pub fn wscale_for(buffer: usize) -> u8 {
-        let mut s = 0u8;
-        while (buffer >> s) > 0xffff && s < 14 {
-            s += 1;
-        }
-        s
     }
 
     /// Effective send MSS from the peer's option (RFC 9293 3.7.1: 536 when
