@@ -69,6 +69,12 @@ pub struct BenchArgs {
     /// reported as incomplete.
     #[arg(long, default_value_t = 120.0)]
     pub loss_timeout: f64,
+    /// The `loss` part: congestion control of the kernel's TCP in both
+    /// namespaces (nginx's and the kernel client's), e.g. `cubic`; by
+    /// default the kernel's own default (`net.ipv4.tcp_congestion_control`,
+    /// which the report names).
+    #[arg(long)]
+    pub loss_kernel_cc: Option<String>,
     /// Do not draw the PNG plots (benches/plot.py) at the end.
     #[arg(long)]
     pub no_plot: bool,

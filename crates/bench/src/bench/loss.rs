@@ -31,7 +31,7 @@ use super::prep::{object_bytes, offloads};
 use super::report::{self, RunInfo};
 use super::servers::{KernelProcess, Running, Setup, Subject, HTTP_PORT};
 use super::upload::UploadResult;
-use super::{result_line, BenchArgs, KERNEL_WMEM_MAX};
+use super::{result_line, BenchArgs};
 
 /// RFC 863's port, where both discard servers listen.
 pub const DISCARD_PORT: u16 = 9;
@@ -105,7 +105,7 @@ pub struct LossSample {
 
 /// xskd's counters kept per transfer (queues summed): its TCP's
 /// retransmission and timeout counters and its transmit drops.
-const XSKD_KEYS: [(&str, &str); 14] = [
+const XSKD_KEYS: [(&str, &str); 17] = [
     ("out_segs", "/stack/tcp/out_segs"),
     ("retrans_segs", "/stack/tcp/retrans_segs"),
     ("rto_expirations", "/stack/tcp/rto_expirations"),
@@ -117,6 +117,9 @@ const XSKD_KEYS: [(&str, &str); 14] = [
     ("rescue_retransmits", "/stack/tcp/rescue_retransmits"),
     ("tlp_probes", "/stack/tcp/tlp_probes"),
     ("recovery_probes", "/stack/tcp/recovery_probes"),
+    ("recv_buffer_grows", "/stack/tcp/recv_buffer_grows"),
+    ("send_buffer_grows", "/stack/tcp/send_buffer_grows"),
+    ("buffer_growth_refused", "/stack/tcp/buffer_growth_refused"),
     ("output_link_full", "/stack/tcp/output_link_full"),
     ("drops_tx_ring_full", "/stack/drops/tx_ring_full"),
     ("drops_tx_no_frame", "/stack/drops/tx_no_frame"),
@@ -163,6 +166,17 @@ pub fn run(args: &BenchArgs, exe: PathBuf, xskd: PathBuf, stop: Arc<AtomicBool>)
     let lab = Lab::create("loss", 1)?;
     offloads(&lab, false)?;
     loss_net::bridge_peer(&lab)?;
+    if let Some(name) = &args.loss_kernel_cc {
+        loss_net::set_kernel_cc(|p| lab.xskd_ns_cmd(p), name)?;
+        loss_net::set_kernel_cc(|p| lab.peer_cmd(p), name)?;
+    }
+    let cc = loss_report::CcNames {
+        kernel_server: loss_net::kernel_cc(|p| lab.xskd_ns_cmd(p))?,
+        kernel_client: loss_net::kernel_cc(|p| lab.peer_cmd(p))?,
+        xskd: xskd_proto::stack::tcp::CongestionAlgorithm::default()
+            .as_str()
+            .to_string(),
+    };
     let bytes = args.loss_mb << 20;
     let setup = setup(&lab, bytes)?;
     let mut b = LossBench {
@@ -181,13 +195,17 @@ pub fn run(args: &BenchArgs, exe: PathBuf, xskd: PathBuf, stop: Arc<AtomicBool>)
     let (background_server_core, background_load_core) = super::background(args)?;
     let started = std::time::Instant::now();
     eprintln!(
-        "xskd-bench: loss: lab {} / {} (bridge {}), {} MB each way, levels {:?} per mille, {} rounds",
+        "xskd-bench: loss: lab {} / {} (bridge {}), {} MB each way, levels {:?} per mille, {} rounds; \
+         congestion control: kernel {} (server) / {} (client), xskd {}",
         b.lab.ns_xskd,
         b.lab.ns_peer,
         loss_net::bridge_name(&b.lab),
         args.loss_mb,
         b.levels,
-        args.rounds
+        args.rounds,
+        cc.kernel_server,
+        cc.kernel_client,
+        cc.xskd,
     );
     for round in 0..args.rounds {
         for server in [Server::Xskd, Server::Linux] {
@@ -210,9 +228,9 @@ pub fn run(args: &BenchArgs, exe: PathBuf, xskd: PathBuf, stop: Arc<AtomicBool>)
         // The loss part measures goodput, not the worker's cycles.
         perf_unavailable: None,
     };
-    let table = loss_report::table(&b.samples, args, &b.levels, &info, &b.failures);
+    let table = loss_report::table(&b.samples, args, &b.levels, &info, &cc, &b.failures);
     println!("{table}");
-    let out = loss_report::write(&args.out, args, &b.samples, &b.failures, &table, &info)?;
+    let out = loss_report::write(&args.out, args, &b.samples, &b.failures, &table, &info, &cc)?;
     eprintln!(
         "xskd-bench: loss results in {} ({:.0} s)",
         out.display(),
@@ -245,10 +263,8 @@ fn setup(lab: &Lab, bytes: u64) -> Result<Setup> {
         store_max_bytes: (16 << 20) + bytes,
         preload_dir: Some(preload),
         web_root: Some(root),
-        // What the kernel may autotune to both ways (tcp_wmem's and about
-        // tcp_rmem's maximum): the same room for xskd.
-        tcp_send_buffer: Some(KERNEL_WMEM_MAX),
-        tcp_recv_buffer: Some(KERNEL_WMEM_MAX),
+        // xskd's default buffers: they start small and autotune, as the
+        // kernel's do.
         ..Setup::default()
     })
 }

@@ -236,6 +236,31 @@ pub fn delta(
         .collect()
 }
 
+const CC_SYSCTL: &str = "net.ipv4.tcp_congestion_control";
+
+/// The congestion control new kernel TCP sockets of a namespace get.
+pub fn kernel_cc(cmd: impl Fn(&str) -> Command) -> Result<String> {
+    let out = ok(cmd("sysctl").args(["-n", CC_SYSCTL]))?;
+    Ok(out.trim().to_string())
+}
+
+/// Set it (`--loss-kernel-cc`); the error lists what the kernel offers.
+pub fn set_kernel_cc(cmd: impl Fn(&str) -> Command, name: &str) -> Result<()> {
+    if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+        bail!("--loss-kernel-cc {name:?}: not a congestion control name");
+    }
+    let set = format!("{CC_SYSCTL}={name}");
+    if let Err(e) = ok(cmd("sysctl").args(["-w", &set])) {
+        let offered = ok(cmd("sysctl").args(["-n", "net.ipv4.tcp_available_congestion_control"]))
+            .unwrap_or_default();
+        bail!(
+            "--loss-kernel-cc {name}: the kernel refused it (available: {}): {e:#}",
+            offered.trim()
+        );
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -43,6 +43,16 @@ fn drop_pct(s: &LossSample) -> (f64, f64) {
     }
 }
 
+/// Which congestion control each sender ran: the kernel's in the
+/// server's namespace (nginx, the discard server) and in the client's
+/// (the upload sender for both servers), and xskd's.
+#[derive(Clone, Debug, Serialize)]
+pub struct CcNames {
+    pub kernel_server: String,
+    pub kernel_client: String,
+    pub xskd: String,
+}
+
 fn pick(
     samples: &[LossSample],
     dir: Direction,
@@ -67,6 +77,7 @@ pub fn table(
     args: &BenchArgs,
     levels: &[u32],
     info: &RunInfo,
+    cc: &CcNames,
     failures: &[String],
 ) -> String {
     let mut out = format!(
@@ -122,19 +133,31 @@ the ACK direction.\n\
 - Download: `curl -o /dev/null` GET of the object from xskd's store (preloaded) and from \
 nginx-light (1 worker, sendfile); upload: `xskd-bench client tcp-upload` (write, half-close, \
 wait for the server's close) to xskd's discard service and to `xskd-bench kernel-server \
-tcp-discard`. Both servers on core {}, the client on core {}; xskd busy-polls, with `[tcp] \
-send_buffer` and `recv_buffer` 4 MB (what the kernel may autotune to). A transfer is given \
+tcp-discard`. Both servers on core {}, the client on core {}; xskd busy-polls, with its default \
+buffers (64 KB per connection each way, autotuned up to 4 MB send / 6 MB receive, like the \
+kernel's). A transfer is given \
 {} s; one that does not finish counts as incomplete and is left out of the median.\n\
 - Sender counters: on a download the server's (xskd's `retrans_segs` and \
 `rto_expirations` from its exit report, xskd started afresh per transfer; the kernel's \
 TcpRetransSegs and TcpExtTCPTimeouts in nginx's namespace), on an upload the kernel \
 client's in the peer namespace (for both servers: it is the same sender).\n\
+- Congestion control: xskd {} (its default `[tcp] congestion`); the kernel {} in the \
+server's namespace and {} in the client's (the uploads' sender), `net.ipv4.tcp_congestion_control` \
+({}).\n\
 - Machine: Linux {}, {} cores; 1-minute load average {:.2} before, {:.2} after; before the \
 run, with nothing of ours running, the server core was {:.0}% and the load core {:.0}% busy; \
 {:.0} s.\n",
         args.server_core,
         args.load_core,
         args.loss_timeout,
+        cc.xskd,
+        cc.kernel_server,
+        cc.kernel_client,
+        if args.loss_kernel_cc.is_some() {
+            "set with `--loss-kernel-cc`"
+        } else {
+            "the kernel's default"
+        },
         info.kernel,
         info.cores,
         info.loadavg_before,
@@ -160,6 +183,7 @@ struct JsonReport<'a> {
     machine: Machine,
     args: &'a BenchArgs,
     run: &'a RunInfo,
+    congestion_control: &'a CcNames,
     loss_samples: &'a [LossSample],
     failures: &'a [String],
     markdown: &'a str,
@@ -200,6 +224,7 @@ pub fn write(
     failures: &[String],
     markdown: &str,
     info: &RunInfo,
+    cc: &CcNames,
 ) -> Result<PathBuf> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let report = JsonReport {
@@ -212,6 +237,7 @@ pub fn write(
         },
         args,
         run: info,
+        congestion_control: cc,
         loss_samples: samples,
         failures,
         markdown,

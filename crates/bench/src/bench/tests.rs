@@ -29,6 +29,7 @@ pub(super) fn args(poll: PollArg) -> BenchArgs {
         loss_levels: vec![0.0, 1.0],
         loss_mb: 1,
         loss_timeout: 10.0,
+        loss_kernel_cc: None,
         no_plot: true,
         xskd: None,
     }
