@@ -7,6 +7,7 @@ pub mod node;
 mod node_stats;
 pub mod reflector;
 pub mod relay;
+mod tcp_metrics;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;

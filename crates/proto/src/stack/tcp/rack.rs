@@ -31,7 +31,7 @@ const REO_WND_MIN: Duration = Duration::from_millis(1);
 
 impl Tcb {
     /// RFC 8985 6.2 step 4, simplified (no DSACK-driven multiplier).
-    pub(crate) fn rack_reo_wnd(&self) -> Duration {
+    fn rack_reo_wnd(&self) -> Duration {
         if self.in_recovery && !self.rack_reord {
             return Duration::ZERO;
         }

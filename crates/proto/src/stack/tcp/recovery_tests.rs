@@ -189,6 +189,18 @@ fn ten_segments() -> Harness {
     h
 }
 
+/// Segment 1 of the initial window lost, the other nine each bring a
+/// duplicate ACK: fast recovery, with the Limited Transmit and inflated
+/// segments out.
+fn recovering_from_one_loss() -> Harness {
+    let mut h = ten_segments();
+    for _ in 0..9 {
+        h.ack(1);
+    }
+    assert_eq!(h.info().ca_state, "recovery");
+    h
+}
+
 #[test]
 fn newreno_one_loss_fast_retransmit_then_full_ack_deflates() {
     let mut h = ten_segments();
@@ -224,11 +236,7 @@ fn newreno_one_loss_fast_retransmit_then_full_ack_deflates() {
 
 #[test]
 fn newreno_loss_right_after_a_full_ack_at_recover_is_fast_retransmitted() {
-    let mut h = ten_segments();
-    for _ in 0..9 {
-        h.ack(1);
-    }
-    assert_eq!(h.info().ca_state, "recovery");
+    let mut h = recovering_from_one_loss();
     // The full ACK lands exactly on `recover` (12 segments were out when
     // recovery began); three sent during recovery are still in flight.
     h.ack(12 * SMSS + 1);
@@ -281,11 +289,7 @@ fn newreno_two_losses_in_a_window_partial_ack_retransmits_next_hole() {
 
 #[test]
 fn newreno_lost_retransmission_rto_collapses_to_loss_window() {
-    let mut h = ten_segments();
-    for _ in 0..9 {
-        h.ack(1);
-    }
-    assert_eq!(h.info().ca_state, "recovery");
+    let mut h = recovering_from_one_loss();
     let flight = h.info().bytes_in_flight;
     assert_eq!(flight, 15 * SMSS);
     // The fast retransmission is lost too: the RTO fires (initial 1 s).
