@@ -110,9 +110,16 @@ fn zero_window_for_seconds_is_probed_then_completes() {
 /// TCP waits for room instead of handing frames to a full ring: nothing is
 /// dropped there and nothing is retransmitted. Returns the final report.
 fn get_20mb(tag: &str, umem: &str) -> serde_json::Value {
+    get_20mb_with(
+        tag,
+        &format!("[tcp]\nsend_buffer = 4194304\nrecv_buffer = 4194304\n{umem}"),
+    )
+}
+
+fn get_20mb_with(tag: &str, extra: &str) -> serde_json::Value {
     let cfg = format!(
         "[services]\nhttp_port = 80\n[http]\nstore_max_bytes = 67108864\npreload_dir = \"{{DIR}}\"\n\
-         [tcp]\nsend_buffer = 4194304\nrecv_buffer = 4194304\n{umem}"
+         {extra}"
     );
     require_root();
     let lab = xskd::lab::Lab::create(tag, 1).expect("building the veth lab");
@@ -171,4 +178,17 @@ fn get_20mb_through_a_64_slot_tx_ring_waits_for_room_and_drops_nothing() {
     // wait for room is certain to happen, and must cost nothing.
     let r = get_20mb("get20small", "[umem]\ntx_ring = 64\ncompletion_ring = 64\n");
     assert!(sum_queues(&r, "/stack/tcp/output_link_full") > 0, "{r:#}");
+}
+
+#[test]
+fn get_20mb_with_default_buffers_grows_the_send_ring_and_drops_nothing() {
+    // The rings start at 64 KB; autotuning grows the send ring as cwnd
+    // and the client's window open (to twice what may be in flight).
+    let r = get_20mb_with("get20auto", "");
+    assert!(sum_queues(&r, "/stack/tcp/send_buffer_grows") > 0, "{r:#}");
+    assert_eq!(
+        sum_queues(&r, "/stack/tcp/buffer_growth_refused"),
+        0,
+        "{r:#}"
+    );
 }
