@@ -278,9 +278,14 @@ impl Tcp {
 
     /// Bytes the application may still queue.
     pub fn send_capacity(&self, c: ConnId) -> usize {
-        self.resolve(c)
-            .and_then(|i| self.tcb(i))
-            .map_or(0, |t| t.send_buf.free())
+        let Some(i) = self.resolve(c) else { return 0 };
+        let Some(t) = self.tcb(i) else { return 0 };
+        // What a `send` of that much would find: the free space plus what
+        // autotuning would grow the ring by to take it.
+        let grown = self
+            .send_growth(i)
+            .map_or(0, |new| new - t.send_buf.capacity());
+        t.send_buf.free() + grown
     }
 
     /// Every connection in the table (all states), for the control plane.

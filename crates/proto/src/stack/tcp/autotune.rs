@@ -70,49 +70,81 @@ impl Tcp {
     /// The application found the send ring of `idx` full: grow it if the
     /// windows could keep more in flight. Returns whether it grew.
     pub(crate) fn autotune_send_full(&mut self, idx: u32) -> bool {
-        let max = self.cfg.send_buffer_max;
-        let Some(t) = self.tcb(idx) else { return false };
-        let cap = t.send_buf.capacity();
-        if cap >= max {
-            return false;
+        match self.send_growth_wanted(idx) {
+            Some(want) => self.grow_ring(idx, Ring::Send, want),
+            None => false,
         }
-        let in_flight_room = t.cc.cwnd().min(t.max_snd_wnd.max(t.smss())) as usize;
-        let want = in_flight_room.saturating_mul(2);
-        want > cap && self.grow_ring(idx, Ring::Send, want)
     }
 
-    /// Grow one ring of `idx` to at least `want` bytes (at least doubling,
-    /// at most the configured maximum) if the budget has room.
-    fn grow_ring(&mut self, idx: u32, ring: Ring, want: usize) -> bool {
+    /// The size the windows ask the send ring of `idx` to hold, when that
+    /// is more than it holds: twice what may be in flight.
+    fn send_growth_wanted(&self, idx: u32) -> Option<usize> {
+        let t = self.tcb(idx)?;
+        let in_flight_room = t.cc.cwnd().min(t.max_snd_wnd.max(t.smss())) as usize;
+        let want = in_flight_room.saturating_mul(2);
+        (want > t.send_buf.capacity()).then_some(want)
+    }
+
+    /// What the send ring of `idx` would grow to on a full write, if the
+    /// budget lets it (`send_capacity` promises that room).
+    pub(crate) fn send_growth(&self, idx: u32) -> Option<usize> {
+        let want = self.send_growth_wanted(idx)?;
+        let cap = self.tcb(idx)?.send_buf.capacity();
+        let new = self.grown_size(Ring::Send, cap, want);
+        (new > cap && self.budget_allows(new - cap)).then_some(new)
+    }
+
+    /// The size a ring of `cap` bytes asked to hold `want` grows to: at
+    /// least double, at most the configured maximum.
+    fn grown_size(&self, ring: Ring, cap: usize, want: usize) -> usize {
         let (base, max) = match ring {
             Ring::Send => (self.cfg.send_buffer, self.cfg.send_buffer_max),
             Ring::Recv => (self.cfg.recv_buffer, self.cfg.recv_buffer_max),
         };
-        // Every live connection may hold its initial rings; what grew is
-        // counted exactly.
+        if cap >= max {
+            return cap;
+        }
+        want.max(cap.saturating_mul(2)).min(max).max(base)
+    }
+
+    /// Every live connection may hold its initial rings; what grew is
+    /// counted exactly.
+    fn budget_allows(&self, delta: usize) -> bool {
         let floor = self
             .live
             .saturating_mul(self.cfg.send_buffer + self.cfg.recv_buffer);
-        let budget = self.cfg.buffer_budget;
-        let grown = self.buffers_grown;
-        let Some(t) = self.tcb_mut(idx) else {
+        floor
+            .saturating_add(self.buffers_grown)
+            .saturating_add(delta)
+            <= self.cfg.buffer_budget
+    }
+
+    /// Grow one ring of `idx` to at least `want` bytes (see `grown_size`)
+    /// if the budget has room.
+    fn grow_ring(&mut self, idx: u32, ring: Ring, want: usize) -> bool {
+        let Some(t) = self.tcb(idx) else {
             return false;
         };
-        let buf = match ring {
-            Ring::Send => &mut t.send_buf,
-            Ring::Recv => &mut t.recv_buf,
+        let cap = match ring {
+            Ring::Send => t.send_buf.capacity(),
+            Ring::Recv => t.recv_buf.capacity(),
         };
-        let cap = buf.capacity();
-        let new = want.max(cap.saturating_mul(2)).min(max).max(base);
+        let new = self.grown_size(ring, cap, want);
         if new <= cap {
             return false;
         }
         let delta = new - cap;
-        if floor.saturating_add(grown).saturating_add(delta) > budget {
+        if !self.budget_allows(delta) {
             self.counters.buffer_growth_refused += 1;
             return false;
         }
-        buf.grow(new);
+        let Some(t) = self.tcb_mut(idx) else {
+            return false;
+        };
+        match ring {
+            Ring::Send => t.send_buf.grow(new),
+            Ring::Recv => t.recv_buf.grow(new),
+        }
         self.buffers_grown += delta;
         match ring {
             Ring::Send => self.counters.send_buffer_grows += 1,

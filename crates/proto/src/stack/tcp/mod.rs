@@ -60,6 +60,8 @@ mod timers;
 mod tlp;
 
 #[cfg(test)]
+mod autotune_tests;
+#[cfg(test)]
 mod backpressure_tests;
 #[cfg(test)]
 mod flow_tests;

@@ -68,11 +68,15 @@ impl Harness {
 
     /// As `new`, but the config's `timestamps` is used as given.
     pub fn with(cfg: TcpConfig) -> Self {
-        let cfg = TcpConfig {
+        Harness::exactly(TcpConfig {
             mss: SMSS as u16,
             send_buffer: 1 << 20,
             ..cfg
-        };
+        })
+    }
+
+    /// An accepted connection with the config exactly as given.
+    pub fn exactly(cfg: TcpConfig) -> Self {
         let mut tcp = Tcp::new(cfg, US, [3; 32], 9);
         let l = tcp.listen(80).unwrap();
         let now = Instant::from_secs(100);
