@@ -116,6 +116,7 @@ scripts! {
     recv_window_autotuned,
     send_buffer_autotuned,
     autotune_budget_stops_growth,
+    window_closed_by_a_retransmitted_segment,
     rack_reordering_window,
     synack_backoff_gives_up,
     time_wait_fin_retransmit_restarts_timer,

@@ -72,7 +72,7 @@ impl Tcp {
         }
         t.last_rx = now;
         t.keepalive_probes = 0;
-        t.update_send_window(now, repr, ack);
+        t.update_send_window(now, repr, ack, false);
         let n = t.recv_buf.push(repr.payload);
         t.rcv_nxt += n;
         t.bytes_in += n as u64;

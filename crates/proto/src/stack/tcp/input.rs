@@ -440,7 +440,8 @@ impl Tcp {
             AckEvent::None => {}
         }
         let Some(t) = self.tcb_mut(idx) else { return };
-        t.update_send_window(now, repr, ack);
+        let acked_new = t.snd_una.diff(una_before) > 0;
+        t.update_send_window(now, repr, ack, acked_new);
         let fin_acked = t.fin_acked();
         match t.state {
             State::FinWait1 if fin_acked => {

@@ -417,19 +417,29 @@ impl Tcb {
         now: Instant,
         repr: &crate::wire::tcp::TcpRepr,
         ack: SeqNumber,
+        acked_new: bool,
     ) {
         let t = self;
         //= https://www.rfc-editor.org/rfc/rfc9293#section-3.10.7.4
         //# If SND.UNA =< SEG.ACK =< SND.NXT, the send window should be updated.
         //# If (SND.WL1 < SEG.SEQ or (SND.WL1 = SEG.SEQ and SND.WL2 =< SEG.ACK))
-        if t.snd_wl1.diff(repr.seq) < 0 || (t.snd_wl1 == repr.seq && t.snd_wl2.diff(ack) <= 0) {
+        // Also, as Linux does (tcp_may_update_window), when the segment
+        // acknowledged new data: a peer retransmitting its own data below
+        // SND.WL1 (our receive window was full) still tells us its window
+        // is closed; ignoring that left a stale window open, and the
+        // persist timer sent data into the closed one.
+        let newer =
+            t.snd_wl1.diff(repr.seq) < 0 || (t.snd_wl1 == repr.seq && t.snd_wl2.diff(ack) <= 0);
+        if newer || acked_new {
             let wnd = u32::from(repr.window_len) << t.snd_wscale;
             if wnd > t.snd_wnd {
                 t.needs_output = true;
             }
             t.snd_wnd = wnd;
             t.max_snd_wnd = t.max_snd_wnd.max(wnd);
-            t.snd_wl1 = repr.seq;
+            if newer {
+                t.snd_wl1 = repr.seq;
+            }
             t.snd_wl2 = ack;
             if wnd > 0 && t.outstanding() == 0 {
                 // The window opened: the persist timer stops and its
