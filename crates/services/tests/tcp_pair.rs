@@ -80,6 +80,37 @@ impl Pair {
         }
     }
 
+    /// A discard service on the server (port 9) and a client connection
+    /// to it, its SYN delivered.
+    fn connect_to_discard(&mut self) -> (discard::Discard, ConnId) {
+        let d = discard::Discard::new(&mut self.server, 9).unwrap();
+        let mut out = Sink::new();
+        let c = self
+            .client
+            .connect(self.now, SocketAddrV4::new(LOCAL, 9), &mut out)
+            .unwrap();
+        for (_, _, seg) in out {
+            let _ = self
+                .server
+                .on_segment(self.now, REMOTE, LOCAL, &seg, &mut self.to_client);
+        }
+        (d, c)
+    }
+
+    /// Queue up to `left` bytes of repeated `chunk` on the client's `c`,
+    /// as much as its send ring takes; returns the bytes queued.
+    fn client_send_up_to(&mut self, c: ConnId, chunk: &[u8], left: usize) -> usize {
+        let mut sent = 0;
+        while sent < left {
+            let n = (left - sent).min(chunk.len());
+            match self.client.send(c, &chunk[..n]) {
+                Ok(k) => sent += k,
+                Err(_) => break,
+            }
+        }
+        sent
+    }
+
     fn fate(&mut self) -> Fate {
         self.wire_count += 1;
         if (self.lose)(self.wire_count) {
@@ -305,17 +336,7 @@ fn echo_service_survives_loss_with_retransmission() {
 #[test]
 fn discard_service_reads_everything_and_closes_on_peer_close() {
     let mut p = Pair::new(|_| false);
-    let mut d = discard::Discard::new(&mut p.server, 9).unwrap();
-    let mut out = Sink::new();
-    let c = p
-        .client
-        .connect(p.now, SocketAddrV4::new(LOCAL, 9), &mut out)
-        .unwrap();
-    for (_, _, seg) in out {
-        let _ = p
-            .server
-            .on_segment(p.now, REMOTE, LOCAL, &seg, &mut p.to_client);
-    }
+    let (mut d, c) = p.connect_to_discard();
     let data = pattern(200_000);
     let mut sent = 0;
     for _ in 0..100_000 {
@@ -408,29 +429,13 @@ fn cwnd_trace(
     p.round_time = link.round_time;
     p.bottleneck = link.bottleneck;
     p.outage = link.outage.map(|(at, len)| (p.now + at, p.now + at + len));
-    let mut d = discard::Discard::new(&mut p.server, 9).unwrap();
-    let mut out = Sink::new();
-    let c = p
-        .client
-        .connect(p.now, SocketAddrV4::new(LOCAL, 9), &mut out)
-        .unwrap();
-    for (_, _, seg) in out {
-        let _ = p
-            .server
-            .on_segment(p.now, REMOTE, LOCAL, &seg, &mut p.to_client);
-    }
+    let (mut d, c) = p.connect_to_discard();
     let chunk = vec![0x5au8; 64 * 1024];
     let start = p.now;
     let (mut sent, mut rows, mut last) = (0usize, Vec::new(), None);
     let (mut fr, mut rto) = (0u64, 0u64);
     for round in 0..2_000_000u64 {
-        while sent < bytes {
-            let n = (bytes - sent).min(chunk.len());
-            match p.client.send(c, &chunk[..n]) {
-                Ok(k) => sent += k,
-                Err(_) => break,
-            }
-        }
+        sent += p.client_send_up_to(c, &chunk, bytes - sent);
         p.step(&mut |now, tcp| d.poll(now, tcp));
         let Some(i) = p.client.connections().next() else {
             break;
@@ -547,27 +552,11 @@ fn bulk_under_random_loss_is_repaired_by_probes_not_timeouts() {
         },
     );
     p.chaos = Some((0x10e5, 5, 0, 0));
-    let mut d = discard::Discard::new(&mut p.server, 9).unwrap();
-    let mut out = Sink::new();
-    let c = p
-        .client
-        .connect(p.now, SocketAddrV4::new(LOCAL, 9), &mut out)
-        .unwrap();
-    for (_, _, seg) in out {
-        let _ = p
-            .server
-            .on_segment(p.now, REMOTE, LOCAL, &seg, &mut p.to_client);
-    }
+    let (mut d, c) = p.connect_to_discard();
     let chunk = vec![0xa5u8; 64 * 1024];
     let mut sent = 0usize;
     for _ in 0..2_000_000u64 {
-        while sent < bytes {
-            let n = (bytes - sent).min(chunk.len());
-            match p.client.send(c, &chunk[..n]) {
-                Ok(k) => sent += k,
-                Err(_) => break,
-            }
-        }
+        sent += p.client_send_up_to(c, &chunk, bytes - sent);
         p.step(&mut |now, tcp| d.poll(now, tcp));
         if d.bytes_discarded() == bytes as u64 {
             break;

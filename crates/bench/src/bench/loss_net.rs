@@ -266,6 +266,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_congestion_control_name_that_is_not_one_is_refused_before_running_anything() {
+        for bad in ["", "bbr;reboot", "cu bic", "../x"] {
+            let e = set_kernel_cc(|_| panic!("must not run a command"), bad).unwrap_err();
+            assert!(e.to_string().contains("--loss-kernel-cc"), "{e}");
+        }
+    }
+
+    #[test]
     fn script_counts_both_ways_and_drops_only_above_zero() {
         let s = nft_script(20);
         assert!(s.contains("table bridge xskd_loss"));
