@@ -360,6 +360,7 @@ impl Tcp {
         let (fack_before, una_before) = (t.scoreboard.highest(), t.snd_una);
         let was_in_recovery = t.in_recovery;
         if t.sack_ok && repr.sack_ranges[0].is_some() {
+            let sacked_before = t.scoreboard.sacked_bytes();
             let una = if ack.diff(t.snd_una) > 0 {
                 ack
             } else {
@@ -368,12 +369,16 @@ impl Tcp {
             let max = t.snd_max;
             for (l, r) in repr.sack_ranges.iter().flatten().copied() {
                 match t.scoreboard.offer(l, r, una, max) {
-                    // Something was delivered: the probes were answered.
-                    BlockVerdict::Added => t.tlp_count = 0,
+                    BlockVerdict::Added => {}
                     BlockVerdict::Dsack => verdicts[0] += 1,
                     BlockVerdict::Bogus => verdicts[1] += 1,
                     BlockVerdict::Full => verdicts[2] += 1,
                 }
+            }
+            // Newly SACKed data was delivered: the probes were answered.
+            // (A block repeated in every ACK is not an answer.)
+            if t.scoreboard.sacked_bytes() > sacked_before {
+                t.tlp_count = 0;
             }
         }
         if ack.diff(t.snd_una) > 0 {

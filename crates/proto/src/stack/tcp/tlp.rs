@@ -127,7 +127,9 @@ impl Tcp {
             //# After attempting to send a loss probe, regardless of whether a
             //# loss probe was sent, the sender MUST re-arm the RTO timer, not
             //# the PTO timer, if the FlightSize is not zero.
-            if t.outstanding() > 0 {
+            // Only the first probe of a silence moves the RTO: later ones
+            // must not postpone the last resort forever.
+            if t.outstanding() > 0 && t.tlp_count == 1 {
                 t.rtx_deadline = Some(now + t.rtt.backed_off(t.backoff));
             }
             // The next probe, armed by the output above against the old
