@@ -251,6 +251,7 @@ pub(super) fn tcp_json(t: &TcpCounters, states: &[(&'static str, u64)]) -> serde
         "sack_retransmits": t.sack_retransmits,
         "lost_retransmits": t.lost_retransmits,
         "tlp_probes": t.tlp_probes,
+        "dsack_blocks": t.sack_blocks_dsack,
         "rescue_retransmits": t.rescue_retransmits,
         "output_link_full": t.output_link_full,
         "rto_expirations": t.rto_expirations,

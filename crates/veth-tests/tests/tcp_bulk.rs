@@ -44,10 +44,30 @@ fn bulk(tag: &str, impair: &str, mb: usize) -> serde_json::Value {
     r
 }
 
+/// Nothing was lost: no loss was detected (no fast retransmit, no RTO)
+/// and every retransmission, if any, was a loss probe's. A probe may fire
+/// on a clean path: its timer is about two round trips, and with several
+/// labs sharing two cores the kernel peer's ACK is sometimes later than
+/// that (the receiver then reports the probe as a duplicate, D-SACK).
+fn assert_nothing_lost(r: &serde_json::Value) {
+    let c = |k: &str| sum_queues(r, &format!("/stack/tcp/{k}"));
+    for k in [
+        "fast_retransmits",
+        "partial_ack_retransmits",
+        "sack_retransmits",
+        "lost_retransmits",
+        "rescue_retransmits",
+        "rto_expirations",
+    ] {
+        assert_eq!(c(k), 0, "{k}: {r:#}");
+    }
+    assert!(c("retrans_segs") <= c("tlp_probes"), "{r:#}");
+}
+
 #[test]
 fn bulk_echo_without_loss() {
     let r = bulk("bulk0", "", megabytes(20));
-    assert_eq!(sum_queues(&r, "/stack/tcp/retrans_segs"), 0, "{r:#}");
+    assert_nothing_lost(&r);
 }
 
 #[test]
@@ -110,7 +130,7 @@ fn zero_window_for_seconds_is_probed_then_completes() {
 /// TCP produce far faster than the kernel drains the AF_XDP tx ring (copy
 /// mode sends a batch per wakeup), so the ring is full again and again.
 /// TCP waits for room instead of handing frames to a full ring: nothing is
-/// dropped there and nothing is retransmitted. Returns the final report.
+/// dropped there and nothing is lost. Returns the final report.
 fn get_20mb(tag: &str, umem: &str) -> serde_json::Value {
     get_20mb_with(
         tag,
@@ -156,16 +176,18 @@ fn get_20mb_with(tag: &str, extra: &str) -> serde_json::Value {
     let r = xskd.stop().unwrap();
     let c = |k: &str| sum_queues(&r, k);
     eprintln!(
-        "{tag}: tx_ring_full {} tx_no_frame {} retrans_segs {} output_link_full {} out_segs {}",
+        "{tag}: tx_ring_full {} tx_no_frame {} retrans_segs {} dsack_blocks {} output_link_full {} \
+         out_segs {}",
         c("/stack/drops/tx_ring_full"),
         c("/stack/drops/tx_no_frame"),
         c("/stack/tcp/retrans_segs"),
+        c("/stack/tcp/dsack_blocks"),
         c("/stack/tcp/output_link_full"),
         c("/stack/tcp/out_segs"),
     );
     assert_eq!(c("/stack/drops/tx_ring_full"), 0, "{r:#}");
     assert_eq!(c("/stack/drops/tx_no_frame"), 0, "{r:#}");
-    assert_eq!(c("/stack/tcp/retrans_segs"), 0, "{r:#}");
+    assert_nothing_lost(&r);
     r
 }
 
