@@ -103,9 +103,6 @@ impl Sample {
     }
 }
 
-/// Linux's default net.ipv4.tcp_wmem maximum.
-pub const KERNEL_WMEM_MAX: usize = 4 << 20;
-
 /// Round trips the latency client makes before measuring.
 const LATENCY_WARMUP: u64 = 1000;
 

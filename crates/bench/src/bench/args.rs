@@ -6,8 +6,6 @@ use std::path::PathBuf;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 
-use super::KERNEL_WMEM_MAX;
-
 #[derive(Args, Clone, Debug, Serialize)]
 pub struct BenchArgs {
     /// Rounds per pair; each round measures every subject once, in turn.
@@ -42,10 +40,11 @@ pub struct BenchArgs {
     #[arg(long, default_value_t = 1024)]
     pub bulk_mb: u64,
     /// xskd's per-connection TCP send buffer (`[tcp] send_buffer`) in
-    /// bytes. The default matches what the kernel baselines may autotune
-    /// to (net.ipv4.tcp_wmem's maximum, 4 MB); 0 keeps xskd's own default
-    /// (64 KB), which holds a bulk GET to a fraction of that.
-    #[arg(long, default_value_t = KERNEL_WMEM_MAX)]
+    /// bytes; 0 (the default) runs xskd's own configuration, where the
+    /// rings start at 64 KB and autotune up to 4 MiB send / 6 MiB receive
+    /// as the kernel's do. A size sets where the send ring starts; at
+    /// 4194304 (`send_buffer_max`) it has no room left to grow.
+    #[arg(long, default_value_t = 0)]
     pub xskd_send_buffer: usize,
     /// wrk connections in the HTTP loads.
     #[arg(long, default_value_t = 16)]

@@ -411,11 +411,13 @@ wrk over HTTPS to the same 64-byte object.\n",
         || parts.contains(&Part::Tls)
     {
         out.push_str(&match args.xskd_send_buffer {
-            0 => "- xskd ran with its default TCP send buffer (`[tcp] send_buffer`, 64 KB).\n"
+            0 => "- xskd ran with its default TCP buffers (64 KB per connection each way, \
+autotuned up to 4 MiB send / 6 MiB receive, like the kernel's).\n"
                 .to_string(),
             b => format!(
-                "- xskd ran with `[tcp] send_buffer = {b}` (the kernel may autotune to \
-net.ipv4.tcp_wmem's maximum, 4 MB by default; `--xskd-send-buffer 0` keeps xskd's 64 KB).\n"
+                "- xskd ran with `[tcp] send_buffer = {b}` (where its send rings start; they \
+autotune up to `send_buffer_max`, 4 MiB by default, as the kernel's do up to net.ipv4.tcp_wmem's \
+maximum).\n"
             ),
         });
     }
