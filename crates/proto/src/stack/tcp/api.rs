@@ -6,6 +6,7 @@ use std::net::SocketAddrV4;
 use super::config::{ConnId, ConnInfo, ListenerId, Readiness, State, TcpApiError};
 use super::congestion::{CongestionAlgorithm, CongestionControl};
 use super::tcb::{Owner, Tcb};
+use super::timer_table::Timer;
 use super::{syncookies, SegmentSink, Tcp};
 use crate::time::Instant;
 
@@ -195,7 +196,7 @@ impl Tcp {
             State::Established => t.state = State::FinWait1,
             State::CloseWait => {
                 t.state = State::LastAck;
-                t.state_deadline = None;
+                t.timers[Timer::State] = None;
             }
             // SYN-RECEIVED: FIN-WAIT-1 once the handshake completes.
             State::SynReceived | State::SynSent => {}

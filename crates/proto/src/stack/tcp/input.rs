@@ -6,6 +6,7 @@ use super::recovery::AckEvent;
 use super::sack::BlockVerdict;
 use super::seq::{between_inclusive, segment_acceptable, SeqNumber};
 use super::tcb::Owner;
+use super::timer_table::Timer;
 use super::{SegmentSink, Tcp};
 use crate::drop_reason::DropReason;
 use crate::time::Instant;
@@ -97,7 +98,7 @@ impl Tcp {
                 t.snd_wl2 = ack;
                 t.state = State::Established;
                 t.syn_pending = false;
-                t.rtx_deadline = None;
+                t.timers[Timer::Retransmit] = None;
                 t.backoff = 0;
                 t.retries = 0;
                 t.unacked_since = None;
@@ -116,7 +117,7 @@ impl Tcp {
                 // Simultaneous open.
                 t.state = State::SynReceived;
                 t.syn_pending = true;
-                t.rtx_deadline = None;
+                t.timers[Timer::Retransmit] = None;
             }
         }
         t.needs_output = true;
@@ -216,7 +217,7 @@ impl Tcp {
         t.last_rx = now;
         t.keepalive_probes = 0;
         if t.state == State::FinWait2 {
-            t.state_deadline = Some(now + fw2);
+            t.timers[Timer::State] = Some(now + fw2);
         }
         if repr.control == Control::Rst {
             //= https://www.rfc-editor.org/rfc/rfc5961#section-3.2
@@ -400,10 +401,10 @@ impl Tcp {
             //# (5.3) When an ACK is received that acknowledges new data, restart
             //# the retransmission timer so that it will expire after RTO seconds
             if t.outstanding() > 0 {
-                t.rtx_deadline = Some(now + t.rtt.rto());
+                t.timers[Timer::Retransmit] = Some(now + t.rtt.rto());
                 t.unacked_since = Some(now);
             } else {
-                t.rtx_deadline = None;
+                t.timers[Timer::Retransmit] = None;
                 t.unacked_since = None;
             }
             t.needs_output = true;
@@ -455,7 +456,7 @@ impl Tcp {
                 // half-closed peer that keeps talking is left alone, a
                 // vanished one does not pin the slot.
                 t.state = State::FinWait2;
-                t.state_deadline = Some(now + fw2);
+                t.timers[Timer::State] = Some(now + fw2);
             }
             State::Closing if fin_acked => self.enter_time_wait(now, idx),
             State::LastAck if fin_acked => self.close_conn(idx, None),
@@ -585,7 +586,7 @@ impl Tcp {
                     t.rcv_nxt += 1u32;
                     t.fin_received = true;
                     t.state = State::CloseWait;
-                    t.state_deadline = Some(now + close_wait);
+                    t.timers[Timer::State] = Some(now + close_wait);
                 }
                 State::FinWait1 => {
                     t.rcv_nxt += 1u32;

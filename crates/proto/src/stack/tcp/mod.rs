@@ -2,8 +2,9 @@
 //!
 //! Split by path like Linux: `input` (segment arrival in synchronized
 //! states, RFC 9293 3.10.7.3-4), `listen` (LISTEN, SYN cookies, CLOSED),
-//! `output` (building segments), `timers` (retransmission, persist,
-//! keepalive, reapers), `time_wait`, `syncookies` (and ISNs, TSval
+//! `output` (building segments), `timer_table` (each connection's
+//! deadlines, one per kind), `timers` (what each does when it fires:
+//! retransmission, persist, keepalive, reapers), `time_wait`, `syncookies` (and ISNs, TSval
 //! offsets), `options` negotiation, `reassembly` (bounded out-of-order
 //! store), `icmp` (errors about our segments), `seq` arithmetic, `table`
 //! (connections, listeners, buffer pool), `conn_index` (the keyed 4-tuple
@@ -56,6 +57,7 @@ mod table;
 mod tcb;
 mod time_wait;
 mod timer_queue;
+mod timer_table;
 mod timers;
 mod tlp;
 

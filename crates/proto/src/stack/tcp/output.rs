@@ -6,6 +6,7 @@ use super::config::{State, TcpConfig, TcpCounters};
 use super::congestion::CongestionControl;
 use super::seq::SeqNumber;
 use super::tcb::Tcb;
+use super::timer_table::Timer;
 use super::{SegmentSink, Tcp};
 use crate::time::Instant;
 use crate::wire::tcp::{Control, TcpPacket, TcpRepr};
@@ -196,7 +197,7 @@ impl Tcb {
             r.sack_ranges = self.reassembly.ranges_most_recent_first();
         }
         self.ack_pending = false;
-        self.ack_deadline = None;
+        self.timers[Timer::DelayedAck] = None;
         self.unacked_segs = 0;
         r
     }
@@ -223,8 +224,8 @@ impl Tcb {
     }
 
     pub(crate) fn arm_rtx(&mut self, now: Instant) {
-        if self.rtx_deadline.is_none() {
-            self.rtx_deadline = Some(now + self.rtt.backed_off(self.backoff));
+        if self.timers[Timer::Retransmit].is_none() {
+            self.timers[Timer::Retransmit] = Some(now + self.rtt.backed_off(self.backoff));
         }
         if self.unacked_since.is_none() {
             self.unacked_since = Some(now);
@@ -320,7 +321,7 @@ impl Tcp {
                 // about an RTT before the duplicates that triggered this:
                 // give the resent head a full RTO to come back (as Linux
                 // does), or a deep queue turns every recovery into an RTO.
-                t.rtx_deadline = Some(now + t.rtt.backed_off(t.backoff));
+                t.timers[Timer::Retransmit] = Some(now + t.rtt.backed_off(t.backoff));
             }
         }
         if t.tail_probe_pending && gate.data(out) {

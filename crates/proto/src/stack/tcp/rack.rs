@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use super::seq::SeqNumber;
 use super::tcb::Tcb;
+use super::timer_table::Timer;
 use crate::time::Instant;
 
 /// The smallest reordering window outside recovery (about Linux's timer
@@ -74,7 +75,7 @@ impl Tcb {
         match self.scoreboard.highest() {
             None => {
                 self.rack_sack_at = None;
-                self.rack_deadline = None;
+                self.timers[Timer::Reorder] = None;
             }
             Some(h) => {
                 let stale = self.rack_fack.diff(self.snd_una) <= 0;
@@ -97,10 +98,10 @@ impl Tcb {
         }
         let due = at + self.rack_reo_wnd();
         if now < due {
-            self.rack_deadline = Some(due);
+            self.timers[Timer::Reorder] = Some(due);
             return false;
         }
-        self.rack_deadline = None;
+        self.timers[Timer::Reorder] = None;
         self.scoreboard.mark_lost_below(self.rack_fack);
         true
     }
@@ -129,6 +130,6 @@ impl Tcb {
     /// Recovery began or an RTO cleared the scoreboard: nothing pending.
     pub(crate) fn rack_reset(&mut self) {
         self.rack_sack_at = None;
-        self.rack_deadline = None;
+        self.timers[Timer::Reorder] = None;
     }
 }

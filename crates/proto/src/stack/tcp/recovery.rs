@@ -5,6 +5,7 @@
 use super::congestion::{Cc, CongestionControl};
 use super::seq::SeqNumber;
 use super::tcb::Tcb;
+use super::timer_table::Timer;
 use crate::time::Instant;
 
 /// What an ACK did to loss recovery, for counters.
@@ -149,7 +150,7 @@ impl Tcb {
         let c = self.cc.ssthresh().saturating_add(inflate);
         self.cc.set_cwnd(c);
         self.high_rxt = self.snd_una;
-        self.rack_deadline = None;
+        self.timers[Timer::Reorder] = None;
         self.in_recovery = true;
         self.fast_rtx_pending = true;
         self.needs_output = true;

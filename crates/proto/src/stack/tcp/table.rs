@@ -7,6 +7,7 @@ use super::buffer::RingBuffer;
 use super::config::{CloseReason, ConnId, ListenerId, State};
 use super::conn_index::ConnKey;
 use super::tcb::{Owner, Tcb};
+use super::timer_table::Timer;
 use super::{Listener, Slot, Tcp};
 use crate::time::Instant;
 
@@ -124,8 +125,8 @@ impl Tcp {
         let Some(t) = self.tcb_mut(idx) else { return };
         t.state = State::Closed;
         t.close_reason = t.close_reason.or(reason);
-        t.rtx_deadline = None;
-        t.state_deadline = None;
+        t.timers[Timer::Retransmit] = None;
+        t.timers[Timer::State] = None;
         t.needs_output = false;
         let key = ConnKey::new(t.local.port(), t.remote);
         let owner = t.owner;
@@ -180,11 +181,11 @@ impl Tcp {
         }
         if let Some(t) = self.tcb_mut(idx) {
             t.state = State::TimeWait;
-            t.rtx_deadline = None;
+            t.timers[Timer::Retransmit] = None;
             t.rtt_probe = None;
             //= https://www.rfc-editor.org/rfc/rfc9293#section-3.10.7.4
             //# Start the time-wait timer, turn off the other timers.
-            t.state_deadline = Some(now + msl2);
+            t.timers[Timer::State] = Some(now + msl2);
         }
     }
 

@@ -2,6 +2,7 @@
 
 use super::config::State;
 use super::seq::segment_acceptable;
+use super::timer_table::Timer;
 use super::{SegmentSink, Tcp};
 use crate::drop_reason::DropReason;
 use crate::time::Instant;
@@ -64,7 +65,7 @@ impl Tcp {
                 //# restart the 2 MSL timeout.
                 if repr.control == Control::Fin && repr.seq + repr.payload.len() + 1u32 == t.rcv_nxt
                 {
-                    t.state_deadline = Some(now + msl2);
+                    t.timers[Timer::State] = Some(now + msl2);
                     t.ack_pending = true;
                     self.output(now, idx, out);
                     return Ok(());

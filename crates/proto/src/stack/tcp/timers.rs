@@ -4,6 +4,7 @@
 
 use super::config::{CloseReason, State};
 use super::tcb::Tcb;
+use super::timer_table::Timer;
 use super::{SegmentSink, Tcp};
 use crate::time::Instant;
 
@@ -21,7 +22,7 @@ impl Tcp {
     pub(crate) fn on_timers(&mut self, now: Instant, idx: u32, out: &mut impl SegmentSink) {
         let Some(t) = self.tcb(idx) else { return };
         let keepalive = self.keepalive_deadline(t);
-        if t.state_deadline.is_some_and(|d| d <= now) {
+        if t.timers.due(Timer::State, now) {
             match t.state {
                 State::TimeWait => self.close_conn(idx, None),
                 State::FinWait2 => {
@@ -32,7 +33,7 @@ impl Tcp {
                     // Still sending: the application is alive, look again later.
                     let d = now + self.cfg.close_wait_timeout;
                     if let Some(t) = self.tcb_mut(idx) {
-                        t.state_deadline = Some(d);
+                        t.timers[Timer::State] = Some(d);
                     }
                 }
                 State::CloseWait => {
@@ -40,35 +41,35 @@ impl Tcp {
                     self.counters.close_wait_reaped += 1;
                     if let Some(t) = self.tcb_mut(idx) {
                         t.rst_pending = true;
-                        t.state_deadline = None;
+                        t.timers[Timer::State] = None;
                     }
                     self.output(now, idx, out);
                 }
                 _ => {
                     if let Some(t) = self.tcb_mut(idx) {
-                        t.state_deadline = None;
+                        t.timers[Timer::State] = None;
                     }
                 }
             }
             return;
         }
-        if t.ack_deadline.is_some_and(|d| d <= now) {
+        if t.timers.due(Timer::DelayedAck, now) {
             if let Some(t) = self.tcb_mut(idx) {
-                t.ack_deadline = None;
+                t.timers[Timer::DelayedAck] = None;
                 t.ack_pending = true;
             }
             self.output(now, idx, out);
         }
         let Some(t) = self.tcb(idx) else { return };
-        if t.rtx_deadline.is_some_and(|d| d <= now) {
+        if t.timers.due(Timer::Retransmit, now) {
             self.on_rto(now, idx, out);
             return;
         }
-        if t.rack_deadline.is_some_and(|d| d <= now) {
+        if t.timers.due(Timer::Reorder, now) {
             self.on_rack_timer(now, idx, out);
             return;
         }
-        if t.tlp_deadline.is_some_and(|d| d <= now) {
+        if t.timers.due(Timer::LossProbe, now) {
             self.on_tlp(now, idx, out);
             return;
         }
@@ -122,7 +123,7 @@ impl Tcp {
         let Some(t) = self.tcb_mut(idx) else { return };
         //= https://www.rfc-editor.org/rfc/rfc6298#section-5
         //# (5.5) The host MUST set RTO <- RTO * 2 ("back off the timer").
-        t.rtx_deadline = Some(now + t.rtt.backed_off(t.backoff));
+        t.timers[Timer::Retransmit] = Some(now + t.rtt.backed_off(t.backoff));
         if probing && t.state.is_synchronized() {
             self.persist_probe(now, idx, out);
             return;
@@ -137,7 +138,7 @@ impl Tcp {
     /// hole at SND.UNA has passed with no ACK for it.
     fn on_rack_timer(&mut self, now: Instant, idx: u32, out: &mut impl SegmentSink) {
         let Some(t) = self.tcb_mut(idx) else { return };
-        t.rack_deadline = None;
+        t.timers[Timer::Reorder] = None;
         if t.check_sack_loss(now) == super::recovery::AckEvent::FastRetransmit {
             self.counters.fast_retransmits += 1;
             self.counters.rack_timer_recoveries += 1;

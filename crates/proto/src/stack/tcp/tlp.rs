@@ -23,6 +23,7 @@ use std::time::Duration;
 
 use super::config::State;
 use super::tcb::Tcb;
+use super::timer_table::Timer;
 use super::{SegmentSink, Tcp};
 use crate::time::Instant;
 
@@ -58,11 +59,11 @@ impl Tcb {
     pub(crate) fn arm_tlp(&mut self, now: Instant) {
         let srtt = self.rtt.srtt();
         if !self.tlp_allowed() || srtt.is_none() {
-            self.tlp_deadline = None;
+            self.timers[Timer::LossProbe] = None;
             return;
         }
         let key = (self.snd_una, self.snd_max, self.scoreboard.sacked_bytes());
-        if self.tlp_deadline.is_some() && self.tlp_key == key {
+        if self.timers[Timer::LossProbe].is_some() && self.tlp_key == key {
             return;
         }
         self.tlp_key = key;
@@ -75,7 +76,7 @@ impl Tcb {
         // Unanswered probes back off like the RTO does.
         let at = now + pto * (1u32 << self.tlp_count);
         // A probe no earlier than the RTO is pointless: the RTO does it.
-        self.tlp_deadline = match self.rtx_deadline {
+        self.timers[Timer::LossProbe] = match self.timers[Timer::Retransmit] {
             Some(rto) if at >= rto => None,
             _ => Some(at),
         };
@@ -99,7 +100,7 @@ impl Tcb {
 impl Tcp {
     pub(crate) fn on_tlp(&mut self, now: Instant, idx: u32, out: &mut impl SegmentSink) {
         let Some(t) = self.tcb_mut(idx) else { return };
-        t.tlp_deadline = None;
+        t.timers[Timer::LossProbe] = None;
         if !t.tlp_allowed() {
             return;
         }
@@ -130,11 +131,11 @@ impl Tcp {
             // Only the first probe of a silence moves the RTO: later ones
             // must not postpone the last resort forever.
             if t.outstanding() > 0 && t.tlp_count == 1 {
-                t.rtx_deadline = Some(now + t.rtt.backed_off(t.backoff));
+                t.timers[Timer::Retransmit] = Some(now + t.rtt.backed_off(t.backoff));
             }
             // The next probe, armed by the output above against the old
             // RTO, is weighed against the new one.
-            t.tlp_deadline = None;
+            t.timers[Timer::LossProbe] = None;
             t.arm_tlp(now);
         }
     }
