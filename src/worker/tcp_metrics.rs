@@ -150,6 +150,12 @@ pub(super) fn export_tcp_counters(t: &TcpCounters, m: &mut MetricSet, l: &[(&str
         t.sack_blocks_dsack,
     );
     m.counter(
+        "tcp_duplicate_data_segments_total",
+        "Data segments received again (below RCV.NXT); reported to the peer with D-SACK when SACK was negotiated.",
+        l,
+        t.duplicate_data_segs,
+    );
+    m.counter(
         "tcp_sack_blocks_dropped_total",
         "Valid SACK blocks not kept: scoreboard full (32 ranges).",
         l,
@@ -252,6 +258,7 @@ pub(super) fn tcp_json(t: &TcpCounters, states: &[(&'static str, u64)]) -> serde
         "lost_retransmits": t.lost_retransmits,
         "tlp_probes": t.tlp_probes,
         "dsack_blocks": t.sack_blocks_dsack,
+        "duplicate_data_segs": t.duplicate_data_segs,
         "rescue_retransmits": t.rescue_retransmits,
         "output_link_full": t.output_link_full,
         "rto_expirations": t.rto_expirations,

@@ -70,6 +70,8 @@ scripts! {
     data_after_close_gets_rst,
     data_retransmit_backoff,
     data_with_sack_blocks_fits_the_mss,
+    dsack_reports_duplicates,
+    dsack_needs_sack_permitted,
     delayed_ack_every_second_segment,
     established_segment_matrix,
     fast_retransmit_and_recovery,
@@ -158,6 +160,16 @@ fn runner_unexpected_output_fails() {
     let text = "+0 listen(8080)\n+0 < S 0:0(0) win 1000\n";
     let e = run_script("bad", text).unwrap_err();
     assert!(e.contains("unexpected output"), "{e}");
+}
+
+#[test]
+fn runner_empty_options_mean_none() {
+    // `<>` asserts a segment without options; the SYN-ACK carries an MSS.
+    let text = "+0 listen(8080)\n+0 < S 0:0(0) win 1000 <mss 1460>\n+0 > S. 0:0(0) ack 1 <>\n";
+    let e = run_script("bad", text).unwrap_err();
+    assert!(e.contains("options") || e.contains("mss"), "{e}");
+    let ok = "+0 listen(8080)\n+0 < S 0:0(0) win 1000 <mss 1460>\n+0 > S. 0:0(0) ack 1 <...>\n";
+    run_script("any", ok).unwrap();
 }
 
 #[test]

@@ -386,7 +386,8 @@ impl Runner {
             diff.push("port");
         }
         if let (Some(w), Some(g)) = (&want.options, &got.options) {
-            if w.iter().any(|o| o != "...") && normalise(w) != normalise(g) {
+            // `<...>` accepts any options; `<>` means none.
+            if !w.iter().any(|o| o == "...") && normalise(w) != normalise(g) {
                 diff.push("options");
             }
         }

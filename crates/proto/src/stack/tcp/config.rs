@@ -333,6 +333,9 @@ pub struct TcpCounters {
     /// SND.UNA..SND.MAX), D-SACK (RFC 2883), or not kept (scoreboard full).
     pub sack_blocks_bogus: u64,
     pub sack_blocks_dsack: u64,
+    /// Data segments that were wholly or partly a copy of data already
+    /// received (below RCV.NXT): each is reported back in a D-SACK block.
+    pub duplicate_data_segs: u64,
     pub sack_blocks_dropped: u64,
     /// Retransmissions chosen from the SACK scoreboard (RFC 6675 NextSeg).
     pub sack_retransmits: u64,

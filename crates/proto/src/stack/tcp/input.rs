@@ -204,6 +204,18 @@ impl Tcp {
             //= https://www.rfc-editor.org/rfc/rfc7323#section-5.3
             //# If an incoming segment is not acceptable, an acknowledgment
             //# should be sent in reply (unless the RST bit is set)
+            let end = repr.seq + repr.payload.len();
+            if !repr.payload.is_empty() && end.diff(t.rcv_nxt) <= 0 {
+                // Data we already have (its ACK was lost, or the peer's
+                // retransmission was spurious): say so (D-SACK).
+                if t.sack_ok {
+                    t.dsack = Some((repr.seq, end));
+                }
+                self.counters.duplicate_data_segs += 1;
+            }
+            let Some(t) = self.tcb_mut(idx) else {
+                return Err(DropReason::TcpStateClosed);
+            };
             if repr.payload.is_empty() && repr.control == Control::None {
                 // A bare ACK out of window answered by an ACK can loop
                 // between two confused peers (an "ACK war"): throttle it.
@@ -489,6 +501,7 @@ impl Tcp {
         let mut fin_in_order = repr.control == Control::Fin;
         let mut result = Ok(());
         let mut out_of_order = false;
+        let mut dup_data = false;
         if !repr.payload.is_empty() {
             let receiving = matches!(
                 t.state,
@@ -509,6 +522,14 @@ impl Tcp {
                 let mut immediate = true;
                 if off as i32 >= 0 && (off as usize) < repr.payload.len() {
                     immediate = !t.reassembly.is_empty() || repr.control == Control::Fin;
+                    if off > 0 {
+                        // The part below RCV.NXT is a copy (D-SACK).
+                        if t.sack_ok {
+                            t.dsack = Some((repr.seq, t.rcv_nxt));
+                        }
+                        immediate = true;
+                        dup_data = true;
+                    }
                     let data = &repr.payload[off as usize..];
                     let n = t.recv_buf.push(data);
                     t.rcv_nxt += n;
@@ -573,6 +594,7 @@ impl Tcp {
         if out_of_order {
             self.counters.out_of_order_dropped += 1;
         }
+        self.counters.duplicate_data_segs += u64::from(dup_data);
         let Some(t) = self.tcb_mut(idx) else {
             return result;
         };

@@ -57,7 +57,7 @@ impl Tcb {
     //# sender must decrease the size of the TCP data accordingly.
     pub(crate) fn data_room(&self) -> usize {
         let blocks = if self.sack_ok {
-            self.reassembly.sack_blocks()
+            self.reassembly.sack_blocks() + usize::from(self.dsack.is_some())
         } else {
             0
         };

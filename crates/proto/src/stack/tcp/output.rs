@@ -185,7 +185,14 @@ impl Tcb {
         if self.ts_ok {
             r.timestamp = Some((self.ts_val(now), self.ts_recent));
         }
-        if self.sack_ok && !self.reassembly.is_empty() {
+        if let (true, Some(dup)) = (self.sack_ok, self.dsack.take()) {
+            // RFC 2883 section 4 (paraphrased): the first block reports the
+            // duplicate that triggered this ACK, the SACK blocks follow;
+            // each duplicate is reported once. A Linux sender uses it to
+            // undo a reduction its retransmission did not need.
+            let [a, b, c, _] = self.reassembly.ranges_most_recent_first();
+            r.sack_ranges = [Some(dup), a, b, c];
+        } else if self.sack_ok && !self.reassembly.is_empty() {
             //= https://www.rfc-editor.org/rfc/rfc2018#section-4
             //# If sent at all, SACK options SHOULD be included in all ACKs
             //# which do not ACK the highest sequence number in the data

@@ -118,6 +118,9 @@ pub(crate) struct Tcb {
     pub rack_reord: bool,
     pub rack_sack_at: Option<Instant>,
     pub rack_fack: SeqNumber,
+    /// Data received twice, below RCV.NXT, for the next ACK's first SACK
+    /// block (D-SACK, RFC 2883); reported once.
+    pub dsack: Option<(SeqNumber, SeqNumber)>,
     /// A FIN that arrived beyond a hole: where it sits (end of its data).
     pub fin_pending_at: Option<SeqNumber>,
 
@@ -235,6 +238,7 @@ impl Tcb {
             rack_reord: false,
             rack_sack_at: None,
             rack_fack: iss,
+            dsack: None,
             fin_pending_at: None,
             syn_pending: true,
             ack_pending: false,
