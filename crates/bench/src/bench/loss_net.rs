@@ -171,7 +171,7 @@ pub fn parse_counts(json: &str) -> Result<NftCounts> {
 /// The kernel's TCP counters that say how a transfer went, named as
 /// `nstat` names them (Tcp* from /proc/net/snmp, TcpExt* from
 /// /proc/net/netstat).
-pub const NSTAT_KEYS: [&str; 10] = [
+pub const NSTAT_KEYS: [&str; 13] = [
     "TcpOutSegs",
     "TcpRetransSegs",
     "TcpExtTCPTimeouts",
@@ -182,6 +182,11 @@ pub const NSTAT_KEYS: [&str; 10] = [
     "TcpExtTCPSackRecovery",
     "TcpExtTCPSpuriousRTOs",
     "TcpExtTCPSynRetrans",
+    // D-SACKs the kernel received (from xskd or the kernel receiver), the
+    // reductions they undid, and loss probes that repaired a real loss.
+    "TcpExtTCPDSACKRecv",
+    "TcpExtTCPDSACKUndo",
+    "TcpExtTCPLossProbeRecovery",
 ];
 
 /// The counters of the namespace `ns` runs in (the files nstat reads;
