@@ -1,7 +1,8 @@
 //! TCP for one worker, sans-IO: segments and `now` in, segments out.
 //!
 //! Split by path like Linux: `input` (segment arrival in synchronized
-//! states, RFC 9293 3.10.7.3-4), `listen` (LISTEN, SYN cookies, CLOSED),
+//! states, RFC 9293 3.10.7.3-4: checks and the ACK), `receive` (its text
+//! and FIN, D-SACK), `listen` (LISTEN, SYN cookies, CLOSED),
 //! `output` (building segments), `timer_table` (each connection's
 //! deadlines, one per kind), `timers` (what each does when it fires:
 //! retransmission, persist, keepalive, reapers), `time_wait`, `syncookies` (and ISNs, TSval
@@ -46,6 +47,7 @@ mod output;
 mod rack;
 mod ready;
 mod reassembly;
+mod receive;
 mod recovery;
 mod rtt;
 mod sack;
